@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef MESHLIB_H
+#define MESHLIB_H
+
+/* The umbrella header: applications include only this one. */
+#include "export.h"
+#include <meshlib/version.h> /* generated at build time */
+#include "error.h"
+#include "mesh.h"
+#include "request.h"
+
+#endif /* MESHLIB_H */

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef ML_CORE_INTERNAL_H
+#define ML_CORE_INTERNAL_H
+
+/* The mesh, options and config builder as the core sees them. */
+#include <pthread.h>
+#include <stdint.h>
+#include "meshlib/meshlib.h"
+#include "config/diag.h"
+#include "config/load.h"
+#include "config/snapshot.h"
+#include "util/mem.h"
+
+/* Magic numbers catch a stale or mistyped handle (curl's GOOD_EASY_HANDLE). */
+#define ML_MAGIC_MESH 0x6d657368u    /* "mesh" */
+#define ML_MAGIC_OPTIONS 0x6f707473u /* "opts" */
+#define ML_MAGIC_CONFIG 0x63666721u  /* "cfg!" */
+#define ML_MAGIC_REQUEST 0x72657173u /* "reqs" */
+
+typedef struct ml_source {
+  char *path;  /* a file or directory, or NULL for text */
+  char *name;  /* label of text */
+  char *text;
+  size_t len;
+} ml_source;
+
+typedef struct ml_settings {
+  char *namespace_;
+  char *domain_suffix;
+  ml_kv *labels; /* owned strings */
+  size_t label_count;
+  int strict;
+  int log_level;
+  meshlib_log_cb log_cb;
+  void *log_user_data;
+} ml_settings;
+
+struct meshlib_options {
+  uint32_t magic;
+  meshlib_allocator alloc;
+  int has_alloc;
+  ml_settings settings;
+  ml_source *sources;
+  size_t source_count;
+  char *errmsg;
+};
+
+struct meshlib {
+  uint32_t magic;
+  meshlib_allocator alloc;
+  const ml_mem *mem; /* &alloc, or NULL for libc */
+  ml_settings settings;
+  ml_snapshot_slot current;
+  pthread_mutex_t apply_lock; /* serialises writers only; readers never lock */
+  _Atomic uint64_t next_version;
+};
+
+struct meshlib_config {
+  uint32_t magic;
+  meshlib *mesh;
+  ml_config *config;
+  ml_diags diags;
+  int first_error; /* meshlib_error of the first failed add, or OK */
+};
+
+int ml_settings_copy(const ml_mem *mem, ml_settings *dst,
+                     const ml_settings *src);
+void ml_settings_free(const ml_mem *mem, ml_settings *s);
+void ml_log(const meshlib *m, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+#endif

@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "config/analyze.h"
+#include "core/internal.h"
+
+#define GOOD_MESH(m) ((m) && (m)->magic == ML_MAGIC_MESH)
+#define GOOD_CONFIG(c) ((c) && (c)->magic == ML_MAGIC_CONFIG)
+
+void ml_log(const meshlib *m, int level, const char *fmt, ...) {
+  if (!m->settings.log_cb || level > m->settings.log_level)
+    return;
+  char line[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  m->settings.log_cb(level, line, m->settings.log_user_data);
+}
+
+static ml_route_settings route_settings(const meshlib *m) {
+  ml_route_settings s = {m->settings.namespace_, m->settings.domain_suffix};
+  return s;
+}
+
+static void set_options_error(meshlib_options *o, const char *msg) {
+  const ml_mem *mem = o->has_alloc ? &o->alloc : NULL;
+  ml_free(mem, o->errmsg);
+  o->errmsg = ml_strdup(mem, msg);
+}
+
+static int load_sources(meshlib *m, const meshlib_options *o,
+                        meshlib_options *err_to) {
+  meshlib_config *c;
+  int rc = meshlib_config_new(&c, m);
+  if (rc != MESHLIB_OK)
+    return rc;
+  for (size_t i = 0; i < o->source_count; i++) {
+    const ml_source *s = &o->sources[i];
+    if (s->path)
+      meshlib_config_add_path(c, s->path);
+    else
+      meshlib_config_add_string(c, s->name, s->text, s->len);
+  }
+  rc = meshlib_config_apply(c);
+  if (rc != MESHLIB_OK)
+    set_options_error(err_to, meshlib_config_errmsg(c)[0]
+                                  ? meshlib_config_errmsg(c)
+                                  : meshlib_strerror(rc));
+  meshlib_config_free(c);
+  return rc;
+}
+
+int meshlib_new(meshlib **out, meshlib_options *o) {
+  if (!out || !o || o->magic != ML_MAGIC_OPTIONS)
+    return MESHLIB_ERR_INVALID_ARG;
+  *out = NULL;
+  set_options_error(o, "");
+  const ml_mem *omem = o->has_alloc ? &o->alloc : NULL;
+  meshlib *m = ml_calloc(omem, 1, sizeof(*m));
+  if (!m)
+    return MESHLIB_ERR_NOMEM;
+  m->magic = ML_MAGIC_MESH;
+  if (o->has_alloc) {
+    m->alloc = o->alloc;
+    m->mem = &m->alloc;
+  }
+  atomic_init(&m->next_version, 1);
+  ml_snapshot_slot_init(&m->current, NULL);
+  int rc = ml_settings_copy(m->mem, &m->settings, &o->settings);
+  if (rc != MESHLIB_OK) {
+    ml_free(m->mem, m);
+    return rc;
+  }
+  pthread_mutex_init(&m->apply_lock, NULL);
+
+  /* Version 0: the empty config, so that a snapshot is always in force. */
+  ml_config *empty = ml_config_new(m->mem);
+  ml_snapshot *snap = NULL;
+  ml_route_settings rs = route_settings(m);
+  rc = empty ? ml_snapshot_new(m->mem, empty, &rs, 0, &snap)
+             : MESHLIB_ERR_NOMEM;
+  if (rc == MESHLIB_OK) {
+    ml_snapshot_slot_swap(&m->current, snap);
+    if (o->source_count)
+      rc = load_sources(m, o, o);
+  }
+  if (rc != MESHLIB_OK) {
+    if (!o->errmsg || !o->errmsg[0])
+      set_options_error(o, meshlib_strerror(rc));
+    meshlib_free(m);
+    return rc;
+  }
+  *out = m;
+  return MESHLIB_OK;
+}
+
+void meshlib_free(meshlib *m) {
+  if (!GOOD_MESH(m))
+    return;
+  ml_snapshot_slot_clear(&m->current);
+  pthread_mutex_destroy(&m->apply_lock);
+  const ml_mem *mem = m->mem;
+  ml_settings_free(mem, &m->settings);
+  m->magic = 0;
+  if (mem) {
+    meshlib_allocator a = m->alloc;
+    a.free(m, a.user_data);
+  } else {
+    ml_free(NULL, m);
+  }
+}
+
+uint64_t meshlib_config_version(const meshlib *m) {
+  if (!GOOD_MESH(m))
+    return 0;
+  ml_snapshot *s = ml_snapshot_slot_acquire((ml_snapshot_slot *)&m->current);
+  uint64_t v = s->version;
+  ml_snapshot_unref(s);
+  return v;
+}
+
+void meshlib_free_str(meshlib *m, char *s) {
+  ml_free(GOOD_MESH(m) ? m->mem : NULL, s);
+}
+
+/* The config builder. */
+
+int meshlib_config_new(meshlib_config **out, meshlib *m) {
+  if (!out || !GOOD_MESH(m))
+    return MESHLIB_ERR_INVALID_ARG;
+  *out = NULL;
+  meshlib_config *c = ml_calloc(m->mem, 1, sizeof(*c));
+  if (!c)
+    return MESHLIB_ERR_NOMEM;
+  c->magic = ML_MAGIC_CONFIG;
+  c->mesh = m;
+  c->config = ml_config_new(m->mem);
+  if (!c->config) {
+    ml_free(m->mem, c);
+    return MESHLIB_ERR_NOMEM;
+  }
+  ml_diags_init(&c->diags, m->mem);
+  *out = c;
+  return MESHLIB_OK;
+}
+
+void meshlib_config_free(meshlib_config *c) {
+  if (!GOOD_CONFIG(c))
+    return;
+  const ml_mem *mem = c->mesh->mem;
+  ml_config_free(c->config);
+  ml_diags_free(&c->diags);
+  c->magic = 0;
+  ml_free(mem, c);
+}
+
+static ml_load_opts load_opts(const meshlib_config *c) {
+  ml_load_opts o = {c->mesh->settings.domain_suffix, c->mesh->settings.strict};
+  return o;
+}
+
+static int note_result(meshlib_config *c, int rc) {
+  if (rc != MESHLIB_OK && c->first_error == MESHLIB_OK)
+    c->first_error = rc;
+  return rc;
+}
+
+int meshlib_config_add_path(meshlib_config *c, const char *path) {
+  if (!GOOD_CONFIG(c) || !path || !c->config)
+    return MESHLIB_ERR_INVALID_ARG;
+  ml_load_opts o = load_opts(c);
+  return note_result(c, ml_config_load_path(c->config, path, &o, &c->diags));
+}
+
+int meshlib_config_add_string(meshlib_config *c, const char *name,
+                              const char *yaml, size_t len) {
+  if (!GOOD_CONFIG(c) || !name || (!yaml && len) || !c->config)
+    return MESHLIB_ERR_INVALID_ARG;
+  ml_load_opts o = load_opts(c);
+  return note_result(c, ml_config_load_string(c->config, name,
+                                              yaml ? yaml : "", len, &o,
+                                              &c->diags));
+}
+
+int meshlib_config_analyze(meshlib_config *c) {
+  if (!GOOD_CONFIG(c) || !c->config)
+    return MESHLIB_ERR_INVALID_ARG;
+  int n = ml_analyze(c->config, c->mesh->settings.namespace_,
+                     c->mesh->settings.domain_suffix, &c->diags);
+  if (n < 0 || c->diags.oom)
+    return MESHLIB_ERR_NOMEM;
+  return c->diags.errors ? MESHLIB_ERR_CONFIG : MESHLIB_OK;
+}
+
+int meshlib_config_apply(meshlib_config *c) {
+  if (!GOOD_CONFIG(c))
+    return MESHLIB_ERR_INVALID_ARG;
+  meshlib *m = c->mesh;
+  if (!c->config)
+    return MESHLIB_ERR_CONFIG_EMPTY; /* already applied */
+  if (c->first_error != MESHLIB_OK || c->diags.errors) {
+    const struct meshlib_diag *e = ml_diags_first_error(&c->diags);
+    ml_log(m, MESHLIB_LEVEL_ERROR, "config rejected: %s",
+           e ? e->text : meshlib_strerror(c->first_error));
+    return c->first_error != MESHLIB_OK ? c->first_error : MESHLIB_ERR_CONFIG;
+  }
+  pthread_mutex_lock(&m->apply_lock);
+  uint64_t version = atomic_fetch_add(&m->next_version, 1);
+  ml_snapshot *snap = NULL;
+  ml_route_settings rs = route_settings(m);
+  /* The snapshot takes the config whatever happens. */
+  int rc = ml_snapshot_new(m->mem, c->config, &rs, version, &snap);
+  c->config = NULL;
+  if (rc == MESHLIB_OK)
+    ml_snapshot_slot_swap(&m->current, snap);
+  pthread_mutex_unlock(&m->apply_lock);
+  if (rc == MESHLIB_OK)
+    ml_log(m, MESHLIB_LEVEL_INFO, "config version %llu in force",
+           (unsigned long long)version);
+  return rc;
+}
+
+const char *meshlib_config_errmsg(const meshlib_config *c) {
+  if (!GOOD_CONFIG(c))
+    return "";
+  const struct meshlib_diag *e = ml_diags_first_error(&c->diags);
+  if (e)
+    return e->text;
+  return c->first_error != MESHLIB_OK ? meshlib_strerror(c->first_error) : "";
+}
+
+size_t meshlib_config_diag_count(const meshlib_config *c) {
+  return GOOD_CONFIG(c) ? c->diags.count : 0;
+}
+
+const meshlib_diag *meshlib_config_diag(const meshlib_config *c, size_t i) {
+  return GOOD_CONFIG(c) && i < c->diags.count ? c->diags.items[i] : NULL;
+}
+
+int meshlib_diag_level(const meshlib_diag *d) {
+  return d ? d->level : MESHLIB_LEVEL_ERROR;
+}
+const char *meshlib_diag_code(const meshlib_diag *d) {
+  return d ? d->code : "";
+}
+const char *meshlib_diag_file(const meshlib_diag *d) {
+  return d ? d->file : "";
+}
+uint32_t meshlib_diag_line(const meshlib_diag *d) {
+  return d ? d->line : 0;
+}
+uint32_t meshlib_diag_column(const meshlib_diag *d) {
+  return d ? d->column : 0;
+}
+const char *meshlib_diag_field(const meshlib_diag *d) {
+  return d ? d->field : "";
+}
+const char *meshlib_diag_resource(const meshlib_diag *d) {
+  return d ? d->resource : "";
+}
+const char *meshlib_diag_message(const meshlib_diag *d) {
+  return d ? d->message : "";
+}
+const char *meshlib_diag_text(const meshlib_diag *d) {
+  return d ? d->text : "";
+}

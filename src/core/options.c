@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+#include <string.h>
+#include "core/internal.h"
+
+int ml_settings_copy(const ml_mem *mem, ml_settings *dst,
+                     const ml_settings *src) {
+  memset(dst, 0, sizeof(*dst));
+  dst->strict = src->strict;
+  dst->log_level = src->log_level;
+  dst->log_cb = src->log_cb;
+  dst->log_user_data = src->log_user_data;
+  dst->namespace_ = ml_strdup(mem, src->namespace_);
+  dst->domain_suffix = ml_strdup(mem, src->domain_suffix);
+  if (!dst->namespace_ || !dst->domain_suffix)
+    goto oom;
+  if (src->label_count) {
+    dst->labels = ml_calloc(mem, src->label_count, sizeof(ml_kv));
+    if (!dst->labels)
+      goto oom;
+    for (size_t i = 0; i < src->label_count; i++) {
+      dst->labels[i].key = ml_strdup(mem, src->labels[i].key);
+      dst->labels[i].value = ml_strdup(mem, src->labels[i].value);
+      dst->label_count = i + 1;
+      if (!dst->labels[i].key || !dst->labels[i].value)
+        goto oom;
+    }
+  }
+  return MESHLIB_OK;
+oom:
+  ml_settings_free(mem, dst);
+  return MESHLIB_ERR_NOMEM;
+}
+
+void ml_settings_free(const ml_mem *mem, ml_settings *s) {
+  ml_free(mem, s->namespace_);
+  ml_free(mem, s->domain_suffix);
+  for (size_t i = 0; i < s->label_count; i++) {
+    ml_free(mem, (char *)s->labels[i].key);
+    ml_free(mem, (char *)s->labels[i].value);
+  }
+  ml_free(mem, s->labels);
+  memset(s, 0, sizeof(*s));
+}
+
+#define GOOD_OPTIONS(o) ((o) && (o)->magic == ML_MAGIC_OPTIONS)
+
+static const ml_mem *opts_mem(const meshlib_options *o) {
+  return o->has_alloc ? &o->alloc : NULL;
+}
+
+static int set_str(meshlib_options *o, char **slot, const char *value) {
+  char *copy = ml_strdup(opts_mem(o), value);
+  if (!copy)
+    return MESHLIB_ERR_NOMEM;
+  ml_free(opts_mem(o), *slot);
+  *slot = copy;
+  return MESHLIB_OK;
+}
+
+int meshlib_options_new(meshlib_options **out) {
+  if (!out)
+    return MESHLIB_ERR_INVALID_ARG;
+  *out = NULL;
+  meshlib_options *o = ml_calloc(NULL, 1, sizeof(*o));
+  if (!o)
+    return MESHLIB_ERR_NOMEM;
+  o->magic = ML_MAGIC_OPTIONS;
+  o->settings.namespace_ = ml_strdup(NULL, "default");
+  o->settings.domain_suffix = ml_strdup(NULL, "cluster.local");
+  o->settings.log_level = -1;
+  if (!o->settings.namespace_ || !o->settings.domain_suffix) {
+    meshlib_options_free(o);
+    return MESHLIB_ERR_NOMEM;
+  }
+  *out = o;
+  return MESHLIB_OK;
+}
+
+static void sources_free(const ml_mem *mem, ml_source *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    ml_free(mem, s[i].path);
+    ml_free(mem, s[i].name);
+    ml_free(mem, s[i].text);
+  }
+  ml_free(mem, s);
+}
+
+void meshlib_options_free(meshlib_options *o) {
+  if (!GOOD_OPTIONS(o))
+    return;
+  const ml_mem *mem = opts_mem(o);
+  ml_settings_free(mem, &o->settings);
+  sources_free(mem, o->sources, o->source_count);
+  ml_free(mem, o->errmsg);
+  o->magic = 0;
+  /* The struct itself came from libc: the allocator may be set later. */
+  ml_free(NULL, o);
+}
+
+int meshlib_options_set_allocator(meshlib_options *o,
+                                  const meshlib_allocator *a) {
+  if (!GOOD_OPTIONS(o) || !a || !a->malloc || !a->free || !a->calloc ||
+      !a->realloc)
+    return MESHLIB_ERR_INVALID_ARG;
+  /* Strings already held were made by the previous allocator: move them. */
+  meshlib_options tmp = *o;
+  tmp.alloc = *a;
+  tmp.has_alloc = 1;
+  ml_settings moved;
+  if (ml_settings_copy(&tmp.alloc, &moved, &o->settings) != MESHLIB_OK)
+    return MESHLIB_ERR_NOMEM;
+  ml_source *sources = NULL;
+  if (o->source_count) {
+    sources = ml_calloc(&tmp.alloc, o->source_count, sizeof(*sources));
+    if (!sources) {
+      ml_settings_free(&tmp.alloc, &moved);
+      return MESHLIB_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < o->source_count; i++) {
+      const ml_source *s = &o->sources[i];
+      sources[i].path = ml_strdup(&tmp.alloc, s->path);
+      sources[i].name = ml_strdup(&tmp.alloc, s->name);
+      sources[i].text = s->text ? ml_strndup(&tmp.alloc, s->text, s->len)
+                                : NULL;
+      sources[i].len = s->len;
+      if ((s->path && !sources[i].path) || (s->name && !sources[i].name) ||
+          (s->text && !sources[i].text)) {
+        sources_free(&tmp.alloc, sources, o->source_count);
+        ml_settings_free(&tmp.alloc, &moved);
+        return MESHLIB_ERR_NOMEM;
+      }
+    }
+  }
+  const ml_mem *old = opts_mem(o);
+  ml_settings_free(old, &o->settings);
+  sources_free(old, o->sources, o->source_count);
+  ml_free(old, o->errmsg);
+  o->errmsg = NULL;
+  o->alloc = *a;
+  o->has_alloc = 1;
+  o->settings = moved;
+  o->sources = sources;
+  return MESHLIB_OK;
+}
+
+int meshlib_options_set_namespace(meshlib_options *o, const char *ns) {
+  if (!GOOD_OPTIONS(o) || !ns || !*ns)
+    return MESHLIB_ERR_INVALID_ARG;
+  return set_str(o, &o->settings.namespace_, ns);
+}
+
+int meshlib_options_set_domain_suffix(meshlib_options *o,
+                                      const char *suffix) {
+  if (!GOOD_OPTIONS(o) || !suffix || !*suffix)
+    return MESHLIB_ERR_INVALID_ARG;
+  return set_str(o, &o->settings.domain_suffix, suffix);
+}
+
+int meshlib_options_set_workload_label(meshlib_options *o, const char *key,
+                                       const char *value) {
+  if (!GOOD_OPTIONS(o) || !key || !*key || !value)
+    return MESHLIB_ERR_INVALID_ARG;
+  const ml_mem *mem = opts_mem(o);
+  ml_settings *s = &o->settings;
+  for (size_t i = 0; i < s->label_count; i++)
+    if (strcmp(s->labels[i].key, key) == 0)
+      return set_str(o, (char **)&s->labels[i].value, value);
+  ml_kv *labels =
+      ml_realloc(mem, s->labels, (s->label_count + 1) * sizeof(ml_kv));
+  if (!labels)
+    return MESHLIB_ERR_NOMEM;
+  s->labels = labels;
+  char *k = ml_strdup(mem, key), *v = ml_strdup(mem, value);
+  if (!k || !v) {
+    ml_free(mem, k);
+    ml_free(mem, v);
+    return MESHLIB_ERR_NOMEM;
+  }
+  labels[s->label_count].key = k;
+  labels[s->label_count].value = v;
+  s->label_count++;
+  return MESHLIB_OK;
+}
+
+int meshlib_options_set_strict(meshlib_options *o, int strict) {
+  if (!GOOD_OPTIONS(o))
+    return MESHLIB_ERR_INVALID_ARG;
+  o->settings.strict = strict != 0;
+  return MESHLIB_OK;
+}
+
+static int add_source(meshlib_options *o, const char *path, const char *name,
+                      const char *text, size_t len) {
+  const ml_mem *mem = opts_mem(o);
+  ml_source *s =
+      ml_realloc(mem, o->sources, (o->source_count + 1) * sizeof(*s));
+  if (!s)
+    return MESHLIB_ERR_NOMEM;
+  o->sources = s;
+  ml_source src = {0};
+  src.path = path ? ml_strdup(mem, path) : NULL;
+  src.name = name ? ml_strdup(mem, name) : NULL;
+  src.text = text ? ml_strndup(mem, text, len) : NULL;
+  src.len = len;
+  if ((path && !src.path) || (name && !src.name) || (text && !src.text)) {
+    ml_free(mem, src.path);
+    ml_free(mem, src.name);
+    ml_free(mem, src.text);
+    return MESHLIB_ERR_NOMEM;
+  }
+  o->sources[o->source_count++] = src;
+  return MESHLIB_OK;
+}
+
+int meshlib_options_add_config_path(meshlib_options *o, const char *path) {
+  if (!GOOD_OPTIONS(o) || !path || !*path)
+    return MESHLIB_ERR_INVALID_ARG;
+  return add_source(o, path, NULL, NULL, 0);
+}
+
+int meshlib_options_add_config_string(meshlib_options *o, const char *name,
+                                      const char *yaml, size_t len) {
+  if (!GOOD_OPTIONS(o) || !name || (!yaml && len))
+    return MESHLIB_ERR_INVALID_ARG;
+  return add_source(o, NULL, name, yaml ? yaml : "", len);
+}
+
+int meshlib_options_set_log_callback(meshlib_options *o, int max_level,
+                                     meshlib_log_cb cb, void *user_data) {
+  if (!GOOD_OPTIONS(o))
+    return MESHLIB_ERR_INVALID_ARG;
+  o->settings.log_level = cb ? max_level : -1;
+  o->settings.log_cb = cb;
+  o->settings.log_user_data = user_data;
+  return MESHLIB_OK;
+}
+
+const char *meshlib_options_errmsg(const meshlib_options *o) {
+  return GOOD_OPTIONS(o) && o->errmsg ? o->errmsg : "";
+}

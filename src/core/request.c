@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: MIT */
+#include "core/request.h"
+
+#include <curl/curl.h>
+#include <string.h>
+#include "util/str.h"
+
+#define GOOD_REQUEST(r) ((r) && (r)->magic == ML_MAGIC_REQUEST)
+
+static void set_errmsg(meshlib_request *r, const char *msg) {
+  ml_free(r->mesh->mem, r->errmsg);
+  r->errmsg = ml_strdup(r->mesh->mem, msg);
+}
+
+static int valid_token(const char *s) {
+  if (!s || !*s)
+    return 0;
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c <= 0x20 || c >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", c))
+      return 0;
+  }
+  return 1;
+}
+
+static int valid_value(const char *s) {
+  for (; *s; s++)
+    if (*s == '\r' || *s == '\n')
+      return 0;
+  return 1;
+}
+
+/* Split |url| with libcurl's URL parser rather than by hand. */
+static int parse_url(meshlib_request *r, const char *url) {
+  const ml_mem *mem = r->mesh->mem;
+  CURLU *u = curl_url();
+  if (!u)
+    return MESHLIB_ERR_NOMEM;
+  int rc = MESHLIB_ERR_BAD_URL;
+  char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL,
+       *query = NULL;
+  if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
+    goto out;
+  if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+    goto out;
+  (void)curl_url_get(u, CURLUPART_QUERY, &query, 0);
+  (void)curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+  int64_t portnum = 0;
+  if (port && ml_parse_int64(port, &portnum) != 0)
+    goto out;
+  if (!port) /* a scheme curl has no default for */
+    portnum = ml_strcaseeq(scheme, "https") ? 443 : 80;
+  char *explicit_port = NULL;
+  (void)curl_url_get(u, CURLUPART_PORT, &explicit_port, 0);
+
+  size_t hl = strlen(host);
+  const char *h = host;
+  if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+    h = host + 1;
+    hl -= 2;
+  }
+  r->scheme = ml_strdup(mem, scheme);
+  r->host = ml_strndup(mem, h, hl);
+  r->path = ml_strdup(mem, path);
+  r->query = query ? ml_strdup(mem, query) : NULL;
+  r->port = (uint32_t)portnum;
+  {
+    ml_buf a;
+    ml_buf_init(&a, mem);
+    ml_buf_puts(&a, host);
+    if (explicit_port)
+      ml_buf_printf(&a, ":%s", explicit_port);
+    r->authority = ml_buf_steal(&a);
+  }
+  curl_free(explicit_port);
+  if (!r->scheme || !r->host || !r->path || (query && !r->query) ||
+      !r->authority) {
+    rc = MESHLIB_ERR_NOMEM;
+    goto out;
+  }
+  ml_str_lower(r->scheme);
+  ml_str_lower(r->host);
+  /* A trailing dot names the same host (Istio 1.27 accepts both forms). */
+  size_t n = strlen(r->host);
+  if (n > 1 && r->host[n - 1] == '.')
+    r->host[n - 1] = '\0';
+  rc = MESHLIB_OK;
+out:
+  curl_free(scheme);
+  curl_free(host);
+  curl_free(port);
+  curl_free(path);
+  curl_free(query);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+int meshlib_request_new(meshlib_request **out, meshlib *m, const char *method,
+                        const char *url) {
+  if (!out || !m || m->magic != ML_MAGIC_MESH || !url)
+    return MESHLIB_ERR_INVALID_ARG;
+  *out = NULL;
+  if (!method)
+    method = "GET";
+  if (!valid_token(method))
+    return MESHLIB_ERR_INVALID_ARG;
+  meshlib_request *r = ml_calloc(m->mem, 1, sizeof(*r));
+  if (!r)
+    return MESHLIB_ERR_NOMEM;
+  r->magic = ML_MAGIC_REQUEST;
+  r->mesh = m;
+  ml_buf_init(&r->decision.text, m->mem);
+  ml_buf_init(&r->decision.host_text, m->mem);
+  r->method = ml_strdup(m->mem, method);
+  r->url = ml_strdup(m->mem, url);
+  int rc = (r->method && r->url) ? parse_url(r, url) : MESHLIB_ERR_NOMEM;
+  if (rc != MESHLIB_OK) {
+    meshlib_request_free(r);
+    return rc;
+  }
+  *out = r;
+  return MESHLIB_OK;
+}
+
+void meshlib_request_free(meshlib_request *r) {
+  if (!GOOD_REQUEST(r))
+    return;
+  const ml_mem *mem = r->mesh->mem;
+  ml_decision_release(mem, &r->decision);
+  ml_free(mem, r->method);
+  ml_free(mem, r->url);
+  ml_free(mem, r->scheme);
+  ml_free(mem, r->host);
+  ml_free(mem, r->authority);
+  ml_free(mem, r->path);
+  ml_free(mem, r->query);
+  for (size_t i = 0; i < r->header_count; i++) {
+    ml_free(mem, (char *)r->headers[i].name);
+    ml_free(mem, (char *)r->headers[i].value);
+  }
+  ml_free(mem, r->headers);
+  for (size_t i = 0; i < r->source_label_count; i++) {
+    ml_free(mem, (char *)r->source_labels[i].key);
+    ml_free(mem, (char *)r->source_labels[i].value);
+  }
+  ml_free(mem, r->source_labels);
+  ml_free(mem, r->errmsg);
+  r->magic = 0;
+  ml_free(mem, r);
+}
+
+int meshlib_request_add_header(meshlib_request *r, const char *name,
+                               const char *value) {
+  if (!GOOD_REQUEST(r) || !name || !value)
+    return MESHLIB_ERR_INVALID_ARG;
+  /* HTTP/2 pseudo-headers are not application headers. */
+  if (!valid_token(name) || !valid_value(value)) {
+    set_errmsg(r, "header name must be a token and values may not hold "
+                  "CR or LF");
+    return MESHLIB_ERR_BAD_HEADER;
+  }
+  const ml_mem *mem = r->mesh->mem;
+  if (r->header_count == r->header_cap) {
+    size_t cap = r->header_cap ? r->header_cap * 2 : 8;
+    ml_header *h = ml_realloc(mem, r->headers, cap * sizeof(*h));
+    if (!h)
+      return MESHLIB_ERR_NOMEM;
+    r->headers = h;
+    r->header_cap = cap;
+  }
+  char *n = ml_strdup(mem, name), *v = ml_strdup(mem, value);
+  if (!n || !v) {
+    ml_free(mem, n);
+    ml_free(mem, v);
+    return MESHLIB_ERR_NOMEM;
+  }
+  ml_str_lower(n);
+  r->headers[r->header_count].name = n;
+  r->headers[r->header_count].value = v;
+  r->header_count++;
+  return MESHLIB_OK;
+}
+
+int meshlib_request_set_source_label(meshlib_request *r, const char *key,
+                                     const char *value) {
+  if (!GOOD_REQUEST(r) || !key || !*key || !value)
+    return MESHLIB_ERR_INVALID_ARG;
+  const ml_mem *mem = r->mesh->mem;
+  char *v = ml_strdup(mem, value);
+  if (!v)
+    return MESHLIB_ERR_NOMEM;
+  for (size_t i = 0; i < r->source_label_count; i++)
+    if (strcmp(r->source_labels[i].key, key) == 0) {
+      ml_free(mem, (char *)r->source_labels[i].value);
+      r->source_labels[i].value = v;
+      return MESHLIB_OK;
+    }
+  char *k = ml_strdup(mem, key);
+  ml_kv *kv = k ? ml_realloc(mem, r->source_labels,
+                             (r->source_label_count + 1) * sizeof(*kv))
+                : NULL;
+  if (!kv) {
+    ml_free(mem, k);
+    ml_free(mem, v);
+    return MESHLIB_ERR_NOMEM;
+  }
+  r->source_labels = kv;
+  kv[r->source_label_count].key = k;
+  kv[r->source_label_count].value = v;
+  r->source_label_count++;
+  return MESHLIB_OK;
+}
+
+int meshlib_request_route(meshlib_request *r, const meshlib_decision **out) {
+  if (!GOOD_REQUEST(r) || !out)
+    return MESHLIB_ERR_INVALID_ARG;
+  *out = NULL;
+  meshlib *m = r->mesh;
+  ml_snapshot *snap = ml_snapshot_slot_acquire(&m->current);
+  int rc = ml_decision_make(&r->decision, m->mem, snap, r, m);
+  if (rc != MESHLIB_OK) {
+    set_errmsg(r, meshlib_strerror(rc));
+    return rc;
+  }
+  r->has_decision = 1;
+  *out = &r->decision;
+  return MESHLIB_OK;
+}
+
+const char *meshlib_request_errmsg(const meshlib_request *r) {
+  return GOOD_REQUEST(r) && r->errmsg ? r->errmsg : "";
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef ML_CORE_REQUEST_H
+#define ML_CORE_REQUEST_H
+
+#include "core/internal.h"
+#include "route/route.h"
+
+/* One destination of a decision, resolved against the snapshot. */
+typedef struct ml_decision_dest {
+  const char *host;
+  const char *subset;
+  uint32_t port;
+  uint32_t weight;
+  const ml_route_destination *config; /* NULL for the implicit route */
+  const ml_dr_view *dr;
+  int missing_subset;
+  size_t cluster_off; /* offsets into the decision's text buffer */
+  size_t dr_name_off;
+} ml_decision_dest;
+
+struct meshlib_decision {
+  ml_snapshot *snap; /* held while the decision lives */
+  ml_route_result res;
+  const char *host; /* FQDN */
+  uint32_t port;
+  uint32_t flags;
+  char route_index_text[16];
+  ml_decision_dest *dests;
+  size_t dest_count;
+  size_t dest_cap;
+  ml_buf text; /* cluster and rule names; reused between decisions */
+  ml_buf host_text; /* the FQDN of a host without rules */
+  ml_route_destination implicit; /* the route of a host without rules */
+};
+
+struct meshlib_request {
+  uint32_t magic;
+  meshlib *mesh;
+  char *method;
+  char *url;
+  char *scheme;    /* lower-case */
+  char *host;      /* lower-case, without port or brackets */
+  char *authority; /* as written in the URL */
+  char *path;
+  char *query; /* NULL when the URL has none */
+  uint32_t port;
+  ml_header *headers; /* names lower-cased; strings owned */
+  size_t header_count;
+  size_t header_cap;
+  ml_kv *source_labels; /* owned strings */
+  size_t source_label_count;
+  char *errmsg;
+  struct meshlib_decision decision;
+  int has_decision;
+};
+
+void ml_decision_release(const ml_mem *mem, struct meshlib_decision *d);
+int ml_decision_make(struct meshlib_decision *d, const ml_mem *mem,
+                     ml_snapshot *snap, const meshlib_request *r,
+                     const meshlib *m);
+
+#endif

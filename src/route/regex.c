@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/* PCRE2 behind RE2-style semantics. PCRE2 is Debian's well-kept engine
+ * with a JIT; RE2 itself is C++ and has no C API. Full-match regexes are
+ * compiled anchored at both ends, as Envoy's safe_regex matches. */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "route/regex.h"
+
+#include <pcre2.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+struct ml_regex {
+  ml_regex *next;
+  pcre2_code *code;
+};
+
+/* Match data is per thread: pcre2_match() needs scratch space, and one
+ * block sized for the largest pattern avoids allocating on each match. */
+static pthread_key_t match_key;
+static pthread_once_t match_once = PTHREAD_ONCE_INIT;
+
+static void match_data_free(void *p) {
+  pcre2_match_data_free(p);
+}
+
+static void match_key_init(void) {
+  (void)pthread_key_create(&match_key, match_data_free);
+}
+
+static pcre2_match_data *thread_match_data(void) {
+  pthread_once(&match_once, match_key_init);
+  pcre2_match_data *md = pthread_getspecific(match_key);
+  if (!md) {
+    /* Matching needs only the overall match: one pair. */
+    md = pcre2_match_data_create(1, NULL);
+    if (md && pthread_setspecific(match_key, md) != 0) {
+      pcre2_match_data_free(md);
+      md = NULL;
+    }
+  }
+  return md;
+}
+
+int ml_regex_compile(const ml_mem *mem, const char *pattern, int mode,
+                     ml_regex **list, ml_regex **out, char *err,
+                     size_t errlen) {
+  int errcode;
+  PCRE2_SIZE erroffset;
+  uint32_t options = PCRE2_UTF;
+  if (mode == ML_REGEX_FULL)
+    options |= PCRE2_ANCHORED | PCRE2_ENDANCHORED;
+  pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                                   options, &errcode, &erroffset, NULL);
+  if (!code) {
+    PCRE2_UCHAR msg[160];
+    pcre2_get_error_message(errcode, msg, sizeof(msg));
+    snprintf(err, errlen, "invalid regex at offset %zu: %s",
+             (size_t)erroffset, (const char *)msg);
+    return -1;
+  }
+  /* JIT when the platform has it; matching works either way. */
+  (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+  ml_regex *re = ml_malloc(mem, sizeof(*re));
+  if (!re) {
+    pcre2_code_free(code);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  re->code = code;
+  re->next = *list;
+  *list = re;
+  *out = re;
+  return 0;
+}
+
+int ml_regex_match(const ml_regex *re, const char *s, size_t len) {
+  pcre2_match_data *md = thread_match_data();
+  if (!md)
+    return 0;
+  int rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, NULL);
+  return rc >= 0;
+}
+
+void ml_regex_free_list(const ml_mem *mem, ml_regex *list) {
+  while (list) {
+    ml_regex *next = list->next;
+    pcre2_code_free(list->code);
+    ml_free(mem, list);
+    list = next;
+  }
+}

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+#include "util/str.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ml_strcaseeq(const char *a, const char *b) {
+  while (*a && ml_tolower(*a) == ml_tolower(*b)) {
+    a++;
+    b++;
+  }
+  return *a == '\0' && *b == '\0';
+}
+
+int ml_strncaseeq(const char *a, const char *b, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (ml_tolower(a[i]) != ml_tolower(b[i]))
+      return 0;
+    if (a[i] == '\0')
+      return 1;
+  }
+  return 1;
+}
+
+int ml_starts_with(const char *s, const char *prefix) {
+  return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int ml_ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+void ml_str_lower(char *s) {
+  for (; *s; s++)
+    *s = ml_tolower(*s);
+}
+
+uint64_t ml_hash(const char *s, size_t n) {
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < n; i++) {
+    h ^= (unsigned char)s[i];
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+uint64_t ml_hash_lower(const char *s, size_t n) {
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < n; i++) {
+    h ^= (unsigned char)ml_tolower(s[i]);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+int ml_parse_int64(const char *s, int64_t *out) {
+  if (!s || !*s)
+    return -1;
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || *end || end == s || s[0] == ' ' || s[0] == '\t')
+    return -1;
+  *out = (int64_t)v;
+  return 0;
+}
+
+int ml_parse_double(const char *s, double *out) {
+  if (!s || !*s || s[0] == ' ' || s[0] == '\t')
+    return -1;
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || *end || end == s || !isfinite(v))
+    return -1;
+  /* strtod accepts hex and "inf"/"nan"; a config number is decimal. */
+  for (const char *p = s; *p; p++)
+    if (*p == 'x' || *p == 'X' || *p == 'n' || *p == 'N' || *p == 'i' ||
+        *p == 'I')
+      return -1;
+  *out = v;
+  return 0;
+}
+
+/* Go's time.ParseDuration grammar, which protobuf JSON durations and
+ * Istio's YAML both accept: [-]?(\d+(\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h) and
+ * sequences of such. Negative durations are refused: no field takes one. */
+int ml_parse_duration_ms(const char *s, int64_t *out_ms) {
+  if (!s || !*s)
+    return -1;
+  if (strcmp(s, "0") == 0) {
+    *out_ms = 0;
+    return 0;
+  }
+  double total_us = 0;
+  const char *p = s;
+  while (*p) {
+    const char *start = p;
+    double v = 0, scale = 1;
+    int digits = 0, frac = 0;
+    while ((*p >= '0' && *p <= '9') || (*p == '.' && !frac)) {
+      if (*p == '.') {
+        frac = 1;
+      } else {
+        digits++;
+        if (frac) {
+          scale /= 10;
+          v += (*p - '0') * scale;
+        } else {
+          v = v * 10 + (*p - '0');
+        }
+      }
+      p++;
+    }
+    if (!digits || p == start)
+      return -1;
+    double unit_us;
+    if (strncmp(p, "ns", 2) == 0) {
+      unit_us = 0.001;
+      p += 2;
+    } else if (strncmp(p, "us", 2) == 0) {
+      unit_us = 1;
+      p += 2;
+    } else if (strncmp(p, "\xc2\xb5s", 3) == 0) {
+      unit_us = 1;
+      p += 3;
+    } else if (strncmp(p, "ms", 2) == 0) {
+      unit_us = 1000;
+      p += 2;
+    } else if (*p == 's') {
+      unit_us = 1e6;
+      p++;
+    } else if (*p == 'm') {
+      unit_us = 60e6;
+      p++;
+    } else if (*p == 'h') {
+      unit_us = 3600e6;
+      p++;
+    } else {
+      return -1;
+    }
+    total_us += v * unit_us;
+    if (total_us > 9.2e15)
+      return -1;
+  }
+  double ms = total_us / 1000.0;
+  int64_t whole = (int64_t)ms;
+  if ((double)whole < ms)
+    whole++; /* round up: a tiny positive duration is not "none" */
+  *out_ms = whole;
+  return 0;
+}
