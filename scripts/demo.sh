@@ -10,7 +10,7 @@ cfg=(-f "$root/tests/data/virtualservice-routing.yaml" -f "$root/tests/data/dest
 
 show() {
   echo
-  echo "\$ meshctl route ${*}"
+  echo "\$ meshctl route $(printf "%q " "$@")"
   "$meshctl" route "${cfg[@]}" --namespace production "$@" || true
 }
 echo "== meshlib demo: the seed's VirtualService 'myapp', asked as a client in namespace 'production'"

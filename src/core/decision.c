@@ -45,10 +45,11 @@ void ml_decision_release(const ml_mem *mem, struct meshlib_decision *d) {
 }
 
 /* The FQDN of a host called without rules: a bare name resolves in the
- * caller's namespace, as the pod's DNS search path would resolve it. */
+ * caller's namespace, as the pod's DNS search path would resolve it. IP
+ * literals stay as they are. */
 static void implicit_fqdn(ml_buf *b, const char *host, const ml_settings *s) {
   ml_buf_reset(b);
-  if (!strchr(host, '.'))
+  if (!strchr(host, '.') && !strchr(host, ':'))
     ml_buf_printf(b, "%s.%s.svc.%s", host, s->namespace_, s->domain_suffix);
   else if (ml_ends_with(host, ".svc"))
     ml_buf_printf(b, "%s.%s", host, s->domain_suffix);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -34,6 +35,8 @@ static const char *config_for(int i) {
                    "    - destination: {host: reviews, subset: v2}\n";
 }
 
+static atomic_long decisions_made;
+
 typedef struct {
   meshlib *mesh;
   atomic_int *stop;
@@ -59,6 +62,7 @@ static void *reader(void *p) {
         a->mixed++;
     }
     a->decisions++;
+    atomic_fetch_add(&decisions_made, 1);
   }
   meshlib_request_free(r);
   return NULL;
@@ -80,6 +84,11 @@ static void test_swaps_under_readers(void **state) {
     assert_int_equal(pthread_create(&th[i], NULL, reader, &args[i]), 0);
   }
   for (int i = 0; i < SWAPS; i++) {
+    /* Let the readers make progress between swaps, so that every version
+     * is read while the next one is being built. */
+    long seen = atomic_load(&decisions_made);
+    for (int spin = 0; spin < 100000 && atomic_load(&decisions_made) < seen + READERS; spin++)
+      sched_yield();
     meshlib_config *c;
     assert_int_equal(meshlib_config_new(&c, m), MESHLIB_OK);
     const char *y = config_for(i);

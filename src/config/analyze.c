@@ -1,0 +1,676 @@
+/* SPDX-License-Identifier: MIT */
+#include "config/analyze.h"
+
+#include <stdio.h>
+#include <string.h>
+#include "meshlib/mesh.h"
+#include "util/str.h"
+
+/* Analyzer codes. Where Istio's analyzer has a message for the problem we
+ * reuse its code and wording (pkg/config/analysis/msg/messages.yaml), so
+ * that people who know `istioctl analyze` recognise them; meshlib's own
+ * findings are ML01xx. */
+#define CODE_REF_NOT_FOUND "IST0101"   /* ReferencedResourceNotFound */
+#define CODE_VS_CONFLICT "IST0109"     /* ConflictingMeshGatewayVSHosts */
+#define CODE_UNREACHABLE "IST0130"     /* VirtualServiceUnreachableRule */
+#define CODE_INEFFECTIVE "IST0131"     /* VirtualServiceIneffectiveMatch */
+#define CODE_SUBSET_NO_PODS "IST0173"  /* DRSubsetNotSelectPods */
+#define CODE_UNKNOWN_DR_HOST "IST0174" /* UnknownDestinationRuleHost */
+#define CODE_ZERO_WEIGHTS "ML0101"     /* total destination weight = 0 */
+#define CODE_DUP_ROUTE_NAME "ML0103"   /* two rules share a name */
+#define CODE_DR_SHADOWED "ML0104"      /* merged DR part is ignored */
+
+typedef struct actx {
+  const ml_config *c;
+  const char *client_ns; /* for the DR lookup path; not used yet */
+  const char *suffix;    /* domain suffix, "cluster.local" */
+  ml_diags *d;
+} actx;
+
+/* ---------------------------------------------------------------- */
+/* Small helpers                                                     */
+
+static int str_eq(const char *a, const char *b) {
+  if (!a || !b)
+    return a == b;
+  return strcmp(a, b) == 0;
+}
+
+static const ml_origin *pick_origin(const ml_origin *a, const ml_origin *b) {
+  if (a && a->file)
+    return a;
+  return b;
+}
+
+static void resource_name(char *buf, size_t len, const ml_meta *m,
+                          const char *kind) {
+  snprintf(buf, len, "%s %s/%s", m->kind ? m->kind : kind,
+           m->namespace_ ? m->namespace_ : "default", m->name ? m->name : "");
+}
+
+/* How Istio names a rule in IST0130/IST0131: its name quoted, else #n. */
+static void rule_label(char *buf, size_t len, const ml_http_route *r,
+                       size_t idx) {
+  if (r->name && *r->name)
+    snprintf(buf, len, "\"%s\"", r->name);
+  else
+    snprintf(buf, len, "#%zu", idx);
+}
+
+static void match_label(char *buf, size_t len, const ml_http_match *m,
+                        size_t idx) {
+  if (m->name && *m->name)
+    snprintf(buf, len, "\"%s\"", m->name);
+  else
+    snprintf(buf, len, "#%zu", idx);
+}
+
+/* Wildcard-aware host match: |pattern| "*.example.com" covers
+ * "a.example.com" and "*.b.example.com"; "*" covers everything. Both are
+ * lower-case FQDNs. */
+static int host_covers(const char *pattern, const char *host) {
+  if (!pattern || !host)
+    return 0;
+  if (strcmp(pattern, host) == 0)
+    return 1;
+  if (pattern[0] != '*')
+    return 0;
+  const char *suffix = pattern + 1;
+  size_t hn = strlen(host), sn = strlen(suffix);
+  return hn > sn && memcmp(host + hn - sn, suffix, sn) == 0;
+}
+
+static int hosts_overlap(const char *a, const char *b) {
+  return host_covers(a, b) || host_covers(b, a);
+}
+
+/* "name.ns.svc.<suffix>": a name Kubernetes DNS gives a Service. We cannot
+ * see the cluster, so such a host is assumed to exist (the way meshlib
+ * itself passes unknown hosts through). Wildcards that can only cover such
+ * names ("*.ns.svc.<suffix>", "*.svc.<suffix>", "*.<suffix>", "*") count
+ * too. */
+static int is_k8s_host(const char *host, const char *suffix) {
+  char tail[256];
+  if (!host || !suffix)
+    return 0;
+  int n = snprintf(tail, sizeof(tail), ".svc.%s", suffix);
+  if (n < 0 || (size_t)n >= sizeof(tail))
+    return 0;
+  int labels = 2; /* "name.ns" before ".svc.<suffix>" */
+  if (host[0] == '*') {
+    const char *p = host + 1;
+    if (ml_ends_with(tail, p))
+      return 1; /* "*", "*.svc.cluster.local", "*.cluster.local" */
+    if (*p != '.')
+      return 0;
+    host = p + 1; /* "*.ns.svc.<suffix>": "ns" is left */
+    labels = 1;
+  }
+  if (!ml_ends_with(host, tail))
+    return 0;
+  size_t prefix = strlen(host) - (size_t)n;
+  int count = 1;
+  for (size_t i = 0; i < prefix; i++) {
+    if (host[i] != '.')
+      continue;
+    if (i == 0 || i + 1 == prefix || host[i - 1] == '.')
+      return 0; /* an empty label */
+    count++;
+  }
+  return prefix > 0 && count == labels;
+}
+
+static const char *dest_fqdn(const ml_destination *dst) {
+  return dst->fqdn ? dst->fqdn : dst->host;
+}
+
+/* |have| includes every label of |want|. */
+static int labels_include(const ml_kv_list *have, const ml_kv_list *want) {
+  for (size_t i = 0; i < want->count; i++) {
+    int found = 0;
+    for (size_t j = 0; j < have->count && !found; j++)
+      found = str_eq(have->items[j].key, want->items[i].key) &&
+              str_eq(have->items[j].value, want->items[i].value);
+    if (!found)
+      return 0;
+  }
+  return 1;
+}
+
+/* A WorkloadEntry's labels: spec.labels, with the object's metadata labels
+ * as a fallback for keys the spec does not set. */
+static int we_has_labels(const ml_workload_entry *we, const ml_kv_list *want) {
+  for (size_t i = 0; i < want->count; i++) {
+    ml_kv_list one = {&want->items[i], 1};
+    if (!labels_include(&we->spec.labels, &one) &&
+        !labels_include(&we->meta.labels, &one))
+      return 0;
+  }
+  return 1;
+}
+
+/* ---------------------------------------------------------------- */
+/* Who defines a host                                                */
+
+static int se_defines(const ml_config *c, const char *host) {
+  for (size_t i = 0; i < c->se_count; i++) {
+    const ml_service_entry *se = c->service_entries[i];
+    for (size_t h = 0; h < se->hosts.count; h++) {
+      const char *f = se->host_fqdns ? se->host_fqdns[h] : se->hosts.items[h];
+      if (hosts_overlap(f, host))
+        return 1;
+    }
+  }
+  return 0;
+}
+
+static int vs_defines(const ml_config *c, const char *host) {
+  for (size_t i = 0; i < c->vs_count; i++) {
+    const ml_virtual_service *vs = c->virtual_services[i];
+    for (size_t h = 0; h < vs->hosts.count; h++) {
+      const char *f = vs->host_fqdns ? vs->host_fqdns[h] : vs->hosts.items[h];
+      if (hosts_overlap(f, host))
+        return 1;
+    }
+  }
+  return 0;
+}
+
+static int host_defined(const actx *a, const char *host) {
+  return is_k8s_host(host, a->suffix) || se_defines(a->c, host) ||
+         vs_defines(a->c, host);
+}
+
+/* The DestinationRule host that applies to |fqdn|: an exact host beats a
+ * wildcard, a longer wildcard beats a shorter one (Istio's most specific
+ * match). NULL when no rule covers it. */
+static const char *best_dr_host(const ml_config *c, const char *fqdn) {
+  const char *best = NULL;
+  for (size_t i = 0; i < c->dr_count; i++) {
+    const char *h = c->destination_rules[i]->host_fqdn;
+    if (!host_covers(h, fqdn))
+      continue;
+    if (!best)
+      best = h;
+    else if (best[0] == '*' && (h[0] != '*' || strlen(h) > strlen(best)))
+      best = h;
+  }
+  return best;
+}
+
+static int subset_defined(const ml_config *c, const char *fqdn,
+                          const char *subset) {
+  const char *host = best_dr_host(c, fqdn);
+  if (!host)
+    return 0;
+  for (size_t i = 0; i < c->dr_count; i++) {
+    const ml_destination_rule *dr = c->destination_rules[i];
+    if (!str_eq(dr->host_fqdn, host))
+      continue;
+    for (size_t s = 0; s < dr->subset_count; s++)
+      if (str_eq(dr->subsets[s].name, subset))
+        return 1;
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* VirtualService destinations: IST0101                              */
+
+static void check_destination(actx *a, const ml_destination *dst,
+                              const ml_origin *fallback, const char *field,
+                              const char *res) {
+  const char *fqdn = dest_fqdn(dst);
+  const ml_origin *o = pick_origin(&dst->origin, fallback);
+  char f[256];
+  if (!fqdn)
+    return;
+  if (dst->subset && !subset_defined(a->c, fqdn, dst->subset)) {
+    snprintf(f, sizeof(f), "%s.subset", field);
+    ml_diags_add(a->d, MESHLIB_LEVEL_ERROR, CODE_REF_NOT_FOUND, o, f, res,
+                 "Referenced host+subset in destinationrule not found: "
+                 "\"%s+%s\"",
+                 fqdn, dst->subset);
+  }
+  if (!host_defined(a, fqdn)) {
+    /* Istio would fail this as an error: it knows every Service. meshlib
+     * sends requests for unknown hosts as written (ALLOW_ANY), so this is
+     * only worth a warning. */
+    snprintf(f, sizeof(f), "%s.host", field);
+    ml_diags_add(a->d, MESHLIB_LEVEL_WARNING, CODE_REF_NOT_FOUND, o, f, res,
+                 "Referenced host not found: \"%s\" (no ServiceEntry or "
+                 "VirtualService defines it and it is not a Kubernetes "
+                 "service name; requests will go to it as written)",
+                 fqdn);
+  }
+}
+
+static void check_weights(actx *a, const ml_http_route *r, size_t ri,
+                          const char *res) {
+  if (r->route_count < 2)
+    return;
+  for (size_t k = 0; k < r->route_count; k++)
+    if (r->route[k].weight > 0)
+      return;
+  char f[64];
+  snprintf(f, sizeof(f), "spec.http[%zu].route", ri);
+  /* Istio's validation refuses it too; a lone destination with weight 0
+   * still gets 100 %, so that case is not reported. */
+  ml_diags_add(a->d, MESHLIB_LEVEL_ERROR, CODE_ZERO_WEIGHTS, &r->origin, f, res,
+               "total destination weight = 0: %zu destinations and none "
+               "has a weight above 0, so no request can be sent",
+               r->route_count);
+}
+
+/* ---------------------------------------------------------------- */
+/* Match comparison for IST0130 / IST0131                            */
+
+static int smatch_eq(const ml_string_match *x, const ml_string_match *y) {
+  return x->kind == y->kind &&
+         (x->kind == ML_MATCH_NONE || x->kind == ML_MATCH_PRESENT ||
+          str_eq(x->value, y->value));
+}
+
+/* Maps: order does not matter (Istio compares them as JSON objects). */
+static int named_list_eq(const ml_named_match_list *x,
+                         const ml_named_match_list *y) {
+  if (x->count != y->count)
+    return 0;
+  for (size_t i = 0; i < x->count; i++) {
+    int found = 0;
+    for (size_t j = 0; j < y->count && !found; j++)
+      found = str_eq(x->items[i].name, y->items[j].name) &&
+              smatch_eq(&x->items[i].match, &y->items[j].match);
+    if (!found)
+      return 0;
+  }
+  return 1;
+}
+
+static int kv_list_eq(const ml_kv_list *x, const ml_kv_list *y) {
+  return x->count == y->count && labels_include(x, y);
+}
+
+static int str_list_eq(const ml_str_list *x, const ml_str_list *y) {
+  if (x->count != y->count)
+    return 0;
+  for (size_t i = 0; i < x->count; i++)
+    if (!str_eq(x->items[i], y->items[i]))
+      return 0;
+  return 1;
+}
+
+/* Two matches select the same requests. The match name is left out on
+ * purpose: it only labels stats. */
+static int match_eq(const ml_http_match *x, const ml_http_match *y) {
+  return smatch_eq(&x->uri, &y->uri) && smatch_eq(&x->scheme, &y->scheme) &&
+         smatch_eq(&x->method, &y->method) &&
+         smatch_eq(&x->authority, &y->authority) &&
+         named_list_eq(&x->headers, &y->headers) &&
+         named_list_eq(&x->without_headers, &y->without_headers) &&
+         named_list_eq(&x->query_params, &y->query_params) &&
+         x->ignore_uri_case == y->ignore_uri_case && x->port == y->port &&
+         kv_list_eq(&x->source_labels, &y->source_labels) &&
+         str_eq(x->source_namespace, y->source_namespace) &&
+         str_list_eq(&x->gateways, &y->gateways);
+}
+
+/* Istio's IsCatchAllRoute: URI absent, prefix "/" or regex ".*" and no
+ * other condition. Source selectors and gateways are conditions too: such
+ * a match does not apply to every caller. */
+static int match_is_catch_all(const ml_http_match *m) {
+  const ml_string_match *u = &m->uri;
+  int any_uri = u->kind == ML_MATCH_NONE ||
+                (u->kind == ML_MATCH_PREFIX && str_eq(u->value, "/")) ||
+                (u->kind == ML_MATCH_REGEX && str_eq(u->value, ".*"));
+  return any_uri && m->scheme.kind == ML_MATCH_NONE &&
+         m->method.kind == ML_MATCH_NONE &&
+         m->authority.kind == ML_MATCH_NONE && m->headers.count == 0 &&
+         m->without_headers.count == 0 && m->query_params.count == 0 &&
+         m->port == 0 && m->source_labels.count == 0 && !m->source_namespace &&
+         m->gateways.count == 0;
+}
+
+static int rule_is_catch_all(const ml_http_route *r) {
+  if (r->match_count == 0)
+    return 1;
+  for (size_t j = 0; j < r->match_count; j++)
+    if (match_is_catch_all(&r->matches[j]))
+      return 1;
+  return 0;
+}
+
+static void check_reachability(actx *a, const ml_virtual_service *vs,
+                               const char *res) {
+  ptrdiff_t catch_all = -1;
+  char rl[160], ml[160], dl[160], f[64];
+  for (size_t i = 0; i < vs->http_count; i++) {
+    const ml_http_route *r = &vs->http[i];
+    rule_label(rl, sizeof(rl), r, i);
+    snprintf(f, sizeof(f), "spec.http[%zu]", i);
+    if (catch_all >= 0) {
+      const ml_http_route *prev = &vs->http[catch_all];
+      if (r->match_count == 0 && prev->match_count == 0) {
+        ml_diags_add(a->d, MESHLIB_LEVEL_WARNING, CODE_UNREACHABLE, &r->origin,
+                     f, res,
+                     "VirtualService rule %s not used (only the last rule "
+                     "can have no matches).",
+                     rl);
+      } else {
+        rule_label(dl, sizeof(dl), prev, (size_t)catch_all);
+        ml_diags_add(a->d, MESHLIB_LEVEL_WARNING, CODE_UNREACHABLE, &r->origin,
+                     f, res,
+                     "VirtualService rule %s not used (rule %s before it "
+                     "matches every request).",
+                     rl, dl);
+      }
+      continue;
+    }
+    size_t dups = 0;
+    for (size_t j = 0; j < r->match_count; j++) {
+      const ml_http_match *m = &r->matches[j];
+      ptrdiff_t dup = -1;
+      for (size_t pi = 0; pi <= i && dup < 0; pi++) {
+        const ml_http_route *p = &vs->http[pi];
+        size_t end = pi == i ? j : p->match_count;
+        for (size_t pj = 0; pj < end && dup < 0; pj++)
+          if (match_eq(&p->matches[pj], m))
+            dup = (ptrdiff_t)pi;
+      }
+      if (dup < 0)
+        continue;
+      dups++;
+      char mf[96];
+      match_label(ml, sizeof(ml), m, j);
+      rule_label(dl, sizeof(dl), &vs->http[dup], (size_t)dup);
+      snprintf(mf, sizeof(mf), "spec.http[%zu].match[%zu]", i, j);
+      ml_diags_add(a->d, MESHLIB_LEVEL_INFO, CODE_INEFFECTIVE,
+                   pick_origin(&m->origin, &r->origin), mf, res,
+                   "VirtualService rule %s match %s is not used "
+                   "(duplicate/overlapping match in rule %s).",
+                   rl, ml, dl);
+    }
+    if (r->match_count > 0 && dups == r->match_count) {
+      ml_diags_add(a->d, MESHLIB_LEVEL_WARNING, CODE_UNREACHABLE, &r->origin, f,
+                   res,
+                   "VirtualService rule %s not used (all matches used by "
+                   "prior rules).",
+                   rl);
+      continue;
+    }
+    if (rule_is_catch_all(r))
+      catch_all = (ptrdiff_t)i;
+  }
+}
+
+static void check_route_names(actx *a, const ml_virtual_service *vs,
+                              const char *res) {
+  char f[64];
+  for (size_t i = 0; i < vs->http_count; i++) {
+    const char *name = vs->http[i].name;
+    if (!name || !*name)
+      continue;
+    for (size_t j = 0; j < i; j++) {
+      if (!str_eq(vs->http[j].name, name))
+        continue;
+      snprintf(f, sizeof(f), "spec.http[%zu].name", i);
+      ml_diags_add(a->d, MESHLIB_LEVEL_WARNING, CODE_DUP_ROUTE_NAME,
+                   &vs->http[i].origin, f, res,
+                   "Duplicate route name \"%s\": rules #%zu and #%zu share "
+                   "it, so logs, metrics and decisions cannot tell them "
+                   "apart",
+                   name, j, i);
+      break;
+    }
+  }
+}
+
+static void check_virtual_service(actx *a, const ml_virtual_service *vs) {
+  char res[320], f[96];
+  resource_name(res, sizeof(res), &vs->meta, "VirtualService");
+  for (size_t i = 0; i < vs->http_count; i++) {
+    const ml_http_route *r = &vs->http[i];
+    for (size_t k = 0; k < r->route_count; k++) {
+      snprintf(f, sizeof(f), "spec.http[%zu].route[%zu].destination", i, k);
+      check_destination(a, &r->route[k].destination, &r->route[k].origin, f,
+                        res);
+    }
+    for (size_t k = 0; k < r->mirror_count; k++) {
+      if (r->mirror_count == 1)
+        snprintf(f, sizeof(f), "spec.http[%zu].mirror", i);
+      else
+        snprintf(f, sizeof(f), "spec.http[%zu].mirrors[%zu].destination", i, k);
+      check_destination(a, &r->mirrors[k].destination, &r->origin, f, res);
+    }
+    check_weights(a, r, i, res);
+  }
+  check_reachability(a, vs, res);
+  check_route_names(a, vs, res);
+}
+
+/* ---------------------------------------------------------------- */
+/* IST0109: one host, several VirtualServices on the mesh gateway     */
+
+static int applies_to_mesh(const ml_virtual_service *vs) {
+  if (vs->gateways.count == 0)
+    return 1;
+  for (size_t i = 0; i < vs->gateways.count; i++)
+    if (str_eq(vs->gateways.items[i], "mesh"))
+      return 1;
+  return 0;
+}
+
+static const char *vs_host(const ml_virtual_service *vs, size_t h) {
+  return vs->host_fqdns ? vs->host_fqdns[h] : vs->hosts.items[h];
+}
+
+/* Index of |host| in |vs|'s hosts, or -1. */
+static ptrdiff_t vs_host_index(const ml_virtual_service *vs, const char *host,
+                               size_t limit) {
+  for (size_t h = 0; h < vs->hosts.count && h < limit; h++)
+    if (str_eq(vs_host(vs, h), host))
+      return (ptrdiff_t)h;
+  return -1;
+}
+
+static void check_vs_conflicts(actx *a) {
+  const ml_config *c = a->c;
+  ml_buf names;
+  for (size_t i = 0; i < c->vs_count; i++) {
+    const ml_virtual_service *vs = c->virtual_services[i];
+    if (!applies_to_mesh(vs))
+      continue;
+    for (size_t h = 0; h < vs->hosts.count; h++) {
+      const char *host = vs_host(vs, h);
+      if (!host || vs_host_index(vs, host, h) >= 0)
+        continue; /* listed twice in one VS: reported once */
+      int seen_before = 0;
+      for (size_t p = 0; p < i && !seen_before; p++)
+        seen_before =
+            applies_to_mesh(c->virtual_services[p]) &&
+            vs_host_index(c->virtual_services[p], host, SIZE_MAX) >= 0;
+      if (seen_before)
+        continue; /* reported with the first VirtualService of the host */
+      size_t n = 0;
+      ml_buf_init(&names, a->d->mem);
+      for (size_t q = i; q < c->vs_count; q++) {
+        const ml_virtual_service *o = c->virtual_services[q];
+        if (!applies_to_mesh(o) || vs_host_index(o, host, SIZE_MAX) < 0)
+          continue;
+        ml_buf_printf(&names, "%s%s/%s", n ? "," : "",
+                      o->meta.namespace_ ? o->meta.namespace_ : "default",
+                      o->meta.name ? o->meta.name : "");
+        n++;
+      }
+      if (names.oom)
+        a->d->oom = 1;
+      if (n >= 2 && !names.oom) {
+        for (size_t q = i; q < c->vs_count; q++) {
+          const ml_virtual_service *o = c->virtual_services[q];
+          ptrdiff_t k;
+          if (!applies_to_mesh(o) || (k = vs_host_index(o, host, SIZE_MAX)) < 0)
+            continue;
+          char res[320], f[64];
+          resource_name(res, sizeof(res), &o->meta, "VirtualService");
+          snprintf(f, sizeof(f), "spec.hosts[%td]", k);
+          ml_diags_add(a->d, MESHLIB_LEVEL_ERROR, CODE_VS_CONFLICT,
+                       &o->meta.origin, f, res,
+                       "The VirtualServices %s associated with mesh gateway "
+                       "define the same host %s which can lead to undefined "
+                       "behavior. This can be fixed by merging the "
+                       "conflicting VirtualServices into a single resource.",
+                       names.data, host);
+        }
+      }
+      ml_buf_free(&names);
+    }
+  }
+}
+
+/* ---------------------------------------------------------------- */
+/* DestinationRules                                                  */
+
+/* Endpoints of a ServiceEntry, as far as the config tells. Returns 1 and
+ * sets *selected when they are known (listed endpoints, or WorkloadEntries
+ * its workloadSelector picks), 0 when not (the Service's pods are out of
+ * sight). */
+static int se_selects(const ml_config *c, const ml_service_entry *se,
+                      const ml_kv_list *labels, int *selected) {
+  int known = 0;
+  for (size_t e = 0; e < se->endpoint_count; e++) {
+    known = 1;
+    if (labels_include(&se->endpoints[e].labels, labels))
+      *selected = 1;
+  }
+  if (se->has_workload_selector) {
+    for (size_t w = 0; w < c->we_count; w++) {
+      const ml_workload_entry *we = c->workload_entries[w];
+      if (!str_eq(we->meta.namespace_, se->meta.namespace_) ||
+          !we_has_labels(we, &se->workload_selector))
+        continue;
+      known = 1;
+      if (we_has_labels(we, labels))
+        *selected = 1;
+    }
+  }
+  return known;
+}
+
+static void check_subset_endpoints(actx *a, const ml_destination_rule *dr,
+                                   const char *res) {
+  const ml_config *c = a->c;
+  for (size_t s = 0; s < dr->subset_count; s++) {
+    const ml_subset *sub = &dr->subsets[s];
+    if (sub->labels.count == 0)
+      continue; /* selects every endpoint */
+    int known = 0, selected = 0;
+    for (size_t i = 0; i < c->se_count && !selected; i++) {
+      const ml_service_entry *se = c->service_entries[i];
+      int defines = 0;
+      for (size_t h = 0; h < se->hosts.count && !defines; h++) {
+        const char *f = se->host_fqdns ? se->host_fqdns[h] : se->hosts.items[h];
+        defines = hosts_overlap(f, dr->host_fqdn);
+      }
+      if (defines && se_selects(c, se, &sub->labels, &selected))
+        known = 1;
+    }
+    if (!known || selected)
+      continue;
+    char f[64];
+    snprintf(f, sizeof(f), "spec.subsets[%zu]", s);
+    ml_diags_add(a->d, MESHLIB_LEVEL_ERROR, CODE_SUBSET_NO_PODS,
+                 pick_origin(&sub->origin, &dr->meta.origin), f, res,
+                 "The Subset %s defined in the DestinationRule does not "
+                 "select any pods, which may lead to 503 UH "
+                 "(NoHealthyUpstream).",
+                 sub->name ? sub->name : "");
+  }
+}
+
+/* Istio merges DestinationRules of one host: the first top-level
+ * trafficPolicy wins, and the first definition of each subset. Whatever a
+ * later rule loses is reported, since it silently does nothing. */
+static void check_dr_merge(actx *a, size_t j, const char *res) {
+  const ml_config *c = a->c;
+  const ml_destination_rule *dr = c->destination_rules[j];
+  char f[64], other[320];
+  if (dr->traffic_policy) {
+    for (size_t i = 0; i < j; i++) {
+      const ml_destination_rule *p = c->destination_rules[i];
+      if (!p->traffic_policy || !str_eq(p->host_fqdn, dr->host_fqdn))
+        continue;
+      snprintf(other, sizeof(other), "%s/%s",
+               p->meta.namespace_ ? p->meta.namespace_ : "default",
+               p->meta.name ? p->meta.name : "");
+      ml_diags_add(a->d, MESHLIB_LEVEL_WARNING, CODE_DR_SHADOWED,
+                   pick_origin(&dr->traffic_policy->origin, &dr->meta.origin),
+                   "spec.trafficPolicy", res,
+                   "trafficPolicy ignored: DestinationRule %s, loaded "
+                   "earlier, already sets the trafficPolicy of host %s and "
+                   "merged DestinationRules keep the first one",
+                   other, dr->host_fqdn);
+      break;
+    }
+  }
+  for (size_t s = 0; s < dr->subset_count; s++) {
+    const ml_subset *sub = &dr->subsets[s];
+    const ml_destination_rule *owner = NULL;
+    for (size_t i = 0; i <= j && !owner; i++) {
+      const ml_destination_rule *p = c->destination_rules[i];
+      if (!str_eq(p->host_fqdn, dr->host_fqdn))
+        continue;
+      size_t end = i == j ? s : p->subset_count;
+      for (size_t k = 0; k < end && !owner; k++)
+        if (str_eq(p->subsets[k].name, sub->name))
+          owner = p;
+    }
+    if (!owner)
+      continue;
+    snprintf(f, sizeof(f), "spec.subsets[%zu]", s);
+    snprintf(other, sizeof(other), "%s/%s",
+             owner->meta.namespace_ ? owner->meta.namespace_ : "default",
+             owner->meta.name ? owner->meta.name : "");
+    ml_diags_add(a->d, MESHLIB_LEVEL_WARNING, CODE_DR_SHADOWED,
+                 pick_origin(&sub->origin, &dr->meta.origin), f, res,
+                 "subset \"%s\" ignored: DestinationRule %s already defines "
+                 "it for host %s and the first definition wins",
+                 sub->name ? sub->name : "", other, dr->host_fqdn);
+  }
+}
+
+static void check_destination_rules(actx *a) {
+  const ml_config *c = a->c;
+  char res[320];
+  for (size_t j = 0; j < c->dr_count; j++) {
+    const ml_destination_rule *dr = c->destination_rules[j];
+    const char *host = dr->host_fqdn ? dr->host_fqdn : dr->host;
+    resource_name(res, sizeof(res), &dr->meta, "DestinationRule");
+    if (!host)
+      continue;
+    if (!host_defined(a, host))
+      ml_diags_add(a->d, MESHLIB_LEVEL_WARNING, CODE_UNKNOWN_DR_HOST,
+                   &dr->meta.origin, "spec.host", res,
+                   "The host \"%s\" defined in the DestinationRule does not "
+                   "match any services in the mesh.",
+                   host);
+    check_subset_endpoints(a, dr, res);
+    if (dr->host_fqdn)
+      check_dr_merge(a, j, res);
+  }
+}
+
+int ml_analyze(const ml_config *c, const char *client_ns,
+               const char *domain_suffix, ml_diags *d) {
+  if (!c || !d)
+    return -1;
+  actx a = {c, client_ns ? client_ns : "default",
+            domain_suffix ? domain_suffix : "cluster.local", d};
+  size_t before = d->errors;
+  for (size_t i = 0; i < c->vs_count; i++)
+    check_virtual_service(&a, c->virtual_services[i]);
+  check_vs_conflicts(&a);
+  check_destination_rules(&a);
+  if (d->oom)
+    return -1;
+  return (int)(d->errors - before);
+}

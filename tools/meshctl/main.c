@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+#include "meshctl.h"
+
+#include <string.h>
+
+static void usage(FILE *f) {
+  fputs("Usage: meshctl <command> [options]\n"
+        "\n"
+        "Commands:\n"
+        "  analyze   check Istio VirtualService/DestinationRule YAML as\n"
+        "            `istioctl analyze` does\n"
+        "  route     show where meshlib sends a request under a config\n"
+        "  version   print the version\n"
+        "  help      show this help, or `meshctl help <command>`\n"
+        "\n"
+        "Run `meshctl <command> --help` for the options of a command.\n",
+        f);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return MESHCTL_USAGE;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "analyze") == 0)
+    return cmd_analyze(argc - 1, argv + 1);
+  if (strcmp(cmd, "route") == 0)
+    return cmd_route(argc - 1, argv + 1);
+  if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    printf("meshctl %s (meshlib %s)\n", MESHLIB_VERSION, MESHLIB_VERSION);
+    return MESHCTL_OK;
+  }
+  if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+      strcmp(cmd, "-h") == 0) {
+    if (argc > 2 && strcmp(argv[2], "analyze") == 0)
+      usage_analyze(stdout);
+    else if (argc > 2 && strcmp(argv[2], "route") == 0)
+      usage_route(stdout);
+    else if (argc > 2) {
+      fprintf(stderr, "meshctl: unknown command \"%s\"\n", argv[2]);
+      usage(stderr);
+      return MESHCTL_USAGE;
+    } else
+      usage(stdout);
+    return MESHCTL_OK;
+  }
+  fprintf(stderr, "meshctl: unknown command \"%s\"\n\n", cmd);
+  usage(stderr);
+  return MESHCTL_USAGE;
+}
