@@ -70,8 +70,7 @@ typedef struct rt_req {
   ml_kv labels[8];
 } rt_req;
 
-static inline void rt_req_init(rt_req *r, const char *host,
-                               const char *path) {
+static inline void rt_req_init(rt_req *r, const char *host, const char *path) {
   memset(r, 0, sizeof(*r));
   r->in.method = "GET";
   r->in.scheme = "http";
@@ -90,14 +89,12 @@ static inline void rt_req_header(rt_req *r, const char *name,
   r->headers[r->in.header_count++] = (ml_header){name, value};
 }
 
-static inline void rt_req_label(rt_req *r, const char *key,
-                                const char *value) {
+static inline void rt_req_label(rt_req *r, const char *key, const char *value) {
   assert_true(r->in.source_label_count < 8);
   r->labels[r->in.source_label_count++] = (ml_kv){key, value};
 }
 
-static inline ml_route_result rt_decide(const rt_fixture *f,
-                                        const rt_req *r) {
+static inline ml_route_result rt_decide(const rt_fixture *f, const rt_req *r) {
   ml_route_result res;
   assert_int_equal(ml_route_decide(f->table, &r->in, &res), MESHLIB_OK);
   return res;
@@ -105,8 +102,7 @@ static inline ml_route_result rt_decide(const rt_fixture *f,
 
 /* The name of the route chosen for |r|; "<none>" when no VirtualService
  * applies and "<NR>" when one applies but no rule matched. */
-static inline const char *rt_route_name(const rt_fixture *f,
-                                        const rt_req *r) {
+static inline const char *rt_route_name(const rt_fixture *f, const rt_req *r) {
   ml_route_result res = rt_decide(f, r);
   if (!res.vs) {
     assert_null(res.route);

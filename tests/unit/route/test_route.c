@@ -82,8 +82,7 @@ static void test_host_forms_other_namespace(void **state) {
   rt_build(&f, "other");
   assert_string_equal(rt_get(&f, "ratings", "/"), "ratings-route");
   assert_string_equal(rt_get(&f, "reviews", "/"), "<none>");
-  assert_string_equal(rt_get(&f, "reviews.production", "/"),
-                      "reviews-route");
+  assert_string_equal(rt_get(&f, "reviews.production", "/"), "reviews-route");
   rt_teardown(&f);
 }
 
@@ -231,39 +230,74 @@ static void test_uri_match(void **state) {
   rt_teardown(&f);
 }
 
+/* Values longer than one 8-byte word compare the rest byte by byte. */
+static void test_long_values(void **state) {
+  (void)state;
+  rt_fixture f;
+  setup_rules(&f, "  - name: long-exact\n"
+                  "    match: [{uri: {exact: /api/v1/users/me}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: long-icase\n"
+                  "    match:\n"
+                  "    - {uri: {prefix: /Images/Large/}, ignoreUriCase: true}\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: long-header\n"
+                  "    match: [{headers: {x-long: {exact: abcdefgh-ijkl}}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: long-regex\n"
+                  "    match: [{uri: {regex: '/reports/2024/[0-9]+'}}]\n"
+                  "    route: [{destination: {host: svc}}]\n");
+  assert_string_equal(rt_get(&f, "svc", "/api/v1/users/me"), "long-exact");
+  assert_string_equal(rt_get(&f, "svc", "/api/v1/users/mE"), "<NR>");
+  assert_string_equal(rt_get(&f, "svc", "/api/v1/users/m"), "<NR>");
+  assert_string_equal(rt_get(&f, "svc", "/images/large/a"), "long-icase");
+  assert_string_equal(rt_get(&f, "svc", "/IMAGES/LARGE/a"), "long-icase");
+  assert_string_equal(rt_get(&f, "svc", "/imaGes/larGe/"), "long-icase");
+  assert_string_equal(rt_get(&f, "svc", "/images/small/a"), "<NR>");
+  assert_string_equal(rt_get(&f, "svc", "/reports/2024/12"), "long-regex");
+  assert_string_equal(rt_get(&f, "svc", "/reports/2023/12"), "<NR>");
+  rt_req r;
+  rt_req_init(&r, "svc", "/");
+  rt_req_header(&r, "x-long", "abcdefgh-ijkl");
+  assert_string_equal(rt_route_name(&f, &r), "long-header");
+  rt_req_init(&r, "svc", "/");
+  rt_req_header(&r, "x-long", "abcdefgh-ijkX");
+  assert_string_equal(rt_route_name(&f, &r), "<NR>");
+  rt_teardown(&f);
+}
+
 /* Regexes keep a literal-prefix prefilter; patterns where a naive prefix
  * would be wrong must still match. */
 static void test_regex_prefilter(void **state) {
   (void)state;
   rt_fixture f;
-  setup_rules(&f,
-              "  - name: optional\n"
-              "    match: [{uri: {regex: '/opt?ional'}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: star\n"
-              "    match: [{uri: {regex: '/star*'}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: repeat\n"
-              "    match: [{uri: {regex: '/rep{0,2}x'}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: alternation\n"
-              "    match: [{uri: {regex: '/alt|/other'}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: caret\n"
-              "    match: [{uri: {regex: '^/caret/[0-9]+'}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: plus\n"
-              "    match: [{uri: {regex: '/plus+x'}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: escape\n"
-              "    match: [{uri: {regex: '/es\\.c'}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: group\n"
-              "    match: [{uri: {regex: '/gr(oup)?/x'}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: header\n"
-              "    match: [{headers: {x-c: {regex: 'c1-.*'}}}]\n"
-              "    route: [{destination: {host: svc}}]\n");
+  setup_rules(&f, "  - name: optional\n"
+                  "    match: [{uri: {regex: '/opt?ional'}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: star\n"
+                  "    match: [{uri: {regex: '/star*'}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: repeat\n"
+                  "    match: [{uri: {regex: '/rep{0,2}x'}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: alternation\n"
+                  "    match: [{uri: {regex: '/alt|/other'}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: caret\n"
+                  "    match: [{uri: {regex: '^/caret/[0-9]+'}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: plus\n"
+                  "    match: [{uri: {regex: '/plus+x'}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: escape\n"
+                  "    match: [{uri: {regex: '/es\\.c'}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: group\n"
+                  "    match: [{uri: {regex: '/gr(oup)?/x'}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: header\n"
+                  "    match: [{headers: {x-c: {regex: 'c1-.*'}}}]\n"
+                  "    route: [{destination: {host: svc}}]\n");
   assert_string_equal(rt_get(&f, "svc", "/opional"), "optional");
   assert_string_equal(rt_get(&f, "svc", "/optional"), "optional");
   assert_string_equal(rt_get(&f, "svc", "/sta"), "star");
@@ -292,22 +326,21 @@ static void test_regex_prefilter(void **state) {
 static void test_scheme_method_authority(void **state) {
   (void)state;
   rt_fixture f;
-  setup_rules(&f,
-              "  - name: https\n"
-              "    match: [{scheme: {exact: https}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: post\n"
-              "    match: [{method: {exact: POST}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: put-or-patch\n"
-              "    match: [{method: {regex: 'P(UT|ATCH)'}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: authority-port\n"
-              "    match: [{authority: {exact: 'svc:8080'}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: authority-prefix\n"
-              "    match: [{authority: {prefix: 'svc.default'}}]\n"
-              "    route: [{destination: {host: svc}}]\n");
+  setup_rules(&f, "  - name: https\n"
+                  "    match: [{scheme: {exact: https}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: post\n"
+                  "    match: [{method: {exact: POST}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: put-or-patch\n"
+                  "    match: [{method: {regex: 'P(UT|ATCH)'}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: authority-port\n"
+                  "    match: [{authority: {exact: 'svc:8080'}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: authority-prefix\n"
+                  "    match: [{authority: {prefix: 'svc.default'}}]\n"
+                  "    route: [{destination: {host: svc}}]\n");
   rt_req r;
   rt_req_init(&r, "svc", "/");
   assert_string_equal(rt_route_name(&f, &r), "<NR>");
@@ -342,19 +375,18 @@ static void test_scheme_method_authority(void **state) {
 static void test_headers(void **state) {
   (void)state;
   rt_fixture f;
-  setup_rules(&f,
-              "  - name: exact\n"
-              "    match: [{headers: {X-User: {exact: alice}}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: prefix\n"
-              "    match: [{headers: {x-group: {prefix: beta-}}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: regex\n"
-              "    match: [{headers: {x-id: {regex: '[0-9]{3}'}}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: present\n"
-              "    match: [{headers: {x-debug: {}}}]\n"
-              "    route: [{destination: {host: svc}}]\n");
+  setup_rules(&f, "  - name: exact\n"
+                  "    match: [{headers: {X-User: {exact: alice}}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: prefix\n"
+                  "    match: [{headers: {x-group: {prefix: beta-}}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: regex\n"
+                  "    match: [{headers: {x-id: {regex: '[0-9]{3}'}}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: present\n"
+                  "    match: [{headers: {x-debug: {}}}]\n"
+                  "    route: [{destination: {host: svc}}]\n");
   rt_req r;
   rt_req_init(&r, "svc", "/");
   assert_string_equal(rt_route_name(&f, &r), "<NR>");
@@ -397,15 +429,43 @@ static void test_headers(void **state) {
   rt_teardown(&f);
 }
 
+/* Header keys istiod ignores, and JWT claims that an outbound call never
+ * carries. */
+static void test_special_header_keys(void **state) {
+  (void)state;
+  rt_fixture f;
+  setup_rules(&f, "  - name: claim\n"
+                  "    match: [{headers: {'@request.auth.claims.group': "
+                  "{exact: admin}}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: not-claim\n"
+                  "    match:\n"
+                  "    - uri: {prefix: /nc}\n"
+                  "      withoutHeaders: {'@request.auth.claims.group': "
+                  "{exact: admin}}\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: pseudo-key\n"
+                  "    match: [{uri: {prefix: /pk}, headers: {method: "
+                  "{exact: POST}}}]\n"
+                  "    route: [{destination: {host: svc}}]\n");
+  rt_req r;
+  rt_req_init(&r, "svc", "/");
+  rt_req_header(&r, "@request.auth.claims.group", "admin");
+  assert_string_equal(rt_route_name(&f, &r), "<NR>");
+  assert_string_equal(rt_get(&f, "svc", "/nc"), "not-claim");
+  /* "method" as a header key is ignored: GET still matches. */
+  assert_string_equal(rt_get(&f, "svc", "/pk"), "pseudo-key");
+  rt_teardown(&f);
+}
+
 static void test_without_headers(void **state) {
   (void)state;
   rt_fixture f;
-  setup_rules(&f,
-              "  - name: not-alice\n"
-              "    match: [{withoutHeaders: {x-user: {exact: alice}}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: fallback\n"
-              "    route: [{destination: {host: svc}}]\n");
+  setup_rules(&f, "  - name: not-alice\n"
+                  "    match: [{withoutHeaders: {x-user: {exact: alice}}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: fallback\n"
+                  "    route: [{destination: {host: svc}}]\n");
   rt_req r;
   rt_req_init(&r, "svc", "/");
   assert_string_equal(rt_route_name(&f, &r), "not-alice"); /* missing */
@@ -418,16 +478,15 @@ static void test_without_headers(void **state) {
 
   /* A missing header counts as "" (treat_missing_header_as_empty), but a
    * presence match only looks at existence. */
-  setup_rules(&f,
-              "  - name: not-empty\n"
-              "    match: [{withoutHeaders: {x-tag: {exact: ''}}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: not-present\n"
-              "    match: [{withoutHeaders: {x-debug: {}}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: not-prefixed\n"
-              "    match: [{withoutHeaders: {x-debug: {prefix: 'on'}}}]\n"
-              "    route: [{destination: {host: svc}}]\n");
+  setup_rules(&f, "  - name: not-empty\n"
+                  "    match: [{withoutHeaders: {x-tag: {exact: ''}}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: not-present\n"
+                  "    match: [{withoutHeaders: {x-debug: {}}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: not-prefixed\n"
+                  "    match: [{withoutHeaders: {x-debug: {prefix: 'on'}}}]\n"
+                  "    route: [{destination: {host: svc}}]\n");
   rt_req_init(&r, "svc", "/");
   rt_req_header(&r, "x-tag", "t");
   assert_string_equal(rt_route_name(&f, &r), "not-empty");
@@ -446,22 +505,21 @@ static void test_without_headers(void **state) {
 static void test_query_params(void **state) {
   (void)state;
   rt_fixture f;
-  setup_rules(&f,
-              "  - name: exact\n"
-              "    match: [{queryParams: {mode: {exact: fast}}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: flag\n"
-              "    match: [{queryParams: {debug: {exact: ''}}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: prefix\n"
-              "    match: [{queryParams: {v: {prefix: '2'}}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: regex\n"
-              "    match: [{queryParams: {id: {regex: '\\d+'}}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: raw\n"
-              "    match: [{queryParams: {name: {exact: 'a%20b'}}}]\n"
-              "    route: [{destination: {host: svc}}]\n");
+  setup_rules(&f, "  - name: exact\n"
+                  "    match: [{queryParams: {mode: {exact: fast}}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: flag\n"
+                  "    match: [{queryParams: {debug: {exact: ''}}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: prefix\n"
+                  "    match: [{queryParams: {v: {prefix: '2'}}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: regex\n"
+                  "    match: [{queryParams: {id: {regex: '\\d+'}}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: raw\n"
+                  "    match: [{queryParams: {name: {exact: 'a%20b'}}}]\n"
+                  "    route: [{destination: {host: svc}}]\n");
   assert_string_equal(rt_get(&f, "svc", "/"), "<NR>");
   assert_string_equal(rt_get(&f, "svc", "/?mode=fast"), "exact");
   assert_string_equal(rt_get(&f, "svc", "/?x=1&mode=fast&y"), "exact");
@@ -490,16 +548,15 @@ static void test_query_params(void **state) {
 static void test_port_and_source(void **state) {
   (void)state;
   rt_fixture f;
-  setup_rules(&f,
-              "  - name: port\n"
-              "    match: [{port: 9080}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: labels\n"
-              "    match: [{sourceLabels: {app: web, version: v2}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: namespace\n"
-              "    match: [{sourceNamespace: frontend}]\n"
-              "    route: [{destination: {host: svc}}]\n");
+  setup_rules(&f, "  - name: port\n"
+                  "    match: [{port: 9080}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: labels\n"
+                  "    match: [{sourceLabels: {app: web, version: v2}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: namespace\n"
+                  "    match: [{sourceNamespace: frontend}]\n"
+                  "    route: [{destination: {host: svc}}]\n");
   rt_req r;
   rt_req_init(&r, "svc", "/");
   assert_string_equal(rt_route_name(&f, &r), "<NR>");
@@ -525,29 +582,28 @@ static void test_port_and_source(void **state) {
 static void test_and_or_order(void **state) {
   (void)state;
   rt_fixture f;
-  setup_rules(&f,
-              "  - name: and\n"
-              "    match:\n"
-              "    - uri: {prefix: /a}\n"
-              "      method: {exact: POST}\n"
-              "      headers: {x-k: {exact: v}}\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: or\n"
-              "    match:\n"
-              "    - uri: {prefix: /b}\n"
-              "    - headers: {x-k: {exact: w}}\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: first\n"
-              "    match: [{uri: {prefix: /c}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: second\n"
-              "    match: [{uri: {prefix: /c}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: catch-all\n"
-              "    match: [{uri: {prefix: /}}]\n"
-              "    route: [{destination: {host: svc}}]\n"
-              "  - name: unreachable\n"
-              "    route: [{destination: {host: svc}}]\n");
+  setup_rules(&f, "  - name: and\n"
+                  "    match:\n"
+                  "    - uri: {prefix: /a}\n"
+                  "      method: {exact: POST}\n"
+                  "      headers: {x-k: {exact: v}}\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: or\n"
+                  "    match:\n"
+                  "    - uri: {prefix: /b}\n"
+                  "    - headers: {x-k: {exact: w}}\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: first\n"
+                  "    match: [{uri: {prefix: /c}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: second\n"
+                  "    match: [{uri: {prefix: /c}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: catch-all\n"
+                  "    match: [{uri: {prefix: /}}]\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: unreachable\n"
+                  "    route: [{destination: {host: svc}}]\n");
   rt_req r;
   rt_req_init(&r, "svc", "/a");
   r.in.method = "POST";
@@ -697,11 +753,10 @@ static void test_seed_routing(void **state) {
   ml_load_opts o = {"cluster.local", 0};
   ml_diags d;
   ml_diags_init(&d, NULL);
-  assert_int_equal(ml_config_load_path(f.config,
-                                       MESHLIB_TEST_DATA
-                                       "/virtualservice-routing.yaml",
-                                       &o, &d),
-                   MESHLIB_OK);
+  assert_int_equal(
+      ml_config_load_path(
+          f.config, MESHLIB_TEST_DATA "/virtualservice-routing.yaml", &o, &d),
+      MESHLIB_OK);
   /* pendingRequests is unknown: a warning, not an error. */
   (void)ml_config_load_path(f.config, MESHLIB_TEST_DATA "/destinationrule.yaml",
                             &o, &d);
@@ -738,8 +793,8 @@ static void test_seed_routing(void **state) {
   assert_int_equal(res.route->timeout_ms, -1);
 
   /* The DestinationRule view of the destination. */
-  const ml_dr_view *v = ml_route_table_find_dr(
-      f.table, res.route->route[0].destination.fqdn);
+  const ml_dr_view *v =
+      ml_route_table_find_dr(f.table, res.route->route[0].destination.fqdn);
   assert_non_null(v);
   assert_string_equal(v->first->meta.name, "myapp");
   assert_non_null(v->traffic_policy);
@@ -747,8 +802,7 @@ static void test_seed_routing(void **state) {
   const ml_subset *v2 = ml_dr_view_subset(v, "v2");
   assert_non_null(v2);
   assert_non_null(v2->traffic_policy);
-  assert_int_equal(v2->traffic_policy->load_balancer.simple,
-                   ML_LB_ROUND_ROBIN);
+  assert_int_equal(v2->traffic_policy->load_balancer.simple, ML_LB_ROUND_ROBIN);
   assert_non_null(ml_dr_view_subset(v, "v1"));
   assert_null(ml_dr_view_subset(v, "v3"));
   assert_true(ml_route_table_bytes(f.table) > 0);
@@ -763,9 +817,11 @@ int main(void) {
       cmocka_unit_test(test_exact_beats_wildcard),
       cmocka_unit_test(test_catch_all_host),
       cmocka_unit_test(test_uri_match),
+      cmocka_unit_test(test_long_values),
       cmocka_unit_test(test_regex_prefilter),
       cmocka_unit_test(test_scheme_method_authority),
       cmocka_unit_test(test_headers),
+      cmocka_unit_test(test_special_header_keys),
       cmocka_unit_test(test_without_headers),
       cmocka_unit_test(test_query_params),
       cmocka_unit_test(test_port_and_source),

@@ -3,33 +3,44 @@
  * most specific host, the namespace lookup order, and what is left out. */
 #include "route_test_util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
-#define DR_HEAD(name, ns)                                                      \
-  "apiVersion: networking.istio.io/v1\n"                                       \
-  "kind: DestinationRule\n"                                                    \
-  "metadata: {name: " name ", namespace: " ns "}\n"                           \
-  "spec:\n"
+/* Append a DestinationRule |name| in |ns| whose spec is |spec| (YAML,
+ * indented by two) to the NUL-terminated |buf| of |cap| bytes. */
+static void add_dr(char *buf, size_t cap, const char *name, const char *ns,
+                   const char *spec) {
+  size_t n = strlen(buf);
+  int w = snprintf(buf + n, cap - n,
+                   "---\n"
+                   "apiVersion: networking.istio.io/v1\n"
+                   "kind: DestinationRule\n"
+                   "metadata: {name: %s, namespace: %s}\n"
+                   "spec:\n%s",
+                   name, ns, spec);
+  assert_true(w > 0 && (size_t)w < cap - n);
+}
 
 static void test_merge_first_wins(void **state) {
   (void)state;
+  char y[4096] = "";
+  add_dr(y, sizeof(y), "a", "default",
+         "  host: reviews\n"
+         "  subsets:\n"
+         "  - {name: v1, labels: {version: v1}}\n");
+  add_dr(y, sizeof(y), "b", "default",
+         "  host: reviews.default.svc.cluster.local\n"
+         "  trafficPolicy: {loadBalancer: {simple: RANDOM}}\n"
+         "  subsets:\n"
+         "  - {name: v1, labels: {version: other}}\n"
+         "  - {name: v2, labels: {version: v2}}\n");
+  add_dr(y, sizeof(y), "c", "default",
+         "  host: reviews\n"
+         "  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}\n"
+         "  subsets:\n"
+         "  - {name: v3, labels: {version: v3}}\n");
   rt_fixture f;
-  rt_setup(&f, "default",
-           DR_HEAD("a", "default")
-           "  host: reviews\n"
-           "  subsets:\n"
-           "  - {name: v1, labels: {version: v1}}\n"
-           "---\n" DR_HEAD("b", "default")
-           "  host: reviews.default.svc.cluster.local\n"
-           "  trafficPolicy: {loadBalancer: {simple: RANDOM}}\n"
-           "  subsets:\n"
-           "  - {name: v1, labels: {version: other}}\n"
-           "  - {name: v2, labels: {version: v2}}\n"
-           "---\n" DR_HEAD("c", "default")
-           "  host: reviews\n"
-           "  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}\n"
-           "  subsets:\n"
-           "  - {name: v3, labels: {version: v3}}\n");
+  rt_setup(&f, "default", y);
   const ml_dr_view *v =
       ml_route_table_find_dr(f.table, "reviews.default.svc.cluster.local");
   assert_non_null(v);
@@ -42,8 +53,7 @@ static void test_merge_first_wins(void **state) {
   const ml_subset *s1 = ml_dr_view_subset(v, "v1");
   assert_non_null(s1);
   assert_string_equal(s1->labels.items[0].value, "v1");
-  assert_string_equal(ml_dr_view_subset(v, "v2")->labels.items[0].value,
-                      "v2");
+  assert_string_equal(ml_dr_view_subset(v, "v2")->labels.items[0].value, "v2");
   assert_non_null(ml_dr_view_subset(v, "v3"));
   assert_null(ml_dr_view_subset(v, "v4"));
   assert_null(ml_dr_view_subset(NULL, "v1"));
@@ -54,62 +64,58 @@ static void test_merge_first_wins(void **state) {
   rt_teardown(&f);
 }
 
+static const char *dr_name(const rt_fixture *f, const char *host) {
+  const ml_dr_view *v = ml_route_table_find_dr(f->table, host);
+  return v ? v->first->meta.name : "<none>";
+}
+
 static void test_most_specific_host(void **state) {
   (void)state;
+  char y[4096] = "";
+  add_dr(y, sizeof(y), "wide", "default", "  host: '*.example.com'\n");
+  add_dr(y, sizeof(y), "narrow", "default", "  host: '*.api.example.com'\n");
+  add_dr(y, sizeof(y), "exact", "default", "  host: v1.api.example.com\n");
+  add_dr(y, sizeof(y), "all", "default", "  host: '*'\n");
   rt_fixture f;
-  rt_setup(&f, "default",
-           DR_HEAD("wide", "default") "  host: '*.example.com'\n"
-           "---\n" DR_HEAD("narrow", "default")
-           "  host: '*.api.example.com'\n"
-           "---\n" DR_HEAD("exact", "default")
-           "  host: 'v1.api.example.com'\n"
-           "---\n" DR_HEAD("all", "default") "  host: '*'\n");
-  assert_string_equal(
-      ml_route_table_find_dr(f.table, "v1.api.example.com")->first->meta.name,
-      "exact");
-  assert_string_equal(
-      ml_route_table_find_dr(f.table, "v2.api.example.com")->first->meta.name,
-      "narrow");
-  assert_string_equal(
-      ml_route_table_find_dr(f.table, "www.example.com")->first->meta.name,
-      "wide");
-  assert_string_equal(
-      ml_route_table_find_dr(f.table, "example.com")->first->meta.name,
-      "all");
-  assert_string_equal(
-      ml_route_table_find_dr(f.table, "reviews.default.svc.cluster.local")
-          ->first->meta.name,
-      "all");
+  rt_setup(&f, "default", y);
+  assert_string_equal(dr_name(&f, "v1.api.example.com"), "exact");
+  assert_string_equal(dr_name(&f, "v2.api.example.com"), "narrow");
+  assert_string_equal(dr_name(&f, "www.example.com"), "wide");
+  assert_string_equal(dr_name(&f, "example.com"), "all");
+  assert_string_equal(dr_name(&f, "reviews.default.svc.cluster.local"), "all");
   /* A wildcard destination is covered by a wider or equal wildcard. */
-  assert_string_equal(
-      ml_route_table_find_dr(f.table, "*.api.example.com")->first->meta.name,
-      "narrow");
+  assert_string_equal(dr_name(&f, "*.api.example.com"), "narrow");
   rt_teardown(&f);
 }
 
-static const char *NS_YAML =
-    DR_HEAD("other", "elsewhere")
-    "  host: reviews.prod.svc.cluster.local\n"
-    "  subsets: [{name: other, labels: {v: o}}]\n"
-    "---\n" DR_HEAD("root", "istio-system")
-    "  host: reviews.prod.svc.cluster.local\n"
-    "  subsets: [{name: root, labels: {v: r}}]\n"
-    "---\n" DR_HEAD("service", "prod")
-    "  host: reviews\n"
-    "  subsets: [{name: service, labels: {v: s}}]\n"
-    "---\n" DR_HEAD("client", "client")
-    "  host: reviews.prod.svc.cluster.local\n"
-    "  subsets: [{name: client, labels: {v: c}}]\n"
-    "---\n" DR_HEAD("client2", "client")
-    "  host: reviews.prod.svc.cluster.local\n"
-    "  subsets: [{name: client2, labels: {v: c2}}]\n";
+/* DRs for reviews.prod from five places, in this load order. */
+static void ns_yaml(char *y, size_t cap) {
+  y[0] = '\0';
+  add_dr(y, cap, "other", "elsewhere",
+         "  host: reviews.prod.svc.cluster.local\n"
+         "  subsets: [{name: other, labels: {v: o}}]\n");
+  add_dr(y, cap, "root", "istio-system",
+         "  host: reviews.prod.svc.cluster.local\n"
+         "  subsets: [{name: root, labels: {v: r}}]\n");
+  add_dr(y, cap, "service", "prod",
+         "  host: reviews\n"
+         "  subsets: [{name: service, labels: {v: s}}]\n");
+  add_dr(y, cap, "client", "client",
+         "  host: reviews.prod.svc.cluster.local\n"
+         "  subsets: [{name: client, labels: {v: c}}]\n");
+  add_dr(y, cap, "client2", "client",
+         "  host: reviews.prod.svc.cluster.local\n"
+         "  subsets: [{name: client2, labels: {v: c2}}]\n");
+}
 
 static void test_namespace_order(void **state) {
   (void)state;
   const char *host = "reviews.prod.svc.cluster.local";
+  char y[4096];
+  ns_yaml(y, sizeof(y));
   rt_fixture f;
   /* The client's namespace first; its DRs merge, no others join. */
-  rt_setup(&f, "client", NS_YAML);
+  rt_setup(&f, "client", y);
   const ml_dr_view *v = ml_route_table_find_dr(f.table, host);
   assert_non_null(v);
   assert_string_equal(v->first->meta.name, "client");
@@ -124,41 +130,37 @@ static void test_namespace_order(void **state) {
   rt_teardown(&f);
 
   /* Then the root namespace, then the rest in load order. */
-  rt_setup(&f, "somewhere",
-           DR_HEAD("other", "elsewhere")
-           "  host: reviews.prod.svc.cluster.local\n"
-           "---\n" DR_HEAD("root", "istio-system")
-           "  host: reviews.prod.svc.cluster.local\n");
-  assert_string_equal(ml_route_table_find_dr(f.table, host)->first->meta.name,
-                      "root");
+  y[0] = '\0';
+  add_dr(y, sizeof(y), "other", "elsewhere", "  host: reviews.prod\n");
+  add_dr(y, sizeof(y), "root", "istio-system",
+         "  host: reviews.prod.svc.cluster.local\n");
+  rt_setup(&f, "somewhere", y);
+  assert_string_equal(dr_name(&f, "reviews.prod"), "other");
+  assert_string_equal(dr_name(&f, host), "root");
   rt_teardown(&f);
-  rt_setup(&f, "somewhere",
-           DR_HEAD("other", "elsewhere")
-           "  host: reviews.prod.svc.cluster.local\n"
-           "---\n" DR_HEAD("other2", "elsewhere2")
-           "  host: reviews.prod.svc.cluster.local\n");
-  assert_string_equal(ml_route_table_find_dr(f.table, host)->first->meta.name,
-                      "other");
+  y[0] = '\0';
+  add_dr(y, sizeof(y), "other", "elsewhere", "  host: '*.cluster.local'\n");
+  add_dr(y, sizeof(y), "other2", "elsewhere2", "  host: '*.cluster.local'\n");
+  rt_setup(&f, "somewhere", y);
+  assert_string_equal(dr_name(&f, host), "other");
   rt_teardown(&f);
 }
 
 static void test_left_out(void **state) {
   (void)state;
+  char y[4096] = "";
+  add_dr(y, sizeof(y), "selected", "default",
+         "  host: a\n"
+         "  workloadSelector: {matchLabels: {app: server}}\n");
+  add_dr(y, sizeof(y), "private", "team",
+         "  host: b.default.svc.cluster.local\n"
+         "  exportTo: [.]\n");
   rt_fixture f;
-  rt_setup(&f, "default",
-           DR_HEAD("selected", "default")
-           "  host: a\n"
-           "  workloadSelector: {matchLabels: {app: server}}\n"
-           "---\n" DR_HEAD("private", "team")
-           "  host: b.default.svc.cluster.local\n"
-           "  exportTo: [.]\n");
-  assert_null(ml_route_table_find_dr(f.table, "a.default.svc.cluster.local"));
-  assert_null(ml_route_table_find_dr(f.table, "b.default.svc.cluster.local"));
+  rt_setup(&f, "default", y);
+  assert_string_equal(dr_name(&f, "a.default.svc.cluster.local"), "<none>");
+  assert_string_equal(dr_name(&f, "b.default.svc.cluster.local"), "<none>");
   rt_build(&f, "team");
-  assert_string_equal(
-      ml_route_table_find_dr(f.table, "b.default.svc.cluster.local")
-          ->first->meta.name,
-      "private");
+  assert_string_equal(dr_name(&f, "b.default.svc.cluster.local"), "private");
   rt_teardown(&f);
 }
 
@@ -197,8 +199,10 @@ static void fa_free(void *p, void *ud) {
 
 static void test_build_out_of_memory(void **state) {
   (void)state;
+  char y[4096];
+  ns_yaml(y, sizeof(y));
   rt_fixture f;
-  rt_setup(&f, "client", NS_YAML);
+  rt_setup(&f, "client", y);
   rt_load_into(f.config,
                "apiVersion: networking.istio.io/v1\n"
                "kind: VirtualService\n"
