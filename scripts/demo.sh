@@ -20,3 +20,6 @@ show http://myapp/other
 echo
 echo "\$ meshctl analyze (the VirtualService without its DestinationRule)"
 "$meshctl" analyze -f "$root/tests/data/virtualservice-routing.yaml" || true
+echo
+echo "\$ meshctl analyze (with the DestinationRule: the seed's 'pendingRequests' is not an Istio field)"
+"$meshctl" analyze "${cfg[@]}" || true

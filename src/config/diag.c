@@ -39,9 +39,8 @@ void ml_diags_free(ml_diags *d) {
 int ml_diags_addv(ml_diags *d, int level, const char *code,
                   const ml_origin *origin, const char *field,
                   const char *resource, const char *fmt, va_list ap) {
-  ml_buf msg, text;
+  ml_buf text;
   struct meshlib_diag *g = NULL;
-  ml_buf_init(&msg, d->mem);
   ml_buf_init(&text, d->mem);
 
   if (d->count == d->cap) {
@@ -96,7 +95,6 @@ int ml_diags_addv(ml_diags *d, int level, const char *code,
   return 0;
 oom:
   diag_free(d->mem, g);
-  ml_buf_free(&msg);
   ml_buf_free(&text);
   d->oom = 1;
   if (level == MESHLIB_LEVEL_ERROR)

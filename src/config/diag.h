@@ -51,7 +51,11 @@ int ml_diags_add(ml_diags *d, int level, const char *code,
     ;
 int ml_diags_addv(ml_diags *d, int level, const char *code,
                   const ml_origin *origin, const char *field,
-                  const char *resource, const char *fmt, va_list ap);
+                  const char *resource, const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 7, 0)))
+#endif
+    ;
 /* The first error, or NULL. */
 const struct meshlib_diag *ml_diags_first_error(const ml_diags *d);
 

@@ -30,6 +30,9 @@ ml_origin ml_ld_origin(const ml_loader *L, const ynode *n) {
   return o;
 }
 
+#if defined(__GNUC__)
+__attribute__((format(printf, 6, 0)))
+#endif
 static void addv(ml_loader *L, int level, const char *code, const ynode *at,
                  const char *field, const char *fmt, va_list ap) {
   ml_origin o = ml_ld_origin(L, at);
