@@ -201,63 +201,78 @@ static int k8s_split(const char *fqdn, const char *suffix, size_t *name_len,
 
 /* ---- compiled rules -------------------------------------------------- */
 
+/* A VirtualService compiles into one flat array of conditions, so that a
+ * decision is a single forward loop with no nesting. The conditions of a
+ * match are ANDed and stored cheapest first (a failing literal compare
+ * skips the regexes); the matches follow each other in rule order, the
+ * matches of one rule ORed. A condition that fails jumps to the end of its
+ * match (the next match); the last condition of a match, when it holds,
+ * picks the match's rule. */
+
 enum {
+  RT_OP_TRUE, /* a match with no condition left, or a rule with none */
   RT_OP_PORT,
   RT_OP_SRC_NS,
   RT_OP_SRC_LABEL,
-  RT_OP_METHOD,
-  RT_OP_SCHEME,
-  RT_OP_URI,
-  RT_OP_AUTHORITY,
-  RT_OP_HEADER,
-  RT_OP_NOT_HEADER,
+  RT_OP_VALUE,      /* a request field or a header; the header must exist */
+  RT_OP_NOT_HEADER, /* withoutHeaders */
   RT_OP_QUERY
 };
 
-/* One condition of a match. Conditions of a match are ANDed, so they are
- * stored cheapest first: a failing literal compare skips the regexes. */
+/* How a value is compared. Case-insensitive uri matches (ignoreUriCase)
+ * are kinds of their own so that the common kinds test no flag. */
+enum {
+  RT_K_PRESENT, /* existence is enough */
+  RT_K_EXACT,
+  RT_K_PREFIX,
+  RT_K_REGEX,
+  RT_K_EXACT_ICASE,
+  RT_K_PREFIX_ICASE
+};
+
+/* Value slots of a decision: the request fields first, then one per
+ * distinct header name of the VirtualService, so that a rule list which
+ * tests the same few headers again and again looks each up once. A
+ * decision marks the slots it has filled in a 64-bit mask. Header names
+ * beyond the last slot share the scratch slot, which is never marked and
+ * so is looked up afresh each time. */
+enum {
+  RT_SLOT_METHOD,
+  RT_SLOT_SCHEME,
+  RT_SLOT_URI,
+  RT_SLOT_AUTHORITY,
+  RT_SLOT_HEADER0,
+  RT_SLOT_SCRATCH = 63,
+  RT_SLOTS
+};
+
+/* Most compares fail within the first bytes. So the first 8 bytes of a
+ * value (zero-padded) are kept as a word, and the request's values get the
+ * same word once per decision: a compare is then one AND and one compare,
+ * and only values longer than 8 bytes look at the rest. Words are loaded
+ * with memcpy on both sides, so byte order does not matter. */
 typedef struct rt_cond {
-  const char *value; /* exact text or prefix; lower-case when icase */
-  const char *name;  /* header, query parameter or label name */
+  uint64_t head;     /* first 8 bytes of value, zero-padded */
+  uint64_t mask;     /* 0xff for each of those bytes that counts */
+  const char *value; /* exact text, prefix, or a regex's literal start;
+                        lower-case for the ICASE kinds */
   const ml_regex *re;
-  const char *pre;   /* a regex's leading literal text (see below) */
-  uint32_t pre_len;
-  uint32_t len;      /* of value; the port for RT_OP_PORT */
+  const char *name; /* header, query parameter or label name */
+  uint32_t len;     /* of value; the port for RT_OP_PORT */
   uint32_t name_len;
-  uint16_t slot;     /* header names: index in the decision's cache */
+  uint32_t next; /* where to go when this fails: the next match */
+  int32_t pick;  /* the rule (index in vs->http) picked when this
+                    holds and is its match's last condition; else -1 */
+  uint8_t slot;  /* RT_OP_VALUE, RT_OP_NOT_HEADER */
   uint8_t op;
-  uint8_t kind;      /* ml_match_kind */
-  uint8_t icase;
-  uint8_t cost;
+  uint8_t kind;
+  uint8_t cost; /* sort key within a match */
 } rt_cond;
-
-typedef struct rt_match {
-  const rt_cond *conds;
-  uint32_t count;
-} rt_match;
-
-typedef struct rt_route {
-  const ml_http_route *route;
-  const rt_match *matches;
-  uint32_t match_count; /* 0: the rule matches every request */
-  int32_t index;        /* in vs->http */
-} rt_route;
-
-/* A rule list tests the same few headers again and again; a decision
- * looks each distinct name up once and caches the value in a slot. */
-#define RT_MAX_SLOTS 64
-#define RT_NO_SLOT 0xffffu
-
-typedef struct rt_slots {
-  const char *names[RT_MAX_SLOTS];
-  uint32_t count;
-} rt_slots;
 
 typedef struct rt_vs {
   const ml_virtual_service *vs;
-  const rt_route *routes;
-  size_t route_count;
-  uint32_t header_slots;
+  const rt_cond *conds;
+  uint32_t cond_count;
 } rt_vs;
 
 typedef struct rt_vhost {
@@ -306,32 +321,18 @@ static int visible_to(const ml_str_list *export_to, const char *obj_ns,
   return 0;
 }
 
-static uint8_t cond_cost(uint8_t op, uint8_t kind) {
-  uint8_t c;
-  switch (op) {
-  case RT_OP_PORT:
-    c = 0;
-    break;
-  case RT_OP_METHOD:
-  case RT_OP_SCHEME:
-  case RT_OP_URI:
-    c = 1;
-    break;
-  case RT_OP_AUTHORITY:
-  case RT_OP_SRC_NS:
-    c = 2;
-    break;
-  case RT_OP_HEADER:
-  case RT_OP_NOT_HEADER:
-  case RT_OP_SRC_LABEL:
-    c = 3;
-    break;
-  default:
-    c = 4;
-    break;
-  }
-  return kind == ML_MATCH_REGEX ? (uint8_t)(c + 10) : c;
-}
+/* Relative costs: a request field (measured once per decision), a
+ * string compare, a header (one lookup per decision and name), then
+ * source labels and query parameters (a scan each time); a regex after
+ * every literal compare. */
+enum {
+  RT_COST_PORT,
+  RT_COST_FIELD,
+  RT_COST_STRING,
+  RT_COST_HEADER,
+  RT_COST_SCAN,
+  RT_COST_REGEX = 10
+};
 
 /* A PCRE2 call costs tens of nanoseconds even when the first character
  * already fails, and a rule list is mostly misses. So each regex keeps
@@ -360,114 +361,144 @@ static uint32_t regex_literal_prefix(const char *p, const char **start) {
   return (uint32_t)i;
 }
 
-static uint16_t slot_of(rt_slots *sl, const char *name) {
-  for (uint32_t i = 0; i < sl->count; i++)
-    if (!strcmp(sl->names[i], name))
-      return (uint16_t)i;
-  if (sl->count == RT_MAX_SLOTS)
-    return RT_NO_SLOT;
-  sl->names[sl->count] = name;
-  return (uint16_t)sl->count++;
+/* The first min(n, 8) bytes of |s| as a word, zero-padded. */
+static inline uint64_t head_word(const char *s, size_t n) {
+  uint64_t w = 0;
+  memcpy(&w, s, n < 8 ? n : 8);
+  return w;
 }
 
-static int set_cond(ml_arena *a, rt_slots *sl, rt_cond *c, uint8_t op,
-                    const ml_string_match *sm, const char *name, int icase) {
-  memset(c, 0, sizeof(*c));
-  c->slot = RT_NO_SLOT;
-  if (op == RT_OP_HEADER || op == RT_OP_NOT_HEADER)
-    c->slot = slot_of(sl, name);
-  c->op = op;
-  c->kind = (uint8_t)sm->kind;
-  c->re = sm->re;
-  if (name) {
-    c->name = name;
-    c->name_len = (uint32_t)strlen(name);
-  }
-  if (sm->kind == ML_MATCH_REGEX)
-    c->pre_len = regex_literal_prefix(sm->value, &c->pre);
-  if (sm->value &&
-      (sm->kind == ML_MATCH_EXACT || sm->kind == ML_MATCH_PREFIX)) {
+typedef struct rt_slots {
+  const char *names[RT_SLOT_SCRATCH - RT_SLOT_HEADER0];
+  uint32_t count;
+} rt_slots;
+
+static uint8_t slot_of(rt_slots *sl, const char *name) {
+  for (uint32_t i = 0; i < sl->count; i++)
+    if (!strcmp(sl->names[i], name))
+      return (uint8_t)(RT_SLOT_HEADER0 + i);
+  if (sl->count == sizeof(sl->names) / sizeof(sl->names[0]))
+    return RT_SLOT_SCRATCH;
+  sl->names[sl->count] = name;
+  return (uint8_t)(RT_SLOT_HEADER0 + sl->count++);
+}
+
+/* Sets the compare of |c| from |sm|; |cost| is the subject's. */
+static int set_compare(ml_arena *a, rt_cond *c, const ml_string_match *sm,
+                       int icase, uint8_t cost) {
+  const char *v = sm->value ? sm->value : "";
+  c->cost = cost;
+  switch (sm->kind) {
+  case ML_MATCH_EXACT:
+  case ML_MATCH_PREFIX:
+    c->kind = sm->kind == ML_MATCH_EXACT ? RT_K_EXACT : RT_K_PREFIX;
     if (icase) {
-      char *v = ml_arena_strdup_lower(a, sm->value);
+      c->kind = c->kind == RT_K_EXACT ? RT_K_EXACT_ICASE : RT_K_PREFIX_ICASE;
+      v = ml_arena_strdup_lower(a, v);
       if (!v)
         return -1;
-      c->value = v;
-      c->icase = 1;
-    } else {
-      c->value = sm->value;
     }
-    c->len = (uint32_t)strlen(sm->value);
-  } else {
-    c->value = sm->value ? sm->value : "";
+    c->value = v;
+    c->len = (uint32_t)strlen(v);
+    break;
+  case ML_MATCH_REGEX:
+    c->kind = RT_K_REGEX;
+    c->re = sm->re;
+    c->len = regex_literal_prefix(v, &c->value);
+    c->cost = (uint8_t)(cost + RT_COST_REGEX);
+    break;
+  default: /* PRESENT, or an empty StringMatch: existence is enough */
+    c->kind = RT_K_PRESENT;
+    break;
   }
-  c->cost = cond_cost(op, c->kind);
+  /* The ICASE and PRESENT kinds keep a zero mask: every value passes the
+   * word test, and val_match() decides. */
+  if (c->kind == RT_K_EXACT || c->kind == RT_K_PREFIX ||
+      c->kind == RT_K_REGEX) {
+    c->head = head_word(c->value, c->len);
+    memset(&c->mask, 0xff, c->len < 8 ? c->len : 8);
+  }
   return 0;
 }
 
-static size_t match_cond_count(const ml_http_match *m) {
-  return (m->port != 0) + (m->source_namespace != NULL) +
-         m->source_labels.count + (m->method.kind != ML_MATCH_NONE) +
-         (m->scheme.kind != ML_MATCH_NONE) + (m->uri.kind != ML_MATCH_NONE) +
-         (m->authority.kind != ML_MATCH_NONE) + m->headers.count +
-         m->without_headers.count + m->query_params.count;
+/* Istio's special keys in headers/withoutHeaders. istiod drops the keys
+ * of the request fields, which have match fields of their own. A key
+ * "@request.auth.claims.<claim>" matches a JWT claim, which an outbound
+ * call never carries: as a header condition it never holds, negated it
+ * always holds. */
+enum { RT_KEY_HEADER, RT_KEY_IGNORED, RT_KEY_CLAIM };
+
+static int header_key(const char *name) {
+  static const char *const fields[] = {"uri", "scheme", "method", "authority"};
+  for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+    if (!strcmp(name, fields[i]))
+      return RT_KEY_IGNORED;
+  static const char claims[] = "@request.auth.claims.";
+  if (!strncmp(name, claims, sizeof(claims) - 1))
+    return RT_KEY_CLAIM;
+  return RT_KEY_HEADER;
 }
 
+/* At most the conditions a match can produce: one each, or the one
+ * RT_OP_TRUE of a match without any (or with only ignored keys). */
+static size_t match_cond_bound(const ml_http_match *m) {
+  size_t n =
+      (m->port != 0) + (m->source_namespace != NULL) + m->source_labels.count +
+      (m->method.kind != ML_MATCH_NONE) + (m->scheme.kind != ML_MATCH_NONE) +
+      (m->uri.kind != ML_MATCH_NONE) + (m->authority.kind != ML_MATCH_NONE) +
+      m->headers.count + m->without_headers.count + m->query_params.count;
+  return n ? n : 1;
+}
+
+/* Writes the conditions of |m| at |cs| (room for match_cond_bound()),
+ * cheapest first. Returns how many, 0 when the match can never hold, -1
+ * when out of memory. */
 static int compile_match(ml_arena *a, rt_slots *sl, const ml_http_match *m,
-                         rt_match *out) {
-  size_t n = match_cond_count(m);
-  rt_cond *cs = n ? ml_arena_alloc(a, n * sizeof(*cs)) : NULL;
-  if (n && !cs)
-    return -1;
+                         rt_cond *cs) {
+  /* Zeroed: an earlier match that can never hold leaves its writes. */
+  memset(cs, 0, match_cond_bound(m) * sizeof(*cs));
   size_t k = 0;
   if (m->port) {
-    memset(&cs[k], 0, sizeof(cs[k]));
-    cs[k].slot = RT_NO_SLOT;
     cs[k].op = RT_OP_PORT;
     cs[k].len = m->port;
-    cs[k].cost = cond_cost(RT_OP_PORT, ML_MATCH_EXACT);
-    k++;
+    cs[k++].cost = RT_COST_PORT;
   }
   if (m->source_namespace) {
-    memset(&cs[k], 0, sizeof(cs[k]));
-    cs[k].slot = RT_NO_SLOT;
     cs[k].op = RT_OP_SRC_NS;
     cs[k].value = m->source_namespace;
-    cs[k].len = (uint32_t)strlen(m->source_namespace);
-    cs[k].cost = cond_cost(RT_OP_SRC_NS, ML_MATCH_EXACT);
-    k++;
+    cs[k++].cost = RT_COST_STRING;
   }
   for (size_t i = 0; i < m->source_labels.count; i++) {
     const ml_kv *kv = &m->source_labels.items[i];
-    memset(&cs[k], 0, sizeof(cs[k]));
-    cs[k].slot = RT_NO_SLOT;
     cs[k].op = RT_OP_SRC_LABEL;
     cs[k].name = kv->key ? kv->key : "";
     cs[k].value = kv->value ? kv->value : "";
-    cs[k].cost = cond_cost(RT_OP_SRC_LABEL, ML_MATCH_EXACT);
-    k++;
+    cs[k++].cost = RT_COST_SCAN;
   }
-  struct {
-    uint8_t op;
+  const struct {
+    uint8_t slot;
+    uint8_t cost;
     const ml_string_match *sm;
     int icase;
-  } pseudo[] = {
-      {RT_OP_METHOD, &m->method, 0},
-      {RT_OP_SCHEME, &m->scheme, 0},
-      {RT_OP_URI, &m->uri, m->ignore_uri_case},
-      {RT_OP_AUTHORITY, &m->authority, 0},
+  } fields[] = {
+      {RT_SLOT_METHOD, RT_COST_FIELD, &m->method, 0},
+      {RT_SLOT_SCHEME, RT_COST_FIELD, &m->scheme, 0},
+      {RT_SLOT_URI, RT_COST_FIELD, &m->uri, m->ignore_uri_case},
+      {RT_SLOT_AUTHORITY, RT_COST_FIELD, &m->authority, 0},
   };
-  for (size_t i = 0; i < sizeof(pseudo) / sizeof(pseudo[0]); i++) {
-    if (pseudo[i].sm->kind == ML_MATCH_NONE)
+  for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+    if (fields[i].sm->kind == ML_MATCH_NONE)
       continue;
-    if (set_cond(a, sl, &cs[k++], pseudo[i].op, pseudo[i].sm, NULL,
-                 pseudo[i].icase))
+    cs[k].op = RT_OP_VALUE;
+    cs[k].slot = fields[i].slot;
+    if (set_compare(a, &cs[k++], fields[i].sm, fields[i].icase, fields[i].cost))
       return -1;
   }
   const struct {
     uint8_t op;
     const ml_named_match_list *l;
   } named[] = {
-      {RT_OP_HEADER, &m->headers},
+      {RT_OP_VALUE, &m->headers},
       {RT_OP_NOT_HEADER, &m->without_headers},
       {RT_OP_QUERY, &m->query_params},
   };
@@ -475,16 +506,26 @@ static int compile_match(ml_arena *a, rt_slots *sl, const ml_http_match *m,
     for (size_t i = 0; i < named[j].l->count; i++) {
       const ml_named_match *nm = &named[j].l->items[i];
       const char *name = nm->name ? nm->name : "";
+      uint8_t cost = RT_COST_SCAN;
       if (named[j].op != RT_OP_QUERY) {
-        /* Header names are case-insensitive; inputs are lower-case. */
-        name = ml_arena_strdup_lower(a, name);
-        if (!name)
-          return -1;
+        /* Header names are lower-case in the model and in the input. */
+        int key = header_key(name);
+        if (key == RT_KEY_CLAIM && named[j].op == RT_OP_VALUE)
+          return 0;
+        if (key != RT_KEY_HEADER)
+          continue;
+        cs[k].slot = slot_of(sl, name);
+        cost = RT_COST_HEADER;
       }
-      if (set_cond(a, sl, &cs[k++], named[j].op, &nm->match, name, 0))
+      cs[k].op = named[j].op;
+      cs[k].name = name;
+      cs[k].name_len = (uint32_t)strlen(name);
+      if (set_compare(a, &cs[k++], &nm->match, 0, cost))
         return -1;
     }
   }
+  if (!k) /* every request matches */
+    cs[k++].op = RT_OP_TRUE;
   /* Stable insertion sort by cost: AND does not care about order. */
   for (size_t i = 1; i < k; i++) {
     rt_cond c = cs[i];
@@ -495,55 +536,55 @@ static int compile_match(ml_arena *a, rt_slots *sl, const ml_http_match *m,
     }
     cs[j] = c;
   }
-  out->conds = cs;
-  out->count = (uint32_t)k;
-  return 0;
+  return (int)k;
 }
 
 static int compile_vs(ml_arena *a, const ml_virtual_service *vs, rt_vs *out,
                       size_t *nroutes) {
-  rt_route *rs = vs->http_count
-                     ? ml_arena_alloc(a, vs->http_count * sizeof(*rs))
-                     : NULL;
-  if (vs->http_count && !rs)
+  size_t bound = 0;
+  for (size_t i = 0; i < vs->http_count; i++) {
+    const ml_http_route *r = &vs->http[i];
+    bound += r->match_count ? 0 : 1;
+    for (size_t j = 0; j < r->match_count; j++)
+      bound += match_cond_bound(&r->matches[j]);
+  }
+  rt_cond *cs = bound ? ml_arena_alloc(a, bound * sizeof(*cs)) : NULL;
+  if (bound && !cs)
     return -1;
-  size_t n = 0;
+  size_t k = 0, used = 0;
   rt_slots sl;
   sl.count = 0;
   for (size_t i = 0; i < vs->http_count; i++) {
     const ml_http_route *r = &vs->http[i];
-    rt_route *cr = &rs[n];
-    cr->route = r;
-    cr->index = (int32_t)i;
-    cr->match_count = 0;
-    cr->matches = NULL;
-    if (r->match_count) {
-      rt_match *ms = ml_arena_alloc(a, r->match_count * sizeof(*ms));
-      if (!ms)
-        return -1;
-      uint32_t nm = 0;
-      for (size_t j = 0; j < r->match_count; j++) {
-        /* A match bound to gateways other than mesh is not the
-         * sidecar's (istiod drops it when building sidecar routes). */
-        if (!applies_to_mesh(&r->matches[j].gateways))
-          continue;
-        if (compile_match(a, &sl, &r->matches[j], &ms[nm]))
-          return -1;
-        nm++;
-      }
-      /* Every match was for gateways only: the rule never applies. */
-      if (!nm)
-        continue;
-      cr->matches = ms;
-      cr->match_count = nm;
+    size_t rule_start = k;
+    if (!r->match_count) { /* no match: every request */
+      cs[k] = (rt_cond){.op = RT_OP_TRUE};
+      cs[k].next = (uint32_t)(k + 1);
+      cs[k++].pick = (int32_t)i;
     }
-    n++;
+    for (size_t j = 0; j < r->match_count; j++) {
+      /* A match bound to gateways other than mesh is not the
+       * sidecar's (istiod drops it when building sidecar routes). */
+      if (!applies_to_mesh(&r->matches[j].gateways))
+        continue;
+      int n = compile_match(a, &sl, &r->matches[j], &cs[k]);
+      if (n < 0)
+        return -1;
+      size_t end = k + (size_t)n;
+      for (; k < end; k++) {
+        cs[k].next = (uint32_t)end;
+        cs[k].pick = k + 1 == end ? (int32_t)i : -1;
+      }
+    }
+    /* A rule whose matches can never hold (gateways only, JWT claims)
+     * never applies. */
+    if (k > rule_start)
+      used++;
   }
   out->vs = vs;
-  out->routes = rs;
-  out->route_count = n;
-  out->header_slots = sl.count;
-  *nroutes += n;
+  out->conds = cs;
+  out->cond_count = (uint32_t)k;
+  *nroutes += used;
   return 0;
 }
 
@@ -839,17 +880,18 @@ size_t ml_route_table_bytes(const ml_route_table *t) {
 
 /* ---- deciding -------------------------------------------------------- */
 
+/* A request value as the conditions compare it. */
+typedef struct rt_val {
+  const char *s;
+  uint64_t head; /* head_word(s, len) */
+  uint32_t len;
+  uint32_t present; /* 0: a header the request does not carry ("") */
+} rt_val;
+
 typedef struct rt_req {
   const ml_route_input *in;
-  size_t path_len;
-  size_t query_len;
-  size_t method_len;
-  size_t scheme_len;
-  size_t authority_len;
-  /* Header cache by slot: 0 not looked up, 1 absent, 2 present. */
-  uint8_t hstate[RT_MAX_SLOTS];
-  const char *hval[RT_MAX_SLOTS];
-  size_t hlen[RT_MAX_SLOTS];
+  uint64_t loaded; /* bit per filled slot of vals */
+  rt_val vals[RT_SLOTS];
 } rt_req;
 
 /* Short compares dominate and mostly fail within a few bytes: a plain
@@ -861,65 +903,105 @@ static inline int rt_memeq(const char *a, const char *b, size_t n) {
   return 1;
 }
 
-static int sm_match(const rt_cond *c, const char *s, size_t n) {
-  switch (c->kind) {
-  case ML_MATCH_EXACT:
-    if (n != c->len)
-      return 0;
-    return c->icase ? rt_caseeq(s, c->value, n) : rt_memeq(s, c->value, n);
-  case ML_MATCH_PREFIX:
-    if (n < c->len)
-      return 0;
-    return c->icase ? rt_caseeq(s, c->value, c->len)
-                    : rt_memeq(s, c->value, c->len);
-  case ML_MATCH_REGEX:
-    if (n < c->pre_len || !rt_memeq(s, c->pre, c->pre_len))
-      return 0;
-    return c->re && ml_regex_match(c->re, s, n);
-  default: /* PRESENT, or an empty StringMatch: existence is enough */
-    return 1;
-  }
+/* Header names mostly differ early ("x-tenant", "x-user"): inline, like
+ * rt_memeq. */
+static inline int rt_streq(const char *a, const char *b) {
+  size_t i = 0;
+  while (b[i] && a[i] == b[i])
+    i++;
+  return a[i] == b[i];
 }
 
-/* The value of header c->name, NULL when absent; several values for one
- * name: the first occurrence decides. */
-static const char *find_header(rt_req *r, const rt_cond *c, size_t *len) {
-  uint16_t slot = c->slot;
-  if (slot != RT_NO_SLOT && r->hstate[slot]) {
-    *len = r->hlen[slot];
-    return r->hstate[slot] == 2 ? r->hval[slot] : NULL;
-  }
+static void set_val(rt_val *v, const char *s, int present) {
+  size_t n = strlen(s);
+  v->s = s;
+  v->len = (uint32_t)n;
+  v->head = head_word(s, n);
+  v->present = (uint32_t)present;
+}
+
+/* Fills slot c->slot: a request field, or the first value of header
+ * c->name (several values for one name: the first occurrence decides). */
+static void load_val(rt_req *r, const rt_cond *c) {
   const ml_route_input *in = r->in;
-  const char *v = NULL;
-  for (size_t i = 0; i < in->header_count; i++) {
-    const char *h = in->headers[i].name;
-    if (h && h[0] == c->name[0] && !strcmp(h, c->name)) {
-      v = in->headers[i].value ? in->headers[i].value : "";
-      break;
+  rt_val *v = &r->vals[c->slot];
+  const char *s = NULL;
+  switch (c->slot) {
+  case RT_SLOT_METHOD:
+    s = in->method;
+    break;
+  case RT_SLOT_SCHEME:
+    s = in->scheme;
+    break;
+  case RT_SLOT_URI:
+    s = in->path;
+    break;
+  case RT_SLOT_AUTHORITY:
+    s = in->authority;
+    break;
+  default:
+    for (size_t i = 0; i < in->header_count; i++) {
+      const char *h = in->headers[i].name;
+      if (h && rt_streq(h, c->name)) {
+        s = in->headers[i].value ? in->headers[i].value : "";
+        break;
+      }
     }
+    /* A missing header compares as "" (Envoy's
+     * treat_missing_header_as_empty, as istiod sets it). */
+    set_val(v, s ? s : "", s != NULL);
+    if (c->slot != RT_SLOT_SCRATCH)
+      r->loaded |= 1ULL << c->slot;
+    return;
   }
-  *len = v ? strlen(v) : 0;
-  if (slot != RT_NO_SLOT) {
-    r->hstate[slot] = v ? 2 : 1;
-    r->hval[slot] = v;
-    r->hlen[slot] = *len;
+  set_val(v, s ? s : "", 1);
+  r->loaded |= 1ULL << c->slot;
+}
+
+static inline const rt_val *req_val(rt_req *r, const rt_cond *c) {
+  if (!((r->loaded >> c->slot) & 1))
+    load_val(r, c);
+  return &r->vals[c->slot];
+}
+
+/* The first 8 bytes as one masked word; the rest only when longer. */
+static inline int head_eq(const rt_cond *c, const rt_val *v) {
+  return (v->head & c->mask) == c->head &&
+         (c->len <= 8 || rt_memeq(v->s + 8, c->value + 8, c->len - 8));
+}
+
+static inline int val_match(const rt_cond *c, const rt_val *v) {
+  switch (c->kind) {
+  case RT_K_EXACT:
+    return v->len == c->len && head_eq(c, v);
+  case RT_K_PREFIX:
+    return v->len >= c->len && head_eq(c, v);
+  case RT_K_REGEX: /* the literal start first, PCRE2 only if it passes */
+    return v->len >= c->len && head_eq(c, v) && c->re &&
+           ml_regex_match(c->re, v->s, v->len);
+  case RT_K_EXACT_ICASE:
+    return v->len == c->len && rt_caseeq(v->s, c->value, c->len);
+  case RT_K_PREFIX_ICASE:
+    return v->len >= c->len && rt_caseeq(v->s, c->value, c->len);
+  default:
+    return v->present != 0;
   }
-  return v;
 }
 
 /* The first "name[=value]" pair of the raw query, compared in place. The
  * value is not percent-decoded: Envoy matches the raw text. */
-static int find_query(const char *q, size_t qn, const char *name, size_t nl,
-                      const char **v, size_t *vn) {
-  const char *p = q, *end = q + qn;
+static int find_query(const char *q, const char *name, size_t nl, rt_val *v) {
+  const char *p = q, *end = q + strlen(q);
   while (p < end) {
     const char *amp = memchr(p, '&', (size_t)(end - p));
     const char *seg_end = amp ? amp : end;
     const char *eq = memchr(p, '=', (size_t)(seg_end - p));
     const char *key_end = eq ? eq : seg_end;
     if ((size_t)(key_end - p) == nl && rt_memeq(p, name, nl)) {
-      *v = eq ? eq + 1 : seg_end;
-      *vn = (size_t)(seg_end - *v);
+      v->s = eq ? eq + 1 : seg_end;
+      v->len = (uint32_t)(seg_end - v->s);
+      v->head = head_word(v->s, v->len);
+      v->present = 1;
       return 1;
     }
     p = seg_end + 1;
@@ -927,9 +1009,14 @@ static int find_query(const char *q, size_t qn, const char *name, size_t nl,
   return 0;
 }
 
-static int cond_match(const rt_cond *c, rt_req *r) {
+/* Every op but RT_OP_VALUE, which the decision loop tests itself. */
+static int cond_holds(const rt_cond *c, rt_req *r) {
   const ml_route_input *in = r->in;
   switch (c->op) {
+  case RT_OP_NOT_HEADER:
+    /* A missing header is "", except that a presence match only looks
+     * at existence: val_match() does both. */
+    return !val_match(c, req_val(r, c));
   case RT_OP_PORT:
     return in->port == c->len;
   case RT_OP_SRC_NS:
@@ -939,54 +1026,14 @@ static int cond_match(const rt_cond *c, rt_req *r) {
       if (streq0(in->source_labels[i].key, c->name))
         return streq0(in->source_labels[i].value, c->value);
     return 0;
-  case RT_OP_METHOD:
-    return sm_match(c, in->method ? in->method : "", r->method_len);
-  case RT_OP_SCHEME:
-    return sm_match(c, in->scheme ? in->scheme : "", r->scheme_len);
-  case RT_OP_URI:
-    return sm_match(c, in->path ? in->path : "", r->path_len);
-  case RT_OP_AUTHORITY:
-    return sm_match(c, in->authority ? in->authority : "", r->authority_len);
-  case RT_OP_HEADER: {
-    size_t n;
-    const char *v = find_header(r, c, &n);
-    return v && sm_match(c, v, n);
-  }
-  case RT_OP_NOT_HEADER: {
-    size_t n;
-    const char *v = find_header(r, c, &n);
-    if (c->kind == ML_MATCH_PRESENT || c->kind == ML_MATCH_NONE)
-      return v == NULL;
-    /* Envoy's treat_missing_header_as_empty, as istiod sets it. */
-    return !sm_match(c, v ? v : "", n);
-  }
   case RT_OP_QUERY: {
-    const char *v;
-    size_t vn;
-    if (!in->query ||
-        !find_query(in->query, r->query_len, c->name, c->name_len, &v, &vn))
-      return 0;
-    return sm_match(c, v, vn);
+    rt_val v;
+    return in->query && find_query(in->query, c->name, c->name_len, &v) &&
+           val_match(c, &v);
   }
-  default:
-    return 0;
-  }
-}
-
-static int match_ok(const rt_match *m, rt_req *r) {
-  for (uint32_t i = 0; i < m->count; i++)
-    if (!cond_match(&m->conds[i], r))
-      return 0;
-  return 1;
-}
-
-static int route_ok(const rt_route *rt, rt_req *r) {
-  if (!rt->match_count)
+  default: /* RT_OP_TRUE */
     return 1;
-  for (uint32_t i = 0; i < rt->match_count; i++)
-    if (match_ok(&rt->matches[i], r))
-      return 1;
-  return 0;
+  }
 }
 
 int ml_route_decide(const ml_route_table *t, const ml_route_input *in,
@@ -1005,21 +1052,29 @@ int ml_route_decide(const ml_route_table *t, const ml_route_input *in,
   const rt_vhost *vh = hosts_find(&t->vhosts, in->host, strlen(in->host));
   if (!vh)
     return MESHLIB_OK;
-  out->vs = vh->vs->vs;
-  out->host_fqdn = vh->fqdn;
   const rt_vs *vs = vh->vs;
+  out->vs = vs->vs;
+  out->host_fqdn = vh->fqdn;
   rt_req r;
   r.in = in;
-  r.path_len = in->path ? strlen(in->path) : 0;
-  r.query_len = in->query ? strlen(in->query) : 0;
-  r.method_len = in->method ? strlen(in->method) : 0;
-  r.scheme_len = in->scheme ? strlen(in->scheme) : 0;
-  r.authority_len = in->authority ? strlen(in->authority) : 0;
-  memset(r.hstate, 0, vs->header_slots);
-  for (size_t i = 0; i < vs->route_count; i++) {
-    if (route_ok(&vs->routes[i], &r)) {
-      out->route = vs->routes[i].route;
-      out->route_index = vs->routes[i].index;
+  r.loaded = 0;
+  for (uint32_t i = 0; i < vs->cond_count;) {
+    const rt_cond *c = &vs->conds[i];
+    int ok;
+    if (c->op == RT_OP_VALUE) {
+      /* Most conditions are of this kind and fail on the head word. */
+      const rt_val *v = req_val(&r, c);
+      ok = (v->head & c->mask) == c->head && v->present && val_match(c, v);
+    } else {
+      ok = cond_holds(c, &r);
+    }
+    if (!ok) {
+      i = c->next;
+    } else if (c->pick < 0) {
+      i++;
+    } else {
+      out->route = &vs->vs->http[c->pick];
+      out->route_index = c->pick;
       return MESHLIB_OK;
     }
   }

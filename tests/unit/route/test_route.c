@@ -458,6 +458,73 @@ static void test_special_header_keys(void **state) {
   rt_teardown(&f);
 }
 
+/* A match that can never hold (a JWT claim) drops out of its rule's OR
+ * and leaves the other matches; a claim negated holds and leaves the
+ * rest of its match to decide. */
+static void test_claim_in_or(void **state) {
+  (void)state;
+  rt_fixture f;
+  setup_rules(&f, "  - name: claim-or-uri\n"
+                  "    match:\n"
+                  "    - headers: {'@request.auth.claims.sub': {prefix: a}}\n"
+                  "    - uri: {prefix: /ok}\n"
+                  "    route: [{destination: {host: svc}}]\n"
+                  "  - name: not-claim-and-header\n"
+                  "    match:\n"
+                  "    - withoutHeaders: {'@request.auth.claims.sub': {}}\n"
+                  "      headers: {x-k: {exact: v}, authority: {exact: x}}\n"
+                  "    route: [{destination: {host: svc}}]\n");
+  assert_string_equal(rt_get(&f, "svc", "/ok"), "claim-or-uri");
+  assert_string_equal(rt_get(&f, "svc", "/no"), "<NR>");
+  rt_req r;
+  rt_req_init(&r, "svc", "/no");
+  rt_req_header(&r, "x-k", "v");
+  assert_string_equal(rt_route_name(&f, &r), "not-claim-and-header");
+  rt_teardown(&f);
+}
+
+/* Header values are cached per name and decision, in a fixed number of
+ * slots; names beyond them share one slot that is looked up each time.
+ * 64 rules test 64 header names: the last ones use that shared slot. */
+static void test_many_header_names(void **state) {
+  (void)state;
+  enum { NAMES = 64 };
+  char buf[16384];
+  size_t off = (size_t)snprintf(buf, sizeof(buf),
+                                "apiVersion: networking.istio.io/v1\n"
+                                "kind: VirtualService\n"
+                                "metadata: {name: svc, namespace: default}\n"
+                                "spec:\n"
+                                "  hosts: [svc]\n"
+                                "  http:\n");
+  for (int i = 0; i < NAMES; i++) {
+    int n = snprintf(buf + off, sizeof(buf) - off,
+                     "  - name: h%d\n"
+                     "    match: [{headers: {x-h%d: {exact: v%d}}}]\n"
+                     "    route: [{destination: {host: svc}}]\n",
+                     i, i, i);
+    assert_true(n > 0 && (size_t)n < sizeof(buf) - off);
+    off += (size_t)n;
+  }
+  rt_fixture f;
+  rt_setup(&f, "default", buf);
+  rt_req r;
+  rt_req_init(&r, "svc", "/");
+  rt_req_header(&r, "x-h1", "no");
+  rt_req_header(&r, "x-h62", "no");
+  rt_req_header(&r, "x-h63", "v63");
+  /* x-h62 fails, then x-h63 must be looked up, not x-h62 reused. */
+  assert_string_equal(rt_route_name(&f, &r), "h63");
+  rt_req_init(&r, "svc", "/");
+  rt_req_header(&r, "x-h63", "v63");
+  rt_req_header(&r, "x-h5", "v5");
+  assert_string_equal(rt_route_name(&f, &r), "h5");
+  rt_req_init(&r, "svc", "/");
+  rt_req_header(&r, "x-h62", "v63");
+  assert_string_equal(rt_route_name(&f, &r), "<NR>");
+  rt_teardown(&f);
+}
+
 static void test_without_headers(void **state) {
   (void)state;
   rt_fixture f;
@@ -822,6 +889,8 @@ int main(void) {
       cmocka_unit_test(test_scheme_method_authority),
       cmocka_unit_test(test_headers),
       cmocka_unit_test(test_special_header_keys),
+      cmocka_unit_test(test_claim_in_or),
+      cmocka_unit_test(test_many_header_names),
       cmocka_unit_test(test_without_headers),
       cmocka_unit_test(test_query_params),
       cmocka_unit_test(test_port_and_source),
