@@ -49,8 +49,7 @@ int main(int argc, char **argv) {
                                           : "(none)",
            flags);
     for (size_t i = 0; i < meshlib_decision_destination_count(d); i++)
-      printf("  -> %s weight %u\n",
-             meshlib_decision_destination_cluster(d, i),
+      printf("  -> %s weight %u\n", meshlib_decision_destination_cluster(d, i),
              meshlib_decision_destination_weight(d, i));
   }
   meshlib_request_free(req);

@@ -31,7 +31,7 @@ typedef enum meshlib_error {
 #define MESHLIB_ERRNO_ENUM(name, value, msg) MESHLIB_##name = (value),
   MESHLIB_ERRNO_MAP(MESHLIB_ERRNO_ENUM)
 #undef MESHLIB_ERRNO_ENUM
-  MESHLIB_ERR_FATAL = -900 /* below this, the object is unusable */
+      MESHLIB_ERR_FATAL = -900 /* below this, the object is unusable */
 } meshlib_error;
 
 /**

@@ -44,8 +44,7 @@ typedef enum meshlib_level {
  * Argument ownership: borrowed for the call. Called from whichever thread
  * produced the line.
  */
-typedef void (*meshlib_log_cb)(int level, const char *message,
-                               void *user_data);
+typedef void (*meshlib_log_cb)(int level, const char *message, void *user_data);
 
 /**
  * Create an options object with Istio's defaults: client namespace
@@ -208,8 +207,7 @@ MESHLIB_EXTERN void meshlib_config_free(meshlib_config *c);
  * Ownership: |path| is copied. Thread-safety: the owning thread.
  * Since: 0.1.0
  */
-MESHLIB_EXTERN int meshlib_config_add_path(meshlib_config *c,
-                                           const char *path);
+MESHLIB_EXTERN int meshlib_config_add_path(meshlib_config *c, const char *path);
 
 /**
  * As meshlib_config_add_path() for |len| bytes of YAML text labelled
@@ -217,8 +215,8 @@ MESHLIB_EXTERN int meshlib_config_add_path(meshlib_config *c,
  * Ownership: copied. Thread-safety: the owning thread. Since: 0.1.0
  */
 MESHLIB_EXTERN int meshlib_config_add_string(meshlib_config *c,
-                                             const char *name,
-                                             const char *yaml, size_t len);
+                                             const char *name, const char *yaml,
+                                             size_t len);
 
 /**
  * Check what |c| holds the way `istioctl analyze` does, adding IST and

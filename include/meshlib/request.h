@@ -104,12 +104,12 @@ MESHLIB_EXTERN const char *meshlib_request_errmsg(const meshlib_request *r);
  */
 
 /** Config version the decision was made on. Since: 0.1.0 */
-MESHLIB_EXTERN uint64_t meshlib_decision_config_version(
-    const meshlib_decision *d);
+MESHLIB_EXTERN uint64_t
+meshlib_decision_config_version(const meshlib_decision *d);
 /** Response flags: MESHLIB_RF_NR when the host has rules but none
  * matched, MESHLIB_RF_NC when a destination's subset is not defined. */
-MESHLIB_EXTERN uint32_t meshlib_decision_response_flags(
-    const meshlib_decision *d);
+MESHLIB_EXTERN uint32_t
+meshlib_decision_response_flags(const meshlib_decision *d);
 /** The destination service as a FQDN (the VirtualService host that
  * matched, or the request's host when no VirtualService applies). */
 MESHLIB_EXTERN const char *meshlib_decision_host(const meshlib_decision *d);
@@ -117,52 +117,53 @@ MESHLIB_EXTERN const char *meshlib_decision_host(const meshlib_decision *d);
 MESHLIB_EXTERN uint32_t meshlib_decision_port(const meshlib_decision *d);
 /** Name and namespace of the VirtualService applied, or NULL. */
 MESHLIB_EXTERN const char *meshlib_decision_vs_name(const meshlib_decision *d);
-MESHLIB_EXTERN const char *meshlib_decision_vs_namespace(
-    const meshlib_decision *d);
+MESHLIB_EXTERN const char *
+meshlib_decision_vs_namespace(const meshlib_decision *d);
 /** The matched http[] rule's name, else its index as text; NULL when
  * none matched or no VirtualService applies. */
-MESHLIB_EXTERN const char *meshlib_decision_route_name(
-    const meshlib_decision *d);
+MESHLIB_EXTERN const char *
+meshlib_decision_route_name(const meshlib_decision *d);
 /** Zero-based index of the matched http[] rule, -1 if none. */
 MESHLIB_EXTERN int32_t meshlib_decision_route_index(const meshlib_decision *d);
 
 /** Number of weighted destinations (0 for redirect, direct response or
  * no route; 1 for the implicit route of a host without rules). */
-MESHLIB_EXTERN size_t meshlib_decision_destination_count(
-    const meshlib_decision *d);
+MESHLIB_EXTERN size_t
+meshlib_decision_destination_count(const meshlib_decision *d);
 /** Destination |i|'s host (FQDN), subset (NULL if none), port (0 if none). */
-MESHLIB_EXTERN const char *meshlib_decision_destination_host(
-    const meshlib_decision *d, size_t i);
-MESHLIB_EXTERN const char *meshlib_decision_destination_subset(
-    const meshlib_decision *d, size_t i);
-MESHLIB_EXTERN uint32_t meshlib_decision_destination_port(
-    const meshlib_decision *d, size_t i);
+MESHLIB_EXTERN const char *
+meshlib_decision_destination_host(const meshlib_decision *d, size_t i);
+MESHLIB_EXTERN const char *
+meshlib_decision_destination_subset(const meshlib_decision *d, size_t i);
+MESHLIB_EXTERN uint32_t
+meshlib_decision_destination_port(const meshlib_decision *d, size_t i);
 /** Destination |i|'s weight: its share is weight / sum of weights. A lone
  * destination reports 100. */
-MESHLIB_EXTERN uint32_t meshlib_decision_destination_weight(
-    const meshlib_decision *d, size_t i);
+MESHLIB_EXTERN uint32_t
+meshlib_decision_destination_weight(const meshlib_decision *d, size_t i);
 /** "namespace/name" of the DestinationRule that applies to destination
  * |i| (the first, when several merge), or NULL. */
-MESHLIB_EXTERN const char *meshlib_decision_destination_rule(
-    const meshlib_decision *d, size_t i);
+MESHLIB_EXTERN const char *
+meshlib_decision_destination_rule(const meshlib_decision *d, size_t i);
 /** Envoy's cluster name of destination |i|:
  * "outbound|<port>|<subset>|<host>". */
-MESHLIB_EXTERN const char *meshlib_decision_destination_cluster(
-    const meshlib_decision *d, size_t i);
+MESHLIB_EXTERN const char *
+meshlib_decision_destination_cluster(const meshlib_decision *d, size_t i);
 /** Nonzero when destination |i| names a subset no DestinationRule
  * defines (a call to it fails with 503 NC). */
-MESHLIB_EXTERN int meshlib_decision_destination_missing_subset(
-    const meshlib_decision *d, size_t i);
+MESHLIB_EXTERN int
+meshlib_decision_destination_missing_subset(const meshlib_decision *d,
+                                            size_t i);
 
 /** rewrite.uri, rewrite.authority, uriRegexRewrite.match/.rewrite. */
-MESHLIB_EXTERN const char *meshlib_decision_rewrite_uri(
-    const meshlib_decision *d);
-MESHLIB_EXTERN const char *meshlib_decision_rewrite_authority(
-    const meshlib_decision *d);
-MESHLIB_EXTERN const char *meshlib_decision_rewrite_regex(
-    const meshlib_decision *d);
-MESHLIB_EXTERN const char *meshlib_decision_rewrite_regex_substitution(
-    const meshlib_decision *d);
+MESHLIB_EXTERN const char *
+meshlib_decision_rewrite_uri(const meshlib_decision *d);
+MESHLIB_EXTERN const char *
+meshlib_decision_rewrite_authority(const meshlib_decision *d);
+MESHLIB_EXTERN const char *
+meshlib_decision_rewrite_regex(const meshlib_decision *d);
+MESHLIB_EXTERN const char *
+meshlib_decision_rewrite_regex_substitution(const meshlib_decision *d);
 
 /** Route timeout in milliseconds; -1 when the route sets none (no timeout,
  * as in Istio). */
@@ -171,49 +172,48 @@ MESHLIB_EXTERN int64_t meshlib_decision_timeout_ms(const meshlib_decision *d);
 /** Nonzero when the route has a `retries` block. */
 MESHLIB_EXTERN int meshlib_decision_has_retries(const meshlib_decision *d);
 /** retries.attempts (-1 when the block omits it). */
-MESHLIB_EXTERN int32_t meshlib_decision_retry_attempts(
-    const meshlib_decision *d);
+MESHLIB_EXTERN int32_t
+meshlib_decision_retry_attempts(const meshlib_decision *d);
 /** retries.perTryTimeout in ms, -1 when unset. */
-MESHLIB_EXTERN int64_t meshlib_decision_retry_per_try_timeout_ms(
-    const meshlib_decision *d);
+MESHLIB_EXTERN int64_t
+meshlib_decision_retry_per_try_timeout_ms(const meshlib_decision *d);
 /** retries.retryOn as written, NULL when unset. */
-MESHLIB_EXTERN const char *meshlib_decision_retry_on(
-    const meshlib_decision *d);
+MESHLIB_EXTERN const char *meshlib_decision_retry_on(const meshlib_decision *d);
 
 /** Nonzero when the route has a `fault` block. */
 MESHLIB_EXTERN int meshlib_decision_has_fault(const meshlib_decision *d);
 /** fault.delay: fixedDelay in ms (-1 if no delay) and percentage. */
-MESHLIB_EXTERN int64_t meshlib_decision_fault_delay_ms(
-    const meshlib_decision *d);
-MESHLIB_EXTERN double meshlib_decision_fault_delay_percent(
-    const meshlib_decision *d);
+MESHLIB_EXTERN int64_t
+meshlib_decision_fault_delay_ms(const meshlib_decision *d);
+MESHLIB_EXTERN double
+meshlib_decision_fault_delay_percent(const meshlib_decision *d);
 /** fault.abort: httpStatus (0 if none), grpcStatus (NULL), percentage. */
-MESHLIB_EXTERN int32_t meshlib_decision_fault_abort_status(
-    const meshlib_decision *d);
-MESHLIB_EXTERN const char *meshlib_decision_fault_abort_grpc_status(
-    const meshlib_decision *d);
-MESHLIB_EXTERN double meshlib_decision_fault_abort_percent(
-    const meshlib_decision *d);
+MESHLIB_EXTERN int32_t
+meshlib_decision_fault_abort_status(const meshlib_decision *d);
+MESHLIB_EXTERN const char *
+meshlib_decision_fault_abort_grpc_status(const meshlib_decision *d);
+MESHLIB_EXTERN double
+meshlib_decision_fault_abort_percent(const meshlib_decision *d);
 
 /** directResponse.status (0 when the route has none) and body (with its
  * length in *len when |len| is not NULL). */
-MESHLIB_EXTERN int32_t meshlib_decision_direct_response_status(
-    const meshlib_decision *d);
-MESHLIB_EXTERN const char *meshlib_decision_direct_response_body(
-    const meshlib_decision *d, size_t *len);
+MESHLIB_EXTERN int32_t
+meshlib_decision_direct_response_status(const meshlib_decision *d);
+MESHLIB_EXTERN const char *
+meshlib_decision_direct_response_body(const meshlib_decision *d, size_t *len);
 
 /** redirect: code (0 when the route has none; default 301), uri,
  * authority, scheme, port (0 if unset). */
-MESHLIB_EXTERN int32_t meshlib_decision_redirect_code(
-    const meshlib_decision *d);
-MESHLIB_EXTERN const char *meshlib_decision_redirect_uri(
-    const meshlib_decision *d);
-MESHLIB_EXTERN const char *meshlib_decision_redirect_authority(
-    const meshlib_decision *d);
-MESHLIB_EXTERN const char *meshlib_decision_redirect_scheme(
-    const meshlib_decision *d);
-MESHLIB_EXTERN uint32_t meshlib_decision_redirect_port(
-    const meshlib_decision *d);
+MESHLIB_EXTERN int32_t
+meshlib_decision_redirect_code(const meshlib_decision *d);
+MESHLIB_EXTERN const char *
+meshlib_decision_redirect_uri(const meshlib_decision *d);
+MESHLIB_EXTERN const char *
+meshlib_decision_redirect_authority(const meshlib_decision *d);
+MESHLIB_EXTERN const char *
+meshlib_decision_redirect_scheme(const meshlib_decision *d);
+MESHLIB_EXTERN uint32_t
+meshlib_decision_redirect_port(const meshlib_decision *d);
 
 /** Which header rules: of the request sent upstream or the response. */
 typedef enum meshlib_header_dir {

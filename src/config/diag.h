@@ -31,11 +31,11 @@ typedef struct ml_diags {
 } ml_diags;
 
 /* Codes used by the loader. Analyzer codes are in analyze.c. */
-#define ML_CODE_SCHEMA "IST0106"        /* invalid field value */
-#define ML_CODE_YAML "ML0001"           /* not well-formed YAML */
-#define ML_CODE_UNKNOWN_FIELD "ML0002"  /* field Istio does not define */
-#define ML_CODE_SKIPPED_KIND "ML0003"   /* object of another kind */
-#define ML_CODE_IO "ML0004"             /* file could not be read */
+#define ML_CODE_SCHEMA "IST0106"       /* invalid field value */
+#define ML_CODE_YAML "ML0001"          /* not well-formed YAML */
+#define ML_CODE_UNKNOWN_FIELD "ML0002" /* field Istio does not define */
+#define ML_CODE_SKIPPED_KIND "ML0003"  /* object of another kind */
+#define ML_CODE_IO "ML0004"            /* file could not be read */
 
 void ml_diags_init(ml_diags *d, const ml_mem *mem);
 void ml_diags_free(ml_diags *d);

@@ -18,8 +18,8 @@ void ml_config_free(ml_config *c);
  * name order, appending the objects to |c|. Problems go to |d|; the input
  * is read to its end so that every problem is reported.
  * Returns MESHLIB_OK or the meshlib_error of the first problem found. */
-int ml_config_load_path(ml_config *c, const char *path,
-                        const ml_load_opts *o, ml_diags *d);
+int ml_config_load_path(ml_config *c, const char *path, const ml_load_opts *o,
+                        ml_diags *d);
 /* The same for |len| bytes of text labelled |name|. */
 int ml_config_load_string(ml_config *c, const char *name, const char *data,
                           size_t len, const ml_load_opts *o, ml_diags *d);

@@ -130,8 +130,8 @@ typedef struct ml_http_redirect {
   const char *uri;
   const char *authority;
   const char *scheme;
-  uint32_t port;       /* 0 when absent */
-  int derive_port;     /* 0 unset, 1 FROM_PROTOCOL_DEFAULT, 2 FROM_REQUEST_PORT */
+  uint32_t port;   /* 0 when absent */
+  int derive_port; /* 0 unset, 1 FROM_PROTOCOL_DEFAULT, 2 FROM_REQUEST_PORT */
   int32_t redirect_code; /* 301 when absent */
   ml_origin origin;
 } ml_http_redirect;
@@ -149,10 +149,10 @@ typedef struct ml_backoff {
 } ml_backoff;
 
 typedef struct ml_http_retry {
-  int64_t attempts;         /* -1 when absent */
+  int64_t attempts; /* -1 when absent */
   int64_t per_try_timeout_ms;
-  const char *retry_on;     /* as written; NULL when absent */
-  int retry_remote_localities; /* ML_TRI_* */
+  const char *retry_on;            /* as written; NULL when absent */
+  int retry_remote_localities;     /* ML_TRI_* */
   int retry_ignore_previous_hosts; /* ML_TRI_* */
   ml_backoff backoff;
   int has_backoff;
@@ -168,7 +168,7 @@ typedef struct ml_fault {
   int64_t delay_fixed_ms; /* -1 when absent */
   ml_percent delay_percentage;
   int has_abort;
-  int32_t abort_http_status; /* 0 when absent */
+  int32_t abort_http_status;     /* 0 when absent */
   const char *abort_grpc_status; /* e.g. "UNAVAILABLE" */
   ml_percent abort_percentage;
   ml_origin origin;
@@ -196,17 +196,17 @@ typedef struct ml_http_route {
   size_t match_count;
   ml_route_destination *route;
   size_t route_count;
-  ml_http_redirect *redirect;       /* NULL when absent */
+  ml_http_redirect *redirect; /* NULL when absent */
   ml_direct_response *direct_response;
   ml_http_rewrite *rewrite;
-  int64_t timeout_ms;               /* -1 when absent */
-  ml_http_retry *retries;           /* NULL when absent */
+  int64_t timeout_ms;     /* -1 when absent */
+  ml_http_retry *retries; /* NULL when absent */
   ml_fault *fault;
-  ml_mirror *mirrors;               /* mirror and mirrors[] together */
+  ml_mirror *mirrors; /* mirror and mirrors[] together */
   size_t mirror_count;
   ml_cors_policy *cors_policy;
   ml_headers headers;
-  const char *delegate_name;        /* parsed; delegates apply to gateways */
+  const char *delegate_name; /* parsed; delegates apply to gateways */
   const char *delegate_namespace;
   ml_origin origin;
 } ml_http_route;
@@ -337,8 +337,8 @@ typedef struct ml_client_tls {
 
 typedef struct ml_retry_budget {
   int present;
-  double percent;                 /* < 0 when absent (default 20) */
-  int64_t min_retry_concurrency;  /* -1 when absent (default 3) */
+  double percent;                /* < 0 when absent (default 20) */
+  int64_t min_retry_concurrency; /* -1 when absent (default 3) */
 } ml_retry_budget;
 
 typedef struct ml_port_traffic_policy ml_port_traffic_policy;
@@ -368,8 +368,8 @@ typedef struct ml_subset {
 
 typedef struct ml_destination_rule {
   ml_meta meta;
-  const char *host;      /* as written */
-  const char *host_fqdn; /* resolved against meta.namespace_ */
+  const char *host;                  /* as written */
+  const char *host_fqdn;             /* resolved against meta.namespace_ */
   ml_traffic_policy *traffic_policy; /* NULL when absent */
   ml_subset *subsets;
   size_t subset_count;

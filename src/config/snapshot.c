@@ -4,9 +4,8 @@
 #include "config/load.h"
 #include "meshlib/error.h"
 
-int ml_snapshot_new(const ml_mem *mem, ml_config *c,
-                    const ml_route_settings *s, uint64_t version,
-                    ml_snapshot **out) {
+int ml_snapshot_new(const ml_mem *mem, ml_config *c, const ml_route_settings *s,
+                    uint64_t version, ml_snapshot **out) {
   ml_snapshot *snap = ml_calloc(mem, 1, sizeof(*snap));
   if (!snap) {
     ml_config_free(c);
@@ -79,8 +78,8 @@ ml_snapshot *ml_snapshot_slot_acquire(ml_snapshot_slot *slot) {
 }
 
 void ml_snapshot_slot_swap(ml_snapshot_slot *slot, ml_snapshot *s) {
-  uint64_t old = atomic_exchange_explicit(&slot->word, slot_pack(s),
-                                          memory_order_acq_rel);
+  uint64_t old =
+      atomic_exchange_explicit(&slot->word, slot_pack(s), memory_order_acq_rel);
   ml_snapshot *prev = slot_ptr(old);
   if (!prev)
     return;

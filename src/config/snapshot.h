@@ -20,9 +20,8 @@ typedef struct ml_snapshot {
 
 /* Compile |c| into a snapshot of |version|; the snapshot takes |c| in all
  * cases. Returns MESHLIB_OK or MESHLIB_ERR_NOMEM. */
-int ml_snapshot_new(const ml_mem *mem, ml_config *c,
-                    const ml_route_settings *s, uint64_t version,
-                    ml_snapshot **out);
+int ml_snapshot_new(const ml_mem *mem, ml_config *c, const ml_route_settings *s,
+                    uint64_t version, ml_snapshot **out);
 ml_snapshot *ml_snapshot_ref(ml_snapshot *s);
 void ml_snapshot_unref(ml_snapshot *s);
 

@@ -9,10 +9,10 @@ static const struct {
   uint32_t bit;
   const char *name;
 } flag_names[] = {
-    {MESHLIB_RF_UH, "UH"}, {MESHLIB_RF_UF, "UF"},  {MESHLIB_RF_UO, "UO"},
+    {MESHLIB_RF_UH, "UH"}, {MESHLIB_RF_UF, "UF"},   {MESHLIB_RF_UO, "UO"},
     {MESHLIB_RF_NR, "NR"}, {MESHLIB_RF_URX, "URX"}, {MESHLIB_RF_UT, "UT"},
-    {MESHLIB_RF_LR, "LR"}, {MESHLIB_RF_UR, "UR"},  {MESHLIB_RF_UC, "UC"},
-    {MESHLIB_RF_DI, "DI"}, {MESHLIB_RF_FI, "FI"},  {MESHLIB_RF_RL, "RL"},
+    {MESHLIB_RF_LR, "LR"}, {MESHLIB_RF_UR, "UR"},   {MESHLIB_RF_UC, "UC"},
+    {MESHLIB_RF_DI, "DI"}, {MESHLIB_RF_FI, "FI"},   {MESHLIB_RF_RL, "RL"},
     {MESHLIB_RF_NC, "NC"}, {MESHLIB_RF_DC, "DC"},
 };
 
@@ -246,8 +246,8 @@ const char *meshlib_decision_rewrite_regex(const meshlib_decision *d) {
   const ml_http_route *r = route_of(d);
   return r && r->rewrite ? r->rewrite->regex_match : NULL;
 }
-const char *meshlib_decision_rewrite_regex_substitution(
-    const meshlib_decision *d) {
+const char *
+meshlib_decision_rewrite_regex_substitution(const meshlib_decision *d) {
   const ml_http_route *r = route_of(d);
   return r && r->rewrite ? r->rewrite->regex_rewrite : NULL;
 }
@@ -287,16 +287,16 @@ double meshlib_decision_fault_delay_percent(const meshlib_decision *d) {
   if (!r || !r->fault || !r->fault->has_delay)
     return 0;
   /* No percentage means nothing is delayed (Istio). */
-  return r->fault->delay_percentage.value < 0 ? 0
-                                              : r->fault->delay_percentage.value;
+  return r->fault->delay_percentage.value < 0
+             ? 0
+             : r->fault->delay_percentage.value;
 }
 int32_t meshlib_decision_fault_abort_status(const meshlib_decision *d) {
   const ml_http_route *r = route_of(d);
-  return r && r->fault && r->fault->has_abort ? r->fault->abort_http_status
-                                              : 0;
+  return r && r->fault && r->fault->has_abort ? r->fault->abort_http_status : 0;
 }
-const char *meshlib_decision_fault_abort_grpc_status(
-    const meshlib_decision *d) {
+const char *
+meshlib_decision_fault_abort_grpc_status(const meshlib_decision *d) {
   const ml_http_route *r = route_of(d);
   return r && r->fault && r->fault->has_abort ? r->fault->abort_grpc_status
                                               : NULL;
@@ -305,8 +305,9 @@ double meshlib_decision_fault_abort_percent(const meshlib_decision *d) {
   const ml_http_route *r = route_of(d);
   if (!r || !r->fault || !r->fault->has_abort)
     return 0;
-  return r->fault->abort_percentage.value < 0 ? 0
-                                              : r->fault->abort_percentage.value;
+  return r->fault->abort_percentage.value < 0
+             ? 0
+             : r->fault->abort_percentage.value;
 }
 
 int32_t meshlib_decision_direct_response_status(const meshlib_decision *d) {
@@ -343,8 +344,8 @@ uint32_t meshlib_decision_redirect_port(const meshlib_decision *d) {
   return r && r->redirect ? r->redirect->port : 0;
 }
 
-static const ml_header_ops *header_ops(const meshlib_decision *d,
-                                       int32_t dest, int dir) {
+static const ml_header_ops *header_ops(const meshlib_decision *d, int32_t dest,
+                                       int dir) {
   const ml_headers *h = NULL;
   if (!d || (dir != MESHLIB_HEADERS_REQUEST && dir != MESHLIB_HEADERS_RESPONSE))
     return NULL;

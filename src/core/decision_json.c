@@ -97,8 +97,7 @@ int meshlib_decision_to_json(const meshlib_decision *d, char **out) {
     ml_buf_puts(&b, ",\"destination_rule\":");
     ml_buf_json_str(&b, meshlib_decision_destination_rule(d, i));
     ml_buf_printf(&b, ",\"subset_found\":%s",
-                  x->subset ? (x->missing_subset ? "false" : "true")
-                            : "null");
+                  x->subset ? (x->missing_subset ? "false" : "true") : "null");
     if (x->config && !headers_empty(&x->config->headers)) {
       ml_buf_puts(&b, ",\"headers\":");
       headers_json(&b, &x->config->headers);
@@ -156,9 +155,8 @@ int meshlib_decision_to_json(const meshlib_decision *d, char **out) {
     ml_buf_puts(&b, ",\"abort\":");
     if (r->fault->has_abort) {
       ml_buf_puts(&b, "{\"http_status\":");
-      int_or_null(&b, r->fault->abort_http_status
-                          ? r->fault->abort_http_status
-                          : -1);
+      int_or_null(&b, r->fault->abort_http_status ? r->fault->abort_http_status
+                                                  : -1);
       ml_buf_puts(&b, ",\"grpc_status\":");
       ml_buf_json_str(&b, r->fault->abort_grpc_status);
       ml_buf_printf(&b, ",\"percentage\":%g}",

@@ -18,8 +18,8 @@
 #define ML_MAGIC_REQUEST 0x72657173u /* "reqs" */
 
 typedef struct ml_source {
-  char *path;  /* a file or directory, or NULL for text */
-  char *name;  /* label of text */
+  char *path; /* a file or directory, or NULL for text */
+  char *name; /* label of text */
   char *text;
   size_t len;
 } ml_source;

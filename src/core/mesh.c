@@ -79,8 +79,8 @@ int meshlib_new(meshlib **out, meshlib_options *o) {
   ml_config *empty = ml_config_new(m->mem);
   ml_snapshot *snap = NULL;
   ml_route_settings rs = route_settings(m);
-  rc = empty ? ml_snapshot_new(m->mem, empty, &rs, 0, &snap)
-             : MESHLIB_ERR_NOMEM;
+  rc =
+      empty ? ml_snapshot_new(m->mem, empty, &rs, 0, &snap) : MESHLIB_ERR_NOMEM;
   if (rc == MESHLIB_OK) {
     ml_snapshot_slot_swap(&m->current, snap);
     if (o->source_count)
@@ -179,9 +179,8 @@ int meshlib_config_add_string(meshlib_config *c, const char *name,
   if (!GOOD_CONFIG(c) || !name || (!yaml && len) || !c->config)
     return MESHLIB_ERR_INVALID_ARG;
   ml_load_opts o = load_opts(c);
-  return note_result(c, ml_config_load_string(c->config, name,
-                                              yaml ? yaml : "", len, &o,
-                                              &c->diags));
+  return note_result(c, ml_config_load_string(c->config, name, yaml ? yaml : "",
+                                              len, &o, &c->diags));
 }
 
 int meshlib_config_analyze(meshlib_config *c) {

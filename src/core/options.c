@@ -120,8 +120,8 @@ int meshlib_options_set_allocator(meshlib_options *o,
       const ml_source *s = &o->sources[i];
       sources[i].path = ml_strdup(&tmp.alloc, s->path);
       sources[i].name = ml_strdup(&tmp.alloc, s->name);
-      sources[i].text = s->text ? ml_strndup(&tmp.alloc, s->text, s->len)
-                                : NULL;
+      sources[i].text =
+          s->text ? ml_strndup(&tmp.alloc, s->text, s->len) : NULL;
       sources[i].len = s->len;
       if ((s->path && !sources[i].path) || (s->name && !sources[i].name) ||
           (s->text && !sources[i].text)) {
@@ -149,8 +149,7 @@ int meshlib_options_set_namespace(meshlib_options *o, const char *ns) {
   return set_str(o, &o->settings.namespace_, ns);
 }
 
-int meshlib_options_set_domain_suffix(meshlib_options *o,
-                                      const char *suffix) {
+int meshlib_options_set_domain_suffix(meshlib_options *o, const char *suffix) {
   if (!GOOD_OPTIONS(o) || !suffix || !*suffix)
     return MESHLIB_ERR_INVALID_ARG;
   return set_str(o, &o->settings.domain_suffix, suffix);

@@ -37,9 +37,9 @@ static int parse_url(meshlib_request *r, const char *url) {
   if (!u)
     return MESHLIB_ERR_NOMEM;
   int rc = MESHLIB_ERR_BAD_URL;
-  char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL,
-       *query = NULL;
-  if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
+  char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL;
+  if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) !=
+      CURLUE_OK)
     goto out;
   if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
       curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||

@@ -28,7 +28,7 @@ struct meshlib_decision {
   ml_decision_dest *dests;
   size_t dest_count;
   size_t dest_cap;
-  ml_buf text; /* cluster and rule names; reused between decisions */
+  ml_buf text;      /* cluster and rule names; reused between decisions */
   ml_buf host_text; /* the FQDN of a host without rules */
   ml_route_destination implicit; /* the route of a host without rules */
 };

@@ -65,8 +65,8 @@ int ml_regex_compile(const ml_mem *mem, const char *pattern, int mode,
   if (!code) {
     PCRE2_UCHAR msg[160];
     pcre2_get_error_message(errcode, msg, sizeof(msg));
-    snprintf(err, errlen, "invalid regex at offset %zu: %s",
-             (size_t)erroffset, (const char *)msg);
+    snprintf(err, errlen, "invalid regex at offset %zu: %s", (size_t)erroffset,
+             (const char *)msg);
     return -1;
   }
   /* JIT when the platform has it; matching works either way. */
@@ -89,9 +89,9 @@ int ml_regex_match(const ml_regex *re, const char *s, size_t len) {
   pcre2_match_data *md = thread_match_data();
   if (!md)
     return 0;
-  int rc = re->jit ? pcre2_jit_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md,
-                                     NULL)
-                   : pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, NULL);
+  int rc = re->jit
+               ? pcre2_jit_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, NULL)
+               : pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, NULL);
   return rc >= 0;
 }
 

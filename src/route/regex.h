@@ -13,8 +13,7 @@ enum { ML_REGEX_FULL = 1, ML_REGEX_SEARCH = 0 };
  * offset into |err|. The regex is linked into |*list| so that its owner
  * frees all of them with ml_regex_free_list(). */
 int ml_regex_compile(const ml_mem *mem, const char *pattern, int mode,
-                     ml_regex **list, ml_regex **out, char *err,
-                     size_t errlen);
+                     ml_regex **list, ml_regex **out, char *err, size_t errlen);
 /* 1 when |s| (|len| bytes) matches, 0 otherwise. Thread-safe; does not
  * allocate after a thread's first call. */
 int ml_regex_match(const ml_regex *re, const char *s, size_t len);

@@ -54,8 +54,8 @@ typedef struct rt_map {
 
 typedef struct rt_hosts {
   rt_map exact;
-  rt_map wild;     /* "*.example.com" stored as "example.com" */
-  const void *any; /* the host "*" */
+  rt_map wild;        /* "*.example.com" stored as "example.com" */
+  const void *any;    /* the host "*" */
   uint64_t wild_lens; /* bit (len % 64) of every wildcard suffix */
 } rt_hosts;
 
@@ -597,8 +597,8 @@ typedef struct rt_dr_group {
 } rt_dr_group;
 
 /* The namespace part of "name.ns.svc.<suffix>", as a slice. */
-static int host_namespace(const char *fqdn, const char *suffix,
-                          const char **ns, size_t *ns_len) {
+static int host_namespace(const char *fqdn, const char *suffix, const char **ns,
+                          size_t *ns_len) {
   size_t name_len, ns_end, svc_end;
   if (!k8s_split(fqdn, suffix, &name_len, &ns_end, &svc_end))
     return 0;
@@ -627,8 +627,7 @@ static const char *pick_namespace(const ml_config *c, const size_t *next,
     if (!cands[k])
       continue;
     for (size_t i = g->head; i != SIZE_MAX; i = next[i])
-      if (ns_is(c->destination_rules[i]->meta.namespace_, cands[k],
-                lens[k])) {
+      if (ns_is(c->destination_rules[i]->meta.namespace_, cands[k], lens[k])) {
         *len_out = lens[k];
         return cands[k];
       }
@@ -640,8 +639,7 @@ static const char *pick_namespace(const ml_config *c, const size_t *next,
 
 static ml_dr_view *build_view(ml_arena *a, const ml_config *c,
                               const size_t *next, const rt_dr_group *g,
-                              const ml_route_settings *s,
-                              const char *suffix) {
+                              const ml_route_settings *s, const char *suffix) {
   size_t ns_len;
   const char *ns = pick_namespace(c, next, g, s, suffix, &ns_len);
   size_t nsub = 0;
@@ -696,12 +694,11 @@ static int build_drs(ml_route_table *t, const ml_config *c,
      * own traffic; as a client-side library we leave it out rather than
      * guess whether this process is one of them. */
     if (!dr->host_fqdn || dr->workload_selector.count ||
-        !visible_to(&dr->export_to, dr->meta.namespace_,
-                    s->client_namespace))
+        !visible_to(&dr->export_to, dr->meta.namespace_, s->client_namespace))
       continue;
     size_t hl = strlen(dr->host_fqdn);
-    const rt_key *k = map_find(&tmp, rt_hash(dr->host_fqdn, hl),
-                               dr->host_fqdn, hl);
+    const rt_key *k =
+        map_find(&tmp, rt_hash(dr->host_fqdn, hl), dr->host_fqdn, hl);
     if (k) {
       rt_dr_group *g = &groups[(size_t)(uintptr_t)k->val];
       next[g->tail] = i;
@@ -777,8 +774,7 @@ static int build_vhosts(ml_route_table *t, const ml_config *c,
     if (!vs->host_fqdns || !vs->hosts.count)
       continue;
     if (!applies_to_mesh(&vs->gateways) ||
-        !visible_to(&vs->export_to, vs->meta.namespace_,
-                    s->client_namespace))
+        !visible_to(&vs->export_to, vs->meta.namespace_, s->client_namespace))
       continue;
     rt_vs *cvs = ml_arena_alloc(&t->arena, sizeof(*cvs));
     if (!cvs || compile_vs(&t->arena, vs, cvs, &t->http_routes))

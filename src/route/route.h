@@ -37,7 +37,7 @@ typedef struct ml_route_input {
  * definition of a subset wins, the first top-level trafficPolicy wins). */
 typedef struct ml_dr_view {
   const char *host_fqdn;
-  const ml_destination_rule *first; /* the rule named in output */
+  const ml_destination_rule *first;        /* the rule named in output */
   const ml_traffic_policy *traffic_policy; /* NULL when none */
   const ml_subset **subsets;
   size_t subset_count;

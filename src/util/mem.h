@@ -23,7 +23,7 @@ typedef struct ml_arena_block ml_arena_block;
 typedef struct ml_arena {
   const ml_mem *mem;
   ml_arena_block *head;
-  size_t used; /* bytes handed out, for memory figures */
+  size_t used;     /* bytes handed out, for memory figures */
   size_t reserved; /* bytes obtained from |mem| */
 } ml_arena;
 

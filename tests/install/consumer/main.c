@@ -5,15 +5,14 @@
 #include <string.h>
 #include <meshlib/meshlib.h>
 
-static const char config[] =
-    "apiVersion: networking.istio.io/v1\n"
-    "kind: VirtualService\n"
-    "metadata: {name: reviews, namespace: default}\n"
-    "spec:\n"
-    "  hosts: [reviews]\n"
-    "  http:\n"
-    "  - route:\n"
-    "    - destination: {host: reviews, subset: v2}\n";
+static const char config[] = "apiVersion: networking.istio.io/v1\n"
+                             "kind: VirtualService\n"
+                             "metadata: {name: reviews, namespace: default}\n"
+                             "spec:\n"
+                             "  hosts: [reviews]\n"
+                             "  http:\n"
+                             "  - route:\n"
+                             "    - destination: {host: reviews, subset: v2}\n";
 
 int main(void) {
   meshlib_options *o;

@@ -12,44 +12,42 @@
 
 #include "meshlib/meshlib.h"
 
-static const char good_vs[] =
-    "apiVersion: networking.istio.io/v1\n"
-    "kind: VirtualService\n"
-    "metadata: {name: reviews, namespace: default}\n"
-    "spec:\n"
-    "  hosts: [reviews]\n"
-    "  http:\n"
-    "  - name: beta\n"
-    "    match:\n"
-    "    - headers: {x-user: {exact: beta}}\n"
-    "    route:\n"
-    "    - destination: {host: reviews, subset: v2}\n"
-    "  - route:\n"
-    "    - destination: {host: reviews, subset: v1}\n"
-    "      weight: 90\n"
-    "    - destination: {host: reviews, subset: v2}\n"
-    "      weight: 10\n"
-    "    timeout: 2s\n"
-    "---\n"
-    "apiVersion: networking.istio.io/v1\n"
-    "kind: DestinationRule\n"
-    "metadata: {name: reviews, namespace: default}\n"
-    "spec:\n"
-    "  host: reviews\n"
-    "  subsets:\n"
-    "  - {name: v1, labels: {version: v1}}\n";
+static const char good_vs[] = "apiVersion: networking.istio.io/v1\n"
+                              "kind: VirtualService\n"
+                              "metadata: {name: reviews, namespace: default}\n"
+                              "spec:\n"
+                              "  hosts: [reviews]\n"
+                              "  http:\n"
+                              "  - name: beta\n"
+                              "    match:\n"
+                              "    - headers: {x-user: {exact: beta}}\n"
+                              "    route:\n"
+                              "    - destination: {host: reviews, subset: v2}\n"
+                              "  - route:\n"
+                              "    - destination: {host: reviews, subset: v1}\n"
+                              "      weight: 90\n"
+                              "    - destination: {host: reviews, subset: v2}\n"
+                              "      weight: 10\n"
+                              "    timeout: 2s\n"
+                              "---\n"
+                              "apiVersion: networking.istio.io/v1\n"
+                              "kind: DestinationRule\n"
+                              "metadata: {name: reviews, namespace: default}\n"
+                              "spec:\n"
+                              "  host: reviews\n"
+                              "  subsets:\n"
+                              "  - {name: v1, labels: {version: v1}}\n";
 
-static const char bad_vs[] =
-    "apiVersion: networking.istio.io/v1\n"
-    "kind: VirtualService\n"
-    "metadata: {name: reviews, namespace: default}\n"
-    "spec:\n"
-    "  hosts: [reviews]\n"
-    "  http:\n"
-    "  - route:\n"
-    "    - destination: {host: reviews}\n"
-    "    retries:\n"
-    "      attempts: many\n";
+static const char bad_vs[] = "apiVersion: networking.istio.io/v1\n"
+                             "kind: VirtualService\n"
+                             "metadata: {name: reviews, namespace: default}\n"
+                             "spec:\n"
+                             "  hosts: [reviews]\n"
+                             "  http:\n"
+                             "  - route:\n"
+                             "    - destination: {host: reviews}\n"
+                             "    retries:\n"
+                             "      attempts: many\n";
 
 static meshlib *new_mesh(void) {
   meshlib_options *o;
@@ -223,8 +221,7 @@ static void test_decision_parts_and_json(void **state) {
   meshlib_free_str(m, json);
 
   /* The header route. */
-  assert_int_equal(meshlib_request_add_header(r, "X-User", "beta"),
-                   MESHLIB_OK);
+  assert_int_equal(meshlib_request_add_header(r, "X-User", "beta"), MESHLIB_OK);
   assert_int_equal(meshlib_request_route(r, &d), MESHLIB_OK);
   assert_string_equal(meshlib_decision_route_name(d), "beta");
   assert_string_equal(meshlib_decision_destination_subset(d, 0), "v2");

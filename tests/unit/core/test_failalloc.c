@@ -14,9 +14,9 @@
 
 #include "meshlib/meshlib.h"
 
-static long fail_at;  /* the allocation to fail, 1-based; 0 = none */
-static long count;    /* allocations so far */
-static long live;     /* blocks held */
+static long fail_at; /* the allocation to fail, 1-based; 0 = none */
+static long count;   /* allocations so far */
+static long live;    /* blocks held */
 
 static int should_fail(void) {
   return ++count == fail_at;

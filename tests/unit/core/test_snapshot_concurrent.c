@@ -87,7 +87,8 @@ static void test_swaps_under_readers(void **state) {
     /* Let the readers make progress between swaps, so that every version
      * is read while the next one is being built. */
     long seen = atomic_load(&decisions_made);
-    for (int spin = 0; spin < 100000 && atomic_load(&decisions_made) < seen + READERS; spin++)
+    for (int spin = 0;
+         spin < 100000 && atomic_load(&decisions_made) < seen + READERS; spin++)
       sched_yield();
     meshlib_config *c;
     assert_int_equal(meshlib_config_new(&c, m), MESHLIB_OK);
