@@ -152,14 +152,20 @@ static int we_has_labels(const ml_workload_entry *we, const ml_kv_list *want) {
 /* ---------------------------------------------------------------- */
 /* Who defines a host                                                */
 
+/* One of |hosts| (as resolved in |fqdns|, when there) overlaps |host|. */
+static int hosts_claim(const ml_str_list *hosts, const char *const *fqdns,
+                       const char *host) {
+  for (size_t h = 0; h < hosts->count; h++)
+    if (hosts_overlap(fqdns ? fqdns[h] : hosts->items[h], host))
+      return 1;
+  return 0;
+}
+
 static int se_defines(const ml_config *c, const char *host) {
   for (size_t i = 0; i < c->se_count; i++) {
     const ml_service_entry *se = c->service_entries[i];
-    for (size_t h = 0; h < se->hosts.count; h++) {
-      const char *f = se->host_fqdns ? se->host_fqdns[h] : se->hosts.items[h];
-      if (hosts_overlap(f, host))
-        return 1;
-    }
+    if (hosts_claim(&se->hosts, se->host_fqdns, host))
+      return 1;
   }
   return 0;
 }
@@ -167,11 +173,8 @@ static int se_defines(const ml_config *c, const char *host) {
 static int vs_defines(const ml_config *c, const char *host) {
   for (size_t i = 0; i < c->vs_count; i++) {
     const ml_virtual_service *vs = c->virtual_services[i];
-    for (size_t h = 0; h < vs->hosts.count; h++) {
-      const char *f = vs->host_fqdns ? vs->host_fqdns[h] : vs->hosts.items[h];
-      if (hosts_overlap(f, host))
-        return 1;
-    }
+    if (hosts_claim(&vs->hosts, vs->host_fqdns, host))
+      return 1;
   }
   return 0;
 }
@@ -566,12 +569,8 @@ static void check_subset_endpoints(actx *a, const ml_destination_rule *dr,
     int known = 0, selected = 0;
     for (size_t i = 0; i < c->se_count && !selected; i++) {
       const ml_service_entry *se = c->service_entries[i];
-      int defines = 0;
-      for (size_t h = 0; h < se->hosts.count && !defines; h++) {
-        const char *f = se->host_fqdns ? se->host_fqdns[h] : se->hosts.items[h];
-        defines = hosts_overlap(f, dr->host_fqdn);
-      }
-      if (defines && se_selects(c, se, &sub->labels, &selected))
+      if (hosts_claim(&se->hosts, se->host_fqdns, dr->host_fqdn) &&
+          se_selects(c, se, &sub->labels, &selected))
         known = 1;
     }
     if (!known || selected)

@@ -187,6 +187,20 @@ static void read_meta(ml_loader *L, const ynode *root, const ynode *md,
 
 static void load_object(ml_loader *L, const ynode *root, int in_list);
 
+/* The object kinds, in the order of load_object's switches. Each starts
+ * with its ml_meta, so one allocation and one copy serve them all. */
+static const struct {
+  const char *name;
+  size_t size;
+} kKinds[] = {{"VirtualService", sizeof(ml_virtual_service)},
+              {"DestinationRule", sizeof(ml_destination_rule)},
+              {"ServiceEntry", sizeof(ml_service_entry)},
+              {"WorkloadEntry", sizeof(ml_workload_entry)}};
+_Static_assert(offsetof(ml_virtual_service, meta) == 0, "meta first");
+_Static_assert(offsetof(ml_destination_rule, meta) == 0, "meta first");
+_Static_assert(offsetof(ml_service_entry, meta) == 0, "meta first");
+_Static_assert(offsetof(ml_workload_entry, meta) == 0, "meta first");
+
 static void load_list(ml_loader *L, const ynode *root) {
   const ynode *items = ml_ld_get(root, "items");
   size_t mark = ml_ld_push(L, "items");
@@ -231,10 +245,8 @@ static void load_object(ml_loader *L, const ynode *root, int in_list) {
   for (size_t i = 0; api && kApiVersions[i]; i++)
     api_ok |= strcmp(api, kApiVersions[i]) == 0;
   int k = -1;
-  static const char *const kinds[] = {"VirtualService", "DestinationRule",
-                                      "ServiceEntry", "WorkloadEntry"};
   for (int i = 0; i < 4; i++)
-    if (strcmp(kind, kinds[i]) == 0)
+    if (strcmp(kind, kKinds[i].name) == 0)
       k = i;
   if (k < 0 || !api_ok) {
     ml_origin o = ml_ld_origin(L, root);
@@ -257,7 +269,7 @@ static void load_object(ml_loader *L, const ynode *root, int in_list) {
   ml_meta meta;
   memset(&meta, 0, sizeof(meta));
   meta.api_version = ml_ld_dup(L, api, strlen(api));
-  meta.kind = kinds[k];
+  meta.kind = kKinds[k].name;
   read_meta(L, root, md, &meta);
   set_resource(L, kind, meta.namespace_, meta.name);
 
@@ -275,44 +287,23 @@ static void load_object(ml_loader *L, const ynode *root, int in_list) {
   L->plen = 0;
   size_t mark = ml_ld_push(L, "spec");
   L->obj = root;
-  void *obj = NULL;
-  switch (k) {
-  case 0: {
-    ml_virtual_service *vs = ml_arena_alloc(L->a, sizeof(*vs));
-    if (vs) {
-      vs->meta = meta;
-      ml_ld_virtual_service(L, spec, vs);
+  void *obj = ml_arena_alloc(L->a, kKinds[k].size);
+  if (obj) {
+    *(ml_meta *)obj = meta;
+    switch (k) {
+    case 0:
+      ml_ld_virtual_service(L, spec, obj);
+      break;
+    case 1:
+      ml_ld_destination_rule(L, spec, obj);
+      break;
+    case 2:
+      ml_ld_service_entry(L, spec, obj);
+      break;
+    default:
+      ml_ld_workload_entry_spec(L, spec, &((ml_workload_entry *)obj)->spec);
+      break;
     }
-    obj = vs;
-    break;
-  }
-  case 1: {
-    ml_destination_rule *dr = ml_arena_alloc(L->a, sizeof(*dr));
-    if (dr) {
-      dr->meta = meta;
-      ml_ld_destination_rule(L, spec, dr);
-    }
-    obj = dr;
-    break;
-  }
-  case 2: {
-    ml_service_entry *se = ml_arena_alloc(L->a, sizeof(*se));
-    if (se) {
-      se->meta = meta;
-      ml_ld_service_entry(L, spec, se);
-    }
-    obj = se;
-    break;
-  }
-  default: {
-    ml_workload_entry *we = ml_arena_alloc(L->a, sizeof(*we));
-    if (we) {
-      we->meta = meta;
-      ml_ld_workload_entry_spec(L, spec, &we->spec);
-    }
-    obj = we;
-    break;
-  }
   }
   ml_ld_pop(L, mark);
   if (!obj) {
@@ -323,44 +314,30 @@ static void load_object(ml_loader *L, const ynode *root, int in_list) {
   if (L->d->errors != errors_before || L->nomem)
     return;
   ml_config *c = L->c;
+  /* The lists have different element types: one macro keeps them typed. */
+#define APPEND(list, count)                                                    \
+  do {                                                                         \
+    void *grown = grow(L, c->list, c->count, sizeof(*c->list));                \
+    if (grown) {                                                               \
+      c->list = grown;                                                         \
+      c->list[c->count++] = obj;                                               \
+    }                                                                          \
+  } while (0)
   switch (k) {
-  case 0: {
-    ml_virtual_service **arr =
-        grow(L, c->virtual_services, c->vs_count, sizeof(*arr));
-    if (arr) {
-      arr[c->vs_count++] = obj;
-      c->virtual_services = arr;
-    }
+  case 0:
+    APPEND(virtual_services, vs_count);
+    break;
+  case 1:
+    APPEND(destination_rules, dr_count);
+    break;
+  case 2:
+    APPEND(service_entries, se_count);
+    break;
+  default:
+    APPEND(workload_entries, we_count);
     break;
   }
-  case 1: {
-    ml_destination_rule **arr =
-        grow(L, c->destination_rules, c->dr_count, sizeof(*arr));
-    if (arr) {
-      arr[c->dr_count++] = obj;
-      c->destination_rules = arr;
-    }
-    break;
-  }
-  case 2: {
-    ml_service_entry **arr =
-        grow(L, c->service_entries, c->se_count, sizeof(*arr));
-    if (arr) {
-      arr[c->se_count++] = obj;
-      c->service_entries = arr;
-    }
-    break;
-  }
-  default: {
-    ml_workload_entry **arr =
-        grow(L, c->workload_entries, c->we_count, sizeof(*arr));
-    if (arr) {
-      arr[c->we_count++] = obj;
-      c->workload_entries = arr;
-    }
-    break;
-  }
-  }
+#undef APPEND
 }
 
 /* ---- one input --------------------------------------------------------- */

@@ -5,7 +5,6 @@
 
 #include <stdint.h>
 #include <string.h>
-#include "meshlib/error.h"
 
 static void policy_init(ml_traffic_policy *p) {
   memset(p, 0, sizeof(*p));
@@ -153,11 +152,9 @@ static void read_load_balancer(ml_loader *L, const ynode *n,
     } else if (ml_key(&it, "consistentHash")) {
       if (!ml_ld_map(L, it.v))
         continue;
-      ml_consistent_hash *h = ml_arena_alloc(L->a, sizeof(*h));
-      if (!h) {
-        ml_ld_fail(L, MESHLIB_ERR_NOMEM);
+      ml_consistent_hash *h = ml_ld_alloc(L, 1, sizeof(*h));
+      if (!h)
         return;
-      }
       h->cookie_ttl_ms = -1;
       h->minimum_ring_size = -1;
       h->maglev_table_size = -1;
@@ -408,38 +405,21 @@ static void read_retry_budget(ml_loader *L, const ynode *n,
 static void read_policy(ml_loader *L, const ynode *n, ml_traffic_policy *p,
                         int port_level);
 
-static void read_port_level(ml_loader *L, const ynode *seq,
-                            ml_traffic_policy *p) {
-  if (!ml_ld_seq(L, seq))
-    return;
-  p->port_level_settings =
-      ml_arena_alloc(L->a, (seq->count + 1) * sizeof(*p->port_level_settings));
-  if (!p->port_level_settings) {
-    ml_ld_fail(L, MESHLIB_ERR_NOMEM);
-    return;
-  }
-  for (size_t i = 0; i < seq->count; i++) {
-    size_t mark = ml_ld_item(L, seq, i);
-    const ynode *item = seq->items[i];
-    ml_port_traffic_policy *pl = &p->port_level_settings[i];
-    policy_init(&pl->policy);
-    if (ml_ld_is_null(item))
-      ml_ld_err(L, item ? item : seq, "must not be null");
-    read_policy(L, item, &pl->policy, 1);
-    const ynode *port = ml_ld_get(item, "port");
-    if (port) {
-      size_t m2 = ml_ld_push(L, "port");
-      ml_ld_port_selector(L, port, &pl->port);
-      ml_ld_pop(L, m2);
-    }
-    if (!pl->port && item && item->type == YN_MAP && !L->nomem) {
-      size_t m2 = ml_ld_push(L, "port");
-      ml_ld_err(L, port ? port : item, "port.number is required");
-      ml_ld_pop(L, m2);
-    }
+/* One of portLevelSettings[] (list items are never NULL nodes). */
+static void read_port_level(ml_loader *L, const ynode *n, void *item) {
+  ml_port_traffic_policy *pl = item;
+  policy_init(&pl->policy);
+  if (ml_ld_is_null(n))
+    ml_ld_err(L, n, "must not be null");
+  read_policy(L, n, &pl->policy, 1);
+  const ynode *port = ml_ld_get(n, "port");
+  if (port) {
+    size_t mark = ml_ld_push(L, "port");
+    ml_ld_port_selector(L, port, &pl->port);
     ml_ld_pop(L, mark);
   }
-  p->port_level_count = seq->count;
+  if (!pl->port && n->type == YN_MAP && !L->nomem)
+    ml_ld_field_err(L, "port", port ? port : n, "port.number is required");
 }
 
 static void read_policy(ml_loader *L, const ynode *n, ml_traffic_policy *p,
@@ -461,7 +441,9 @@ static void read_policy(ml_loader *L, const ynode *n, ml_traffic_policy *p,
     else if (port_level && ml_key(&it, "port"))
       ; /* read by the caller */
     else if (!port_level && ml_key(&it, "portLevelSettings"))
-      read_port_level(L, it.v, p);
+      p->port_level_settings =
+          ml_ld_array(L, it.v, sizeof(*p->port_level_settings), read_port_level,
+                      &p->port_level_count);
     else if (!port_level && ml_key(&it, "retryBudget"))
       read_retry_budget(L, it.v, &p->retry_budget);
     else if (!port_level &&
@@ -475,23 +457,19 @@ static void read_policy(ml_loader *L, const ynode *n, ml_traffic_policy *p,
 static ml_traffic_policy *new_policy(ml_loader *L, const ynode *n) {
   if (ml_ld_is_null(n))
     return NULL;
-  ml_traffic_policy *p = ml_arena_alloc(L->a, sizeof(*p));
-  if (!p) {
-    ml_ld_fail(L, MESHLIB_ERR_NOMEM);
+  ml_traffic_policy *p = ml_ld_alloc(L, 1, sizeof(*p));
+  if (!p)
     return NULL;
-  }
   policy_init(p);
   read_policy(L, n, p, 0);
   return p;
 }
 
-static void read_subset(ml_loader *L, const ynode *n, ml_subset *s) {
+static void read_subset(ml_loader *L, const ynode *n, void *item) {
+  ml_subset *s = item;
   s->origin = ml_ld_origin(L, n);
-  if (!ml_ld_map(L, n)) {
-    if (ml_ld_is_null(n))
-      ml_ld_err(L, n ? n : L->obj, "subset must not be null");
+  if (!ml_ld_map_nonnull(L, n, "subset must not be null"))
     return;
-  }
   ml_miter it;
   ml_miter_init(L, &it, n);
   while (ml_miter_next(L, &it)) {
@@ -504,11 +482,8 @@ static void read_subset(ml_loader *L, const ynode *n, ml_subset *s) {
     else
       ml_ld_unknown(L, &it);
   }
-  if (!s->name || !*s->name) {
-    size_t mark = ml_ld_push(L, "name");
-    ml_ld_err(L, ml_ld_where(L, n, "name"), "is required");
-    ml_ld_pop(L, mark);
-  }
+  if (!s->name || !*s->name)
+    ml_ld_field_err(L, "name", ml_ld_where(L, n, "name"), "is required");
 }
 
 void ml_ld_destination_rule(ml_loader *L, const ynode *spec,
@@ -522,20 +497,8 @@ void ml_ld_destination_rule(ml_loader *L, const ynode *spec,
       } else if (ml_key(&it, "trafficPolicy")) {
         dr->traffic_policy = new_policy(L, it.v);
       } else if (ml_key(&it, "subsets")) {
-        if (!ml_ld_seq(L, it.v))
-          continue;
-        dr->subsets =
-            ml_arena_alloc(L->a, (it.v->count + 1) * sizeof(*dr->subsets));
-        if (!dr->subsets) {
-          ml_ld_fail(L, MESHLIB_ERR_NOMEM);
-          return;
-        }
-        for (size_t i = 0; i < it.v->count; i++) {
-          size_t mark = ml_ld_item(L, it.v, i);
-          read_subset(L, it.v->items[i], &dr->subsets[i]);
-          ml_ld_pop(L, mark);
-        }
-        dr->subset_count = it.v->count;
+        dr->subsets = ml_ld_array(L, it.v, sizeof(*dr->subsets), read_subset,
+                                  &dr->subset_count);
       } else if (ml_key(&it, "exportTo")) {
         ml_ld_str_list(L, it.v, &dr->export_to);
       } else if (ml_key(&it, "workloadSelector")) {
@@ -554,11 +517,8 @@ void ml_ld_destination_rule(ml_loader *L, const ynode *spec,
       }
     }
   }
-  if (!dr->host || !*dr->host) {
-    size_t mark = ml_ld_push(L, "host");
-    ml_ld_err(L, ml_ld_where(L, spec, "host"), "is required");
-    ml_ld_pop(L, mark);
-  } else {
+  if (!dr->host || !*dr->host)
+    ml_ld_field_err(L, "host", ml_ld_where(L, spec, "host"), "is required");
+  else
     dr->host_fqdn = ml_ld_host_fqdn(L, dr->host);
-  }
 }

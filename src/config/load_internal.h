@@ -67,6 +67,14 @@ void ml_ld_err(ml_loader *L, const ynode *at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* ml_ld_err with the field path at "<path>.<key>": for a field that is
+ * missing or wrong as a whole, reported where |at| says. */
+void ml_ld_field_err(ml_loader *L, const char *key, const ynode *at,
+                     const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
 void ml_ld_warn(ml_loader *L, const ynode *at, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -85,6 +93,9 @@ int ml_ld_visit(ml_loader *L, const ynode *n);
 int ml_ld_is_null(const ynode *n);
 /* 1 when |n| is a map (null gives 0 silently, other types an error). */
 int ml_ld_map(ml_loader *L, const ynode *n);
+/* ml_ld_map for a value that must be present: a null |n| is the error
+ * |msg| (at |n|, or at the object when the key is absent). */
+int ml_ld_map_nonnull(ml_loader *L, const ynode *n, const char *msg);
 int ml_ld_seq(ml_loader *L, const ynode *n);
 void ml_miter_init(ml_loader *L, ml_miter *it, const ynode *map);
 int ml_miter_next(ml_loader *L, ml_miter *it);
@@ -97,6 +108,21 @@ const ynode *ml_ld_get(const ynode *map, const char *key);
 /* Where to report a missing or empty |key| of |map|: its value, else the
  * map, else the object. */
 const ynode *ml_ld_where(const ml_loader *L, const ynode *map, const char *key);
+
+/* |n| items of |size| bytes, zeroed, in the model's arena; reports running
+ * out of memory. */
+void *ml_ld_alloc(ml_loader *L, size_t n, size_t size);
+
+/* Reads one list item |n| into |item|, an element of the array that
+ * ml_ld_array allocated (the reader casts it to its own type). */
+typedef void (*ml_ld_item_fn)(ml_loader *L, const ynode *n, void *item);
+/* Reads the list |seq| into a new array of items of |size| bytes, each by
+ * |read| with the field path at "<seq>[i]", and sets *count. The array has
+ * a zeroed spare item, so an empty list still gets one. Returns NULL and
+ * leaves *count alone when |seq| is null, not a list (reported as by
+ * ml_ld_seq) or memory ran out (L->nomem then ends the walk). */
+void *ml_ld_array(ml_loader *L, const ynode *seq, size_t size,
+                  ml_ld_item_fn read, size_t *count);
 
 /* Getters: each leaves |out| alone when the node is null or wrong, and
  * reports the error. They return 1 when a value was stored. */

@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include "meshlib/error.h"
 
 static void upper(char *s) {
   for (; *s; s++)
@@ -18,11 +17,9 @@ static void upper(char *s) {
 static void read_we_ports(ml_loader *L, const ynode *n, ml_kv_list *out) {
   if (!ml_ld_map(L, n))
     return;
-  ml_kv *items = ml_arena_alloc(L->a, (n->count + 1) * sizeof(*items));
-  if (!items) {
-    ml_ld_fail(L, MESHLIB_ERR_NOMEM);
+  ml_kv *items = ml_ld_alloc(L, n->count + 1, sizeof(*items));
+  if (!items)
     return;
-  }
   size_t count = 0;
   ml_miter it;
   ml_miter_init(L, &it, n);
@@ -46,11 +43,8 @@ void ml_ld_workload_entry_spec(ml_loader *L, const ynode *spec,
                                ml_workload_entry_spec *we) {
   we->weight = -1;
   we->origin = ml_ld_origin(L, spec ? spec : L->obj);
-  if (!ml_ld_map(L, spec)) {
-    if (ml_ld_is_null(spec))
-      ml_ld_err(L, spec ? spec : L->obj, "must not be null");
+  if (!ml_ld_map_nonnull(L, spec, "must not be null"))
     return;
-  }
   ml_miter it;
   ml_miter_init(L, &it, spec);
   while (ml_miter_next(L, &it)) {
@@ -73,19 +67,20 @@ void ml_ld_workload_entry_spec(ml_loader *L, const ynode *spec,
   }
   /* Istio: an address is required unless a network is named (the
    * workload then lives behind that network's gateway). */
-  if ((!we->address || !*we->address) && (!we->network || !*we->network)) {
-    size_t mark = ml_ld_push(L, "address");
-    ml_ld_err(L, ml_ld_where(L, spec, "address"), "is required");
-    ml_ld_pop(L, mark);
-  }
+  if ((!we->address || !*we->address) && (!we->network || !*we->network))
+    ml_ld_field_err(L, "address", ml_ld_where(L, spec, "address"),
+                    "is required");
 }
 
-static void read_port(ml_loader *L, const ynode *n, ml_service_port *p) {
-  if (!ml_ld_map(L, n)) {
-    if (ml_ld_is_null(n))
-      ml_ld_err(L, n ? n : L->obj, "port must not be null");
+/* ServiceEntry.endpoints[]: WorkloadEntry specs. */
+static void read_endpoint(ml_loader *L, const ynode *n, void *item) {
+  ml_ld_workload_entry_spec(L, n, item);
+}
+
+static void read_port(ml_loader *L, const ynode *n, void *item) {
+  ml_service_port *p = item;
+  if (!ml_ld_map_nonnull(L, n, "port must not be null"))
     return;
-  }
   ml_miter it;
   ml_miter_init(L, &it, n);
   while (ml_miter_next(L, &it)) {
@@ -105,16 +100,10 @@ static void read_port(ml_loader *L, const ynode *n, ml_service_port *p) {
       ml_ld_unknown(L, &it);
     }
   }
-  if (!p->number && !ml_ld_get(n, "number")) {
-    size_t mark = ml_ld_push(L, "number");
-    ml_ld_err(L, n, "is required");
-    ml_ld_pop(L, mark);
-  }
-  if (!p->name || !*p->name) {
-    size_t mark = ml_ld_push(L, "name");
-    ml_ld_err(L, ml_ld_where(L, n, "name"), "is required");
-    ml_ld_pop(L, mark);
-  }
+  if (!p->number && !ml_ld_get(n, "number"))
+    ml_ld_field_err(L, "number", n, "is required");
+  if (!p->name || !*p->name)
+    ml_ld_field_err(L, "name", ml_ld_where(L, n, "name"), "is required");
 }
 
 void ml_ld_service_entry(ml_loader *L, const ynode *spec,
@@ -134,20 +123,8 @@ void ml_ld_service_entry(ml_loader *L, const ynode *spec,
       } else if (ml_key(&it, "addresses")) {
         ml_ld_str_list(L, it.v, &se->addresses);
       } else if (ml_key(&it, "ports")) {
-        if (!ml_ld_seq(L, it.v))
-          continue;
-        se->ports =
-            ml_arena_alloc(L->a, (it.v->count + 1) * sizeof(*se->ports));
-        if (!se->ports) {
-          ml_ld_fail(L, MESHLIB_ERR_NOMEM);
-          return;
-        }
-        for (size_t i = 0; i < it.v->count; i++) {
-          size_t mark = ml_ld_item(L, it.v, i);
-          read_port(L, it.v->items[i], &se->ports[i]);
-          ml_ld_pop(L, mark);
-        }
-        se->port_count = it.v->count;
+        se->ports = ml_ld_array(L, it.v, sizeof(*se->ports), read_port,
+                                &se->port_count);
       } else if (ml_key(&it, "location")) {
         if (ml_ld_enum(L, it.v, locations, &v))
           se->location_internal = v == 1;
@@ -155,21 +132,10 @@ void ml_ld_service_entry(ml_loader *L, const ynode *spec,
         if (ml_ld_enum(L, it.v, resolutions, &v))
           se->resolution = (ml_resolution)v;
       } else if (ml_key(&it, "endpoints")) {
-        if (!ml_ld_seq(L, it.v))
-          continue;
-        endpoints = it.v;
-        se->endpoints =
-            ml_arena_alloc(L->a, (it.v->count + 1) * sizeof(*se->endpoints));
-        if (!se->endpoints) {
-          ml_ld_fail(L, MESHLIB_ERR_NOMEM);
-          return;
-        }
-        for (size_t i = 0; i < it.v->count; i++) {
-          size_t mark = ml_ld_item(L, it.v, i);
-          ml_ld_workload_entry_spec(L, it.v->items[i], &se->endpoints[i]);
-          ml_ld_pop(L, mark);
-        }
-        se->endpoint_count = it.v->count;
+        se->endpoints = ml_ld_array(L, it.v, sizeof(*se->endpoints),
+                                    read_endpoint, &se->endpoint_count);
+        if (se->endpoints)
+          endpoints = it.v;
       } else if (ml_key(&it, "workloadSelector")) {
         if (!ml_ld_map(L, it.v))
           continue;
@@ -192,12 +158,9 @@ void ml_ld_service_entry(ml_loader *L, const ynode *spec,
       }
     }
   }
-  se->host_fqdns =
-      ml_arena_alloc(L->a, (se->hosts.count + 1) * sizeof(*se->host_fqdns));
-  if (!se->host_fqdns) {
-    ml_ld_fail(L, MESHLIB_ERR_NOMEM);
+  se->host_fqdns = ml_ld_alloc(L, se->hosts.count + 1, sizeof(*se->host_fqdns));
+  if (!se->host_fqdns)
     return;
-  }
   for (size_t i = 0; i < se->hosts.count; i++) {
     if (strcmp(se->hosts.items[i], "*") == 0) {
       size_t mark = ml_ld_push(L, "hosts");
@@ -208,12 +171,9 @@ void ml_ld_service_entry(ml_loader *L, const ynode *spec,
     }
     se->host_fqdns[i] = ml_ld_host_fqdn(L, se->hosts.items[i]);
   }
-  if (se->hosts.count == 0) {
-    size_t mark = ml_ld_push(L, "hosts");
-    ml_ld_err(L, ml_ld_where(L, spec, "hosts"),
-              "at least one host is required");
-    ml_ld_pop(L, mark);
-  }
+  if (se->hosts.count == 0)
+    ml_ld_field_err(L, "hosts", ml_ld_where(L, spec, "hosts"),
+                    "at least one host is required");
   if (endpoints && selector)
     ml_ld_err(L, selector,
               "only one of endpoints or workloadSelector may "

@@ -40,14 +40,31 @@ static void addv(ml_loader *L, int level, const char *code, const ynode *at,
     ml_ld_fail(L, MESHLIB_ERR_NOMEM);
 }
 
-void ml_ld_err(ml_loader *L, const ynode *at, const char *fmt, ...) {
-  va_list ap;
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 0)))
+#endif
+static void errv(ml_loader *L, const ynode *at, const char *fmt, va_list ap) {
   if (L->limit_hit > 1)
     return; /* after a size limit, the rest of the document is noise */
-  va_start(ap, fmt);
   addv(L, MESHLIB_LEVEL_ERROR, ML_CODE_SCHEMA, at, L->path, fmt, ap);
-  va_end(ap);
   ml_ld_fail(L, MESHLIB_ERR_CONFIG);
+}
+
+void ml_ld_err(ml_loader *L, const ynode *at, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  errv(L, at, fmt, ap);
+  va_end(ap);
+}
+
+void ml_ld_field_err(ml_loader *L, const char *key, const ynode *at,
+                     const char *fmt, ...) {
+  va_list ap;
+  size_t mark = ml_ld_push(L, key);
+  va_start(ap, fmt);
+  errv(L, at, fmt, ap);
+  va_end(ap);
+  ml_ld_pop(L, mark);
 }
 
 void ml_ld_warn(ml_loader *L, const ynode *at, const char *fmt, ...) {
@@ -176,6 +193,14 @@ int ml_ld_map(ml_loader *L, const ynode *n) {
   return 1;
 }
 
+int ml_ld_map_nonnull(ml_loader *L, const ynode *n, const char *msg) {
+  if (ml_ld_map(L, n))
+    return 1;
+  if (ml_ld_is_null(n))
+    ml_ld_err(L, n ? n : L->obj, "%s", msg);
+  return 0;
+}
+
 int ml_ld_seq(ml_loader *L, const ynode *n) {
   if (ml_ld_is_null(n))
     return 0;
@@ -253,6 +278,31 @@ const ynode *ml_ld_where(const ml_loader *L, const ynode *map,
   if (v)
     return v;
   return map ? map : L->obj;
+}
+
+/* ---- arrays ------------------------------------------------------------ */
+
+void *ml_ld_alloc(ml_loader *L, size_t n, size_t size) {
+  void *p = ml_arena_alloc(L->a, n * size);
+  if (!p)
+    ml_ld_fail(L, MESHLIB_ERR_NOMEM);
+  return p;
+}
+
+void *ml_ld_array(ml_loader *L, const ynode *seq, size_t size,
+                  ml_ld_item_fn read, size_t *count) {
+  if (!ml_ld_seq(L, seq))
+    return NULL;
+  char *items = ml_ld_alloc(L, seq->count + 1, size);
+  if (!items)
+    return NULL;
+  for (size_t i = 0; i < seq->count; i++) {
+    size_t mark = ml_ld_item(L, seq, i);
+    read(L, seq->items[i], items + i * size);
+    ml_ld_pop(L, mark);
+  }
+  *count = seq->count;
+  return items;
 }
 
 /* ---- getters ----------------------------------------------------------- */
@@ -414,11 +464,9 @@ int ml_ld_enum(ml_loader *L, const ynode *n, const char *const *names,
 int ml_ld_str_list(ml_loader *L, const ynode *n, ml_str_list *out) {
   if (!ml_ld_seq(L, n))
     return 0;
-  const char **items = ml_arena_alloc(L->a, (n->count + 1) * sizeof(*items));
-  if (!items) {
-    ml_ld_fail(L, MESHLIB_ERR_NOMEM);
+  const char **items = ml_ld_alloc(L, n->count + 1, sizeof(*items));
+  if (!items)
     return 0;
-  }
   size_t count = 0;
   for (size_t i = 0; i < n->count; i++) {
     size_t mark = ml_ld_item(L, n, i);
@@ -437,11 +485,9 @@ int ml_ld_str_list(ml_loader *L, const ynode *n, ml_str_list *out) {
 int ml_ld_kv_map(ml_loader *L, const ynode *n, ml_kv_list *out) {
   if (!ml_ld_map(L, n))
     return 0;
-  ml_kv *items = ml_arena_alloc(L->a, (n->count + 1) * sizeof(*items));
-  if (!items) {
-    ml_ld_fail(L, MESHLIB_ERR_NOMEM);
+  ml_kv *items = ml_ld_alloc(L, n->count + 1, sizeof(*items));
+  if (!items)
     return 0;
-  }
   size_t count = 0;
   ml_miter it;
   ml_miter_init(L, &it, n);

@@ -9,30 +9,21 @@
 #include "route/regex.h"
 #include "util/str.h"
 
-#define ERR_NOMEM_RET(L, p)                                                    \
-  do {                                                                         \
-    if (!(p)) {                                                                \
-      ml_ld_fail((L), MESHLIB_ERR_NOMEM);                                      \
-      return;                                                                  \
-    }                                                                          \
-  } while (0)
-
-static void *arr_alloc(ml_loader *L, size_t n, size_t size) {
-  void *p = ml_arena_alloc(L->a, (n ? n : 1) * size);
-  if (!p)
-    ml_ld_fail(L, MESHLIB_ERR_NOMEM);
-  return p;
+/* A zeroed object of |size| bytes for the optional map |n| (redirect,
+ * retries, fault, ...), or NULL when |n| is null, not a map (reported) or
+ * memory ran out. */
+static void *new_for_map(ml_loader *L, const ynode *n, size_t size) {
+  if (!ml_ld_map(L, n))
+    return NULL;
+  return ml_ld_alloc(L, 1, size);
 }
 
 /* Destination {host, subset, port{number}}; host resolved against the
  * object's namespace. */
 static void read_destination(ml_loader *L, const ynode *n, ml_destination *d) {
   d->origin = ml_ld_origin(L, n);
-  if (!ml_ld_map(L, n)) {
-    if (ml_ld_is_null(n))
-      ml_ld_err(L, n ? n : L->obj, "destination must not be null");
+  if (!ml_ld_map_nonnull(L, n, "destination must not be null"))
     return;
-  }
   ml_miter it;
   ml_miter_init(L, &it, n);
   while (ml_miter_next(L, &it)) {
@@ -45,22 +36,15 @@ static void read_destination(ml_loader *L, const ynode *n, ml_destination *d) {
     else
       ml_ld_unknown(L, &it);
   }
-  if (!d->host || !*d->host) {
-    size_t mark = ml_ld_push(L, "host");
-    ml_ld_err(L, n, "is required");
-    ml_ld_pop(L, mark);
-  } else if (strcmp(d->host, "*") == 0) {
-    size_t mark = ml_ld_push(L, "host");
-    ml_ld_err(L, ml_ld_get(n, "host"), "\"*\" is not a valid destination");
-    ml_ld_pop(L, mark);
-  } else {
+  if (!d->host || !*d->host)
+    ml_ld_field_err(L, "host", n, "is required");
+  else if (strcmp(d->host, "*") == 0)
+    ml_ld_field_err(L, "host", ml_ld_get(n, "host"),
+                    "\"*\" is not a valid destination");
+  else
     d->fqdn = ml_ld_host_fqdn(L, d->host);
-  }
-  if (d->subset && !*d->subset) {
-    size_t mark = ml_ld_push(L, "subset");
-    ml_ld_err(L, ml_ld_get(n, "subset"), "must not be empty");
-    ml_ld_pop(L, mark);
-  }
+  if (d->subset && !*d->subset)
+    ml_ld_field_err(L, "subset", ml_ld_get(n, "subset"), "must not be empty");
 }
 
 static void read_header_ops(ml_loader *L, const ynode *n, ml_header_ops *h) {
@@ -102,8 +86,9 @@ static void read_named_matches(ml_loader *L, const ynode *n, int what,
                                ml_named_match_list *out) {
   if (!ml_ld_map(L, n))
     return;
-  ml_named_match *items = arr_alloc(L, n->count, sizeof(*items));
-  ERR_NOMEM_RET(L, items);
+  ml_named_match *items = ml_ld_alloc(L, n->count, sizeof(*items));
+  if (!items)
+    return;
   size_t count = 0;
   ml_miter it;
   ml_miter_init(L, &it, n);
@@ -136,7 +121,8 @@ static void read_named_matches(ml_loader *L, const ynode *n, int what,
   out->count = count;
 }
 
-static void read_match(ml_loader *L, const ynode *n, ml_http_match *m) {
+static void read_match(ml_loader *L, const ynode *n, void *item) {
+  ml_http_match *m = item;
   m->origin = ml_ld_origin(L, n);
   if (!ml_ld_map(L, n))
     return;
@@ -176,16 +162,13 @@ static void read_match(ml_loader *L, const ynode *n, ml_http_match *m) {
   }
 }
 
-static void read_route_destination(ml_loader *L, const ynode *n,
-                                   ml_route_destination *rd) {
+static void read_route_destination(ml_loader *L, const ynode *n, void *item) {
+  ml_route_destination *rd = item;
   rd->weight = -1;
   rd->origin = ml_ld_origin(L, n);
   rd->destination.origin = rd->origin;
-  if (!ml_ld_map(L, n)) {
-    if (ml_ld_is_null(n))
-      ml_ld_err(L, n ? n : L->obj, "route destination must not be null");
+  if (!ml_ld_map_nonnull(L, n, "route destination must not be null"))
     return;
-  }
   int has_dest = 0;
   ml_miter it;
   ml_miter_init(L, &it, n);
@@ -208,9 +191,7 @@ static void read_route_destination(ml_loader *L, const ynode *n,
 static ml_http_redirect *read_redirect(ml_loader *L, const ynode *n) {
   static const char *const derive[] = {"FROM_PROTOCOL_DEFAULT",
                                        "FROM_REQUEST_PORT", NULL};
-  if (!ml_ld_map(L, n))
-    return NULL;
-  ml_http_redirect *r = arr_alloc(L, 1, sizeof(*r));
+  ml_http_redirect *r = new_for_map(L, n, sizeof(*r));
   if (!r)
     return NULL;
   r->redirect_code = 301;
@@ -251,9 +232,7 @@ static ml_http_redirect *read_redirect(ml_loader *L, const ynode *n) {
 }
 
 static ml_direct_response *read_direct_response(ml_loader *L, const ynode *n) {
-  if (!ml_ld_map(L, n))
-    return NULL;
-  ml_direct_response *r = arr_alloc(L, 1, sizeof(*r));
+  ml_direct_response *r = new_for_map(L, n, sizeof(*r));
   if (!r)
     return NULL;
   r->origin = ml_ld_origin(L, n);
@@ -314,18 +293,13 @@ static ml_direct_response *read_direct_response(ml_loader *L, const ynode *n) {
       ml_ld_unknown(L, &it);
     }
   }
-  if (!has_status && !ml_ld_get(n, "status")) {
-    size_t mark = ml_ld_push(L, "status");
-    ml_ld_err(L, n, "is required");
-    ml_ld_pop(L, mark);
-  }
+  if (!has_status && !ml_ld_get(n, "status"))
+    ml_ld_field_err(L, "status", n, "is required");
   return r;
 }
 
 static ml_http_rewrite *read_rewrite(ml_loader *L, const ynode *n) {
-  if (!ml_ld_map(L, n))
-    return NULL;
-  ml_http_rewrite *r = arr_alloc(L, 1, sizeof(*r));
+  ml_http_rewrite *r = new_for_map(L, n, sizeof(*r));
   if (!r)
     return NULL;
   r->origin = ml_ld_origin(L, n);
@@ -422,9 +396,7 @@ static void check_retry_on(ml_loader *L, const ynode *at, const char *s) {
 }
 
 static ml_http_retry *read_retries(ml_loader *L, const ynode *n) {
-  if (!ml_ld_map(L, n))
-    return NULL;
-  ml_http_retry *r = arr_alloc(L, 1, sizeof(*r));
+  ml_http_retry *r = new_for_map(L, n, sizeof(*r));
   if (!r)
     return NULL;
   r->attempts = -1;
@@ -508,9 +480,7 @@ static int grpc_status_ok(const char *s) {
 }
 
 static ml_fault *read_fault(ml_loader *L, const ynode *n) {
-  if (!ml_ld_map(L, n))
-    return NULL;
-  ml_fault *f = arr_alloc(L, 1, sizeof(*f));
+  ml_fault *f = new_for_map(L, n, sizeof(*f));
   if (!f)
     return NULL;
   f->delay_fixed_ms = -1;
@@ -596,9 +566,7 @@ static ml_cors_policy *read_cors(ml_loader *L, const ynode *n) {
                                         "TRACE", NULL};
   static const char *const preflight[] = {"UNSPECIFIED", "FORWARD", "IGNORE",
                                           NULL};
-  if (!ml_ld_map(L, n))
-    return NULL;
-  ml_cors_policy *p = arr_alloc(L, 1, sizeof(*p));
+  ml_cors_policy *p = new_for_map(L, n, sizeof(*p));
   if (!p)
     return NULL;
   p->max_age_ms = -1;
@@ -613,7 +581,7 @@ static ml_cors_policy *read_cors(ml_loader *L, const ynode *n) {
         origins = NULL;
         continue;
       }
-      ml_string_match *arr = arr_alloc(L, origins->count + 1, sizeof(*arr));
+      ml_string_match *arr = ml_ld_alloc(L, origins->count + 1, sizeof(*arr));
       if (!arr)
         return p;
       p->allow_origins = arr;
@@ -672,7 +640,7 @@ static ml_cors_policy *read_cors(ml_loader *L, const ynode *n) {
     size_t mark = ml_ld_push(L, "allowOrigin");
     ml_str_list l = {NULL, 0};
     if (ml_ld_str_list(L, origin_old, &l) && !origins) {
-      ml_string_match *arr = arr_alloc(L, l.count + 1, sizeof(*arr));
+      ml_string_match *arr = ml_ld_alloc(L, l.count + 1, sizeof(*arr));
       if (arr) {
         for (size_t i = 0; i < l.count; i++) {
           arr[i].kind = ML_MATCH_EXACT;
@@ -691,11 +659,8 @@ static ml_cors_policy *read_cors(ml_loader *L, const ynode *n) {
 static void read_mirror_policy(ml_loader *L, const ynode *n, ml_mirror *m) {
   m->percentage.value = -1;
   m->destination.origin = ml_ld_origin(L, n);
-  if (!ml_ld_map(L, n)) {
-    if (ml_ld_is_null(n))
-      ml_ld_err(L, n ? n : L->obj, "mirror must not be null");
+  if (!ml_ld_map_nonnull(L, n, "mirror must not be null"))
     return;
-  }
   int has_dest = 0;
   ml_miter it;
   ml_miter_init(L, &it, n);
@@ -713,14 +678,12 @@ static void read_mirror_policy(ml_loader *L, const ynode *n, ml_mirror *m) {
     ml_ld_err(L, n, "destination is required");
 }
 
-static void read_http_route(ml_loader *L, const ynode *n, ml_http_route *r) {
+static void read_http_route(ml_loader *L, const ynode *n, void *item) {
+  ml_http_route *r = item;
   r->timeout_ms = -1;
   r->origin = ml_ld_origin(L, n);
-  if (!ml_ld_map(L, n)) {
-    if (ml_ld_is_null(n))
-      ml_ld_err(L, n ? n : L->obj, "http route must not be null");
+  if (!ml_ld_map_nonnull(L, n, "http route must not be null"))
     return;
-  }
   const ynode *mirror = NULL, *mirrors = NULL;
   int has_mpct = 0, has_delegate = 0;
   ml_percent mpct = {-1};
@@ -731,29 +694,11 @@ static void read_http_route(ml_loader *L, const ynode *n, ml_http_route *r) {
     if (ml_key(&it, "name")) {
       ml_ld_str(L, it.v, &r->name);
     } else if (ml_key(&it, "match")) {
-      if (!ml_ld_seq(L, it.v))
-        continue;
-      r->matches = arr_alloc(L, it.v->count, sizeof(*r->matches));
-      if (!r->matches)
-        return;
-      for (size_t i = 0; i < it.v->count; i++) {
-        size_t mark = ml_ld_item(L, it.v, i);
-        read_match(L, it.v->items[i], &r->matches[i]);
-        ml_ld_pop(L, mark);
-      }
-      r->match_count = it.v->count;
+      r->matches = ml_ld_array(L, it.v, sizeof(*r->matches), read_match,
+                               &r->match_count);
     } else if (ml_key(&it, "route")) {
-      if (!ml_ld_seq(L, it.v))
-        continue;
-      r->route = arr_alloc(L, it.v->count, sizeof(*r->route));
-      if (!r->route)
-        return;
-      for (size_t i = 0; i < it.v->count; i++) {
-        size_t mark = ml_ld_item(L, it.v, i);
-        read_route_destination(L, it.v->items[i], &r->route[i]);
-        ml_ld_pop(L, mark);
-      }
-      r->route_count = it.v->count;
+      r->route = ml_ld_array(L, it.v, sizeof(*r->route), read_route_destination,
+                             &r->route_count);
     } else if (ml_key(&it, "redirect")) {
       r->redirect = read_redirect(L, it.v);
     } else if (ml_key(&it, "directResponse")) {
@@ -806,7 +751,7 @@ static void read_http_route(ml_loader *L, const ynode *n, ml_http_route *r) {
   /* mirror and mirrors[] together in one array. */
   size_t nm = (mirror ? 1 : 0) + (mirrors ? mirrors->count : 0);
   if (nm) {
-    r->mirrors = arr_alloc(L, nm, sizeof(*r->mirrors));
+    r->mirrors = ml_ld_alloc(L, nm, sizeof(*r->mirrors));
     if (!r->mirrors)
       return;
     if (mirror) {
@@ -881,17 +826,8 @@ void ml_ld_virtual_service(ml_loader *L, const ynode *spec,
       } else if (ml_key(&it, "exportTo")) {
         ml_ld_str_list(L, it.v, &vs->export_to);
       } else if (ml_key(&it, "http")) {
-        if (!ml_ld_seq(L, it.v))
-          continue;
-        vs->http = arr_alloc(L, it.v->count, sizeof(*vs->http));
-        if (!vs->http)
-          return;
-        for (size_t i = 0; i < it.v->count; i++) {
-          size_t mark = ml_ld_item(L, it.v, i);
-          read_http_route(L, it.v->items[i], &vs->http[i]);
-          ml_ld_pop(L, mark);
-        }
-        vs->http_count = it.v->count;
+        vs->http = ml_ld_array(L, it.v, sizeof(*vs->http), read_http_route,
+                               &vs->http_count);
       } else if (ml_key(&it, "tls")) {
         count_seq(L, it.v, &vs->tls_count);
       } else if (ml_key(&it, "tcp")) {
@@ -901,15 +837,12 @@ void ml_ld_virtual_service(ml_loader *L, const ynode *spec,
       }
     }
   }
-  vs->host_fqdns = arr_alloc(L, vs->hosts.count + 1, sizeof(char *));
+  vs->host_fqdns = ml_ld_alloc(L, vs->hosts.count + 1, sizeof(char *));
   if (!vs->host_fqdns)
     return;
   for (size_t i = 0; i < vs->hosts.count; i++)
     vs->host_fqdns[i] = ml_ld_host_fqdn(L, vs->hosts.items[i]);
-  if (vs->hosts.count == 0) {
-    size_t mark = ml_ld_push(L, "hosts");
-    ml_ld_err(L, ml_ld_where(L, spec, "hosts"),
-              "at least one host is required");
-    ml_ld_pop(L, mark);
-  }
+  if (vs->hosts.count == 0)
+    ml_ld_field_err(L, "hosts", ml_ld_where(L, spec, "hosts"),
+                    "at least one host is required");
 }

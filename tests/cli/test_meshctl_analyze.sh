@@ -2,66 +2,15 @@
 # SPDX-License-Identifier: MIT
 # `meshctl analyze` on the seed YAML (tests/data) and the analyzer
 # fixtures (tests/data/analyze): findings, text and JSON output, exit
-# status. Env: MESHCTL = the binary, DATA = tests/data.
-set -euo pipefail
-: "${MESHCTL:?set MESHCTL to the meshctl binary}"
-: "${DATA:?set DATA to tests/data}"
+# status. Env: see lib.sh.
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+EXPECT_LABEL=findings
 
 VS="$DATA/virtualservice-routing.yaml"
 CANARY="$DATA/virtualservice-canary.yaml"
 DR="$DATA/destinationrule.yaml"
 DR_OUTLIER="$DATA/destinationrule-outlier.yaml"
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-failures=0
-
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
-
-run() {
-  local want=$1 rc=0
-  shift
-  "$MESHCTL" "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
-  if [ "$rc" -ne "$want" ]; then
-    fail "meshctl $* exited $rc, expected $want"
-    sed 's/^/  stdout: /' "$TMP/out" >&2
-    sed 's/^/  stderr: /' "$TMP/err" >&2
-    return 1
-  fi
-}
-
-# out_has REGEX [description]
-out_has() {
-  grep -Eq -- "$1" "$TMP/out" || {
-    fail "${2:-output matches $1}"
-    sed 's/^/  stdout: /' "$TMP/out" >&2
-  }
-}
-out_lacks() {
-  if grep -Eq -- "$1" "$TMP/out"; then
-    fail "${2:-output does not match $1}"
-    sed 's/^/  stdout: /' "$TMP/out" >&2
-  fi
-}
-
-# expect 'PYTHON EXPRESSION over d' over the JSON on stdout.
-expect() {
-  if ! python3 - "$1" "$TMP/out" <<'PY'
-import json, sys
-expr, path = sys.argv[1], sys.argv[2]
-with open(path) as f:
-    d = json.load(f)
-ok = eval(expr, {"d": d})
-if not ok:
-    print("  findings: " + json.dumps(d, indent=1), file=sys.stderr)
-sys.exit(0 if ok else 1)
-PY
-  then
-    fail "${2:-$1}"
-  fi
-}
 
 # The routing VirtualService alone: subsets v1 and v2 are defined nowhere.
 if run 1 analyze -f "$VS"; then
@@ -154,8 +103,4 @@ run 2 analyze -o yaml -f "$VS" || true
 run 0 analyze --help
 grep -q 'Usage: meshctl analyze' "$TMP/out" || fail "analyze --help"
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed" >&2
-  exit 1
-fi
-echo "meshctl analyze: all checks passed"
+finish "meshctl analyze"

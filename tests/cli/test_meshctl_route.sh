@@ -2,53 +2,13 @@
 # SPDX-License-Identifier: MIT
 # `meshctl route` on the seed VirtualService (tests/data): where requests
 # go, with which policy, and the exit status for no route and bad input.
-# Env: MESHCTL = the binary, DATA = tests/data.
-set -euo pipefail
-: "${MESHCTL:?set MESHCTL to the meshctl binary}"
-: "${DATA:?set DATA to tests/data}"
+# Env: see lib.sh.
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+EXPECT_LABEL=decision
 
 VS="$DATA/virtualservice-routing.yaml"
 DR="$DATA/destinationrule.yaml"
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-failures=0
-
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
-
-# run EXPECTED_STATUS ARGS...: run meshctl, keep stdout in $TMP/out and
-# stderr in $TMP/err, and check the exit status.
-run() {
-  local want=$1 rc=0
-  shift
-  "$MESHCTL" "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
-  if [ "$rc" -ne "$want" ]; then
-    fail "meshctl $* exited $rc, expected $want"
-    sed 's/^/  stdout: /' "$TMP/out" >&2
-    sed 's/^/  stderr: /' "$TMP/err" >&2
-    return 1
-  fi
-}
-
-# expect 'PYTHON EXPRESSION over d' [description]: evaluate against the
-# JSON in $TMP/out (jq may be absent; python3's json module is not).
-expect() {
-  if ! python3 - "$1" "$TMP/out" <<'PY'
-import json, sys
-expr, path = sys.argv[1], sys.argv[2]
-with open(path) as f:
-    d = json.load(f)
-ok = eval(expr, {"d": d})
-if not ok:
-    print("  decision: " + json.dumps(d), file=sys.stderr)
-sys.exit(0 if ok else 1)
-PY
-  then
-    fail "${2:-$1}"
-  fi
-}
 
 seed=(route -f "$VS" -f "$DR" --namespace production --json)
 
@@ -151,8 +111,4 @@ run 0 version
 grep -q '^meshctl ' "$TMP/out" || fail "version"
 run 2 frobnicate || true
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed" >&2
-  exit 1
-fi
-echo "meshctl route: all checks passed"
+finish "meshctl route"

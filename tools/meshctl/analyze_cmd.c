@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "meshctl.h"
 
-#include <errno.h>
 #include <string.h>
-#include <sys/stat.h>
 
 void usage_analyze(FILE *f) {
   fputs("Usage: meshctl analyze [-f FILE|DIR]... [FILE|DIR]... [options]\n"
@@ -31,84 +29,41 @@ void usage_analyze(FILE *f) {
 }
 
 typedef struct analyze_args {
-  strvec paths;
-  const char *ns;
-  const char *suffix;
+  common_args c;
   int strict;
-  int json;
 } analyze_args;
+
+static int add_path(void *args, const char *arg) {
+  analyze_args *a = args;
+  return strvec_push(&a->c.paths, arg) < 0 ? MESHCTL_USAGE : 0;
+}
+
+static int analyze_option(void *args, int argc, char **argv, int *i) {
+  analyze_args *a = args;
+  (void)argc;
+  if (opt_flag(argv[*i], NULL, "--strict")) {
+    a->strict = 1;
+    return 1;
+  }
+  return 0;
+}
 
 /* 0 to go on, else the exit code. */
 static int parse(int argc, char **argv, analyze_args *a) {
-  int only_paths = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i];
-    const char *v = NULL;
-    int r;
-    if (only_paths || arg[0] != '-' || strcmp(arg, "-") == 0) {
-      if (strvec_push(&a->paths, arg) < 0)
-        return MESHCTL_USAGE;
-      continue;
-    }
-    if (strcmp(arg, "--") == 0) {
-      only_paths = 1;
-      continue;
-    }
-    if (opt_flag(arg, "-h", "--help")) {
-      usage_analyze(stdout);
-      return -1;
-    }
-    if (opt_flag(arg, NULL, "--strict")) {
-      a->strict = 1;
-      continue;
-    }
-    if (opt_flag(arg, NULL, "--json")) {
-      a->json = 1;
-      continue;
-    }
-    if ((r = opt_value(argc, argv, &i, "-f", "--filename", &v)) != 0) {
-      if (r < 0 || strvec_push(&a->paths, v) < 0)
-        return MESHCTL_USAGE;
-      continue;
-    }
-    if ((r = opt_value(argc, argv, &i, "-n", "--namespace", &v)) != 0) {
-      if (r < 0)
-        return MESHCTL_USAGE;
-      a->ns = v;
-      continue;
-    }
-    if ((r = opt_value(argc, argv, &i, NULL, "--domain-suffix", &v)) != 0) {
-      if (r < 0)
-        return MESHCTL_USAGE;
-      a->suffix = v;
-      continue;
-    }
-    if ((r = opt_value(argc, argv, &i, "-o", "--output", &v)) != 0) {
-      if (r < 0)
-        return MESHCTL_USAGE;
-      if (strcmp(v, "json") == 0)
-        a->json = 1;
-      else if (strcmp(v, "text") != 0 && strcmp(v, "log") != 0) {
-        fprintf(stderr,
-                "meshctl analyze: unknown output format \"%s\" "
-                "(json or text)\n",
-                v);
-        return MESHCTL_USAGE;
-      }
-      continue;
-    }
-    fprintf(stderr,
-            "meshctl analyze: unknown option \"%s\"\n"
-            "Run `meshctl analyze --help` for usage.\n",
-            arg);
-    return MESHCTL_USAGE;
-  }
-  if (a->paths.count == 0) {
+  static const char *const text[] = {"text", "log", NULL};
+  const cmd_parser p = {.name = "analyze",
+                        .usage = usage_analyze,
+                        .text_formats = text,
+                        .positional = add_path,
+                        .option = analyze_option,
+                        .args = a};
+  int code = parse_args(&p, argc, argv, &a->c);
+  if (code == 0 && a->c.paths.count == 0) {
     fprintf(stderr, "meshctl analyze: no input; give -f FILE or DIR\n"
                     "Run `meshctl analyze --help` for usage.\n");
     return MESHCTL_USAGE;
   }
-  return 0;
+  return code;
 }
 
 /* The loader's own findings carry a field path that the message relies
@@ -175,30 +130,20 @@ static int run(const analyze_args *a) {
   meshlib_config *cfg = NULL;
   int code = MESHCTL_USAGE, rc;
 
-  /* A path that does not exist is a usage problem, not a finding. */
-  for (size_t i = 0; i < a->paths.count; i++) {
-    struct stat st;
-    if (stat(a->paths.items[i], &st) != 0) {
-      fprintf(stderr, "meshctl analyze: cannot read \"%s\": %s\n",
-              a->paths.items[i], strerror(errno));
+  for (size_t i = 0; i < a->c.paths.count; i++)
+    if (check_path("analyze", a->c.paths.items[i]) < 0)
       return MESHCTL_USAGE;
-    }
-  }
   if ((rc = meshlib_options_new(&o)) != MESHLIB_OK ||
-      (a->ns && (rc = meshlib_options_set_namespace(o, a->ns)) != MESHLIB_OK) ||
-      (a->suffix &&
-       (rc = meshlib_options_set_domain_suffix(o, a->suffix)) != MESHLIB_OK) ||
+      (rc = apply_common_args(o, &a->c)) != MESHLIB_OK ||
       (rc = meshlib_options_set_strict(o, a->strict)) != MESHLIB_OK ||
       (rc = meshlib_new(&m, o)) != MESHLIB_OK ||
       (rc = meshlib_config_new(&cfg, m)) != MESHLIB_OK) {
-    const char *msg = o ? meshlib_options_errmsg(o) : "";
-    fprintf(stderr, "meshctl analyze: %s\n",
-            msg && *msg ? msg : meshlib_strerror(rc));
+    options_error("analyze", o, rc);
     goto out;
   }
   int io_error = 0;
-  for (size_t i = 0; i < a->paths.count; i++) {
-    rc = meshlib_config_add_path(cfg, a->paths.items[i]);
+  for (size_t i = 0; i < a->c.paths.count; i++) {
+    rc = meshlib_config_add_path(cfg, a->c.paths.items[i]);
     if (rc == MESHLIB_ERR_CONFIG_IO)
       io_error = 1;
     else if (rc == MESHLIB_ERR_NOMEM) {
@@ -226,12 +171,12 @@ static int run(const analyze_args *a) {
   for (size_t i = 0; i < n; i++)
     if (meshlib_diag_level(meshlib_config_diag(cfg, i)) == MESHLIB_LEVEL_ERROR)
       errors++;
-  if (a->json) {
+  if (a->c.json) {
     print_json(cfg);
   } else if (n == 0) {
     printf("\u2714 No validation issues found when analyzing ");
-    for (size_t i = 0; i < a->paths.count; i++)
-      printf("%s%s", i ? ", " : "", a->paths.items[i]);
+    for (size_t i = 0; i < a->c.paths.count; i++)
+      printf("%s%s", i ? ", " : "", a->c.paths.items[i]);
     printf(".\n");
   } else {
     print_text(cfg);
@@ -251,6 +196,6 @@ int cmd_analyze(int argc, char **argv) {
     code = run(&a);
   else if (code < 0)
     code = MESHCTL_OK; /* --help */
-  strvec_free(&a.paths);
+  common_args_free(&a.c);
   return code;
 }

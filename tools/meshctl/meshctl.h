@@ -36,6 +36,41 @@ int opt_value(int argc, char **argv, int *i, const char *short_name,
 /* 1 when argv[i] is |short_name| or |long_name|. */
 int opt_flag(const char *arg, const char *short_name, const char *long_name);
 
+/* The options that every subcommand takes. */
+typedef struct common_args {
+  strvec paths;       /* -f/--filename, repeatable */
+  const char *ns;     /* -n/--namespace */
+  const char *suffix; /* --domain-suffix */
+  int json;           /* --json or -o json */
+} common_args;
+
+/* What a subcommand adds to the common options. */
+typedef struct cmd_parser {
+  const char *name; /* "analyze": names the command in messages */
+  void (*usage)(FILE *f);
+  /* The -o values besides "json" that mean text; NULL-terminated. */
+  const char *const *text_formats;
+  /* A positional argument (or any after "--"): 0, else the exit code. */
+  int (*positional)(void *args, const char *arg);
+  /* The command's own option at argv[*i], as opt_value returns: 1 when
+   * taken (*i advanced past its value), 0 when not, -1 on an error. */
+  int (*option)(void *args, int argc, char **argv, int *i);
+  void *args; /* passed to positional and option */
+} cmd_parser;
+
+/* Parses argv[1..] into |c| and, through |p|, the command's own args.
+ * Returns 0 to go on, -1 after printing --help, else the exit code. */
+int parse_args(const cmd_parser *p, int argc, char **argv, common_args *c);
+void common_args_free(common_args *c);
+
+/* Applies the common options to |o|: a meshlib error code. */
+int apply_common_args(meshlib_options *o, const common_args *c);
+/* Checks that |path| exists, so that a typo is a usage problem rather than
+ * a finding: 0, or -1 after printing why not. */
+int check_path(const char *cmd, const char *path);
+/* Prints why meshlib_options/meshlib setup failed with |rc|. */
+void options_error(const char *cmd, const meshlib_options *o, int rc);
+
 /* Write |s| as a JSON string literal; NULL gives null. */
 void json_str(FILE *f, const char *s);
 

@@ -1,11 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "meshctl.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 void usage_route(FILE *f) {
   fputs(
@@ -39,104 +37,54 @@ void usage_route(FILE *f) {
 }
 
 typedef struct route_args {
-  strvec paths;
+  common_args c;
   strvec headers;
   strvec labels;
-  const char *ns;
-  const char *suffix;
   const char *method;
   const char *url;
-  int json;
 } route_args;
 
-static int parse(int argc, char **argv, route_args *a) {
-  int only_pos = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i];
-    const char *v = NULL;
-    int r;
-    if (only_pos || arg[0] != '-' || strcmp(arg, "-") == 0) {
-      if (a->url) {
-        fprintf(stderr,
-                "meshctl route: more than one URL (\"%s\", "
-                "\"%s\")\n",
-                a->url, arg);
-        return MESHCTL_USAGE;
-      }
-      a->url = arg;
-      continue;
-    }
-    if (strcmp(arg, "--") == 0) {
-      only_pos = 1;
-      continue;
-    }
-    if (opt_flag(arg, "-h", "--help")) {
-      usage_route(stdout);
-      return -1;
-    }
-    if (opt_flag(arg, NULL, "--json")) {
-      a->json = 1;
-      continue;
-    }
-    if ((r = opt_value(argc, argv, &i, "-f", "--filename", &v)) != 0) {
-      if (r < 0 || strvec_push(&a->paths, v) < 0)
-        return MESHCTL_USAGE;
-      continue;
-    }
-    if ((r = opt_value(argc, argv, &i, "-H", "--header", &v)) != 0) {
-      if (r < 0 || strvec_push(&a->headers, v) < 0)
-        return MESHCTL_USAGE;
-      continue;
-    }
-    if ((r = opt_value(argc, argv, &i, NULL, "--source-label", &v)) != 0) {
-      if (r < 0 || strvec_push(&a->labels, v) < 0)
-        return MESHCTL_USAGE;
-      continue;
-    }
-    if ((r = opt_value(argc, argv, &i, "-X", "--request", &v)) != 0) {
-      if (r < 0)
-        return MESHCTL_USAGE;
-      a->method = v;
-      continue;
-    }
-    if ((r = opt_value(argc, argv, &i, "-n", "--namespace", &v)) != 0) {
-      if (r < 0)
-        return MESHCTL_USAGE;
-      a->ns = v;
-      continue;
-    }
-    if ((r = opt_value(argc, argv, &i, NULL, "--domain-suffix", &v)) != 0) {
-      if (r < 0)
-        return MESHCTL_USAGE;
-      a->suffix = v;
-      continue;
-    }
-    if ((r = opt_value(argc, argv, &i, "-o", "--output", &v)) != 0) {
-      if (r < 0)
-        return MESHCTL_USAGE;
-      if (strcmp(v, "json") == 0)
-        a->json = 1;
-      else if (strcmp(v, "text") != 0) {
-        fprintf(stderr,
-                "meshctl route: unknown output format \"%s\" "
-                "(json or text)\n",
-                v);
-        return MESHCTL_USAGE;
-      }
-      continue;
-    }
+static int set_url(void *args, const char *arg) {
+  route_args *a = args;
+  if (a->url) {
     fprintf(stderr,
-            "meshctl route: unknown option \"%s\"\n"
-            "Run `meshctl route --help` for usage.\n",
-            arg);
+            "meshctl route: more than one URL (\"%s\", "
+            "\"%s\")\n",
+            a->url, arg);
     return MESHCTL_USAGE;
   }
-  if (!a->url) {
+  a->url = arg;
+  return 0;
+}
+
+static int route_option(void *args, int argc, char **argv, int *i) {
+  route_args *a = args;
+  const char *v = NULL;
+  int r;
+  if ((r = opt_value(argc, argv, i, "-H", "--header", &v)) != 0)
+    return r < 0 || strvec_push(&a->headers, v) < 0 ? -1 : 1;
+  if ((r = opt_value(argc, argv, i, NULL, "--source-label", &v)) != 0)
+    return r < 0 || strvec_push(&a->labels, v) < 0 ? -1 : 1;
+  if ((r = opt_value(argc, argv, i, "-X", "--request", &v)) > 0)
+    a->method = v;
+  return r;
+}
+
+static int parse(int argc, char **argv, route_args *a) {
+  static const char *const text[] = {"text", NULL};
+  const cmd_parser p = {.name = "route",
+                        .usage = usage_route,
+                        .text_formats = text,
+                        .positional = set_url,
+                        .option = route_option,
+                        .args = a};
+  int code = parse_args(&p, argc, argv, &a->c);
+  if (code == 0 && !a->url) {
     fprintf(stderr, "meshctl route: no URL given\n"
                     "Run `meshctl route --help` for usage.\n");
     return MESHCTL_USAGE;
   }
-  return 0;
+  return code;
 }
 
 /* "k=v" into |key| (a copy the caller frees) and |value| (borrowed). */
@@ -158,10 +106,7 @@ static int build_mesh(const route_args *a, meshlib **out) {
   int rc = meshlib_options_new(&o);
   if (rc != MESHLIB_OK)
     goto fail;
-  if (a->ns && (rc = meshlib_options_set_namespace(o, a->ns)) != MESHLIB_OK)
-    goto fail;
-  if (a->suffix &&
-      (rc = meshlib_options_set_domain_suffix(o, a->suffix)) != MESHLIB_OK)
+  if ((rc = apply_common_args(o, &a->c)) != MESHLIB_OK)
     goto fail;
   for (size_t i = 0; i < a->labels.count; i++) {
     const char *value = NULL;
@@ -179,15 +124,12 @@ static int build_mesh(const route_args *a, meshlib **out) {
     if (rc != MESHLIB_OK)
       goto fail;
   }
-  for (size_t i = 0; i < a->paths.count; i++) {
-    struct stat st;
-    if (stat(a->paths.items[i], &st) != 0) {
-      fprintf(stderr, "meshctl route: cannot read \"%s\": %s\n",
-              a->paths.items[i], strerror(errno));
+  for (size_t i = 0; i < a->c.paths.count; i++) {
+    if (check_path("route", a->c.paths.items[i]) < 0) {
       meshlib_options_free(o);
       return MESHCTL_USAGE;
     }
-    if ((rc = meshlib_options_add_config_path(o, a->paths.items[i])) !=
+    if ((rc = meshlib_options_add_config_path(o, a->c.paths.items[i])) !=
         MESHLIB_OK)
       goto fail;
   }
@@ -195,10 +137,8 @@ static int build_mesh(const route_args *a, meshlib **out) {
     goto fail;
   meshlib_options_free(o);
   return 0;
-fail:;
-  const char *msg = o ? meshlib_options_errmsg(o) : "";
-  fprintf(stderr, "meshctl route: %s\n",
-          msg && *msg ? msg : meshlib_strerror(rc));
+fail:
+  options_error("route", o, rc);
   meshlib_options_free(o);
   return MESHCTL_USAGE;
 }
@@ -393,7 +333,7 @@ static int run(const route_args *a) {
             msg && *msg ? msg : meshlib_strerror(rc));
     goto out;
   }
-  if (a->json) {
+  if (a->c.json) {
     char *json = NULL;
     rc = meshlib_decision_to_json(d, &json);
     if (rc != MESHLIB_OK) {
@@ -421,7 +361,7 @@ int cmd_route(int argc, char **argv) {
     code = run(&a);
   else if (code < 0)
     code = MESHCTL_OK; /* --help */
-  strvec_free(&a.paths);
+  common_args_free(&a.c);
   strvec_free(&a.headers);
   strvec_free(&a.labels);
   return code;

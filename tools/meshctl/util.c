@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include "meshctl.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int strvec_push(strvec *v, const char *s) {
   if (v->count == v->cap) {
@@ -58,6 +60,107 @@ int opt_value(int argc, char **argv, int *i, const char *short_name,
     return 1;
   }
   return 0;
+}
+
+/* A common option at argv[*i]: as cmd_parser.option. */
+static int common_option(const cmd_parser *p, int argc, char **argv, int *i,
+                         common_args *c) {
+  const char *v = NULL;
+  int r;
+  if (opt_flag(argv[*i], NULL, "--json")) {
+    c->json = 1;
+    return 1;
+  }
+  if ((r = opt_value(argc, argv, i, "-f", "--filename", &v)) != 0)
+    return r < 0 || strvec_push(&c->paths, v) < 0 ? -1 : 1;
+  if ((r = opt_value(argc, argv, i, "-n", "--namespace", &v)) != 0) {
+    if (r > 0)
+      c->ns = v;
+    return r;
+  }
+  if ((r = opt_value(argc, argv, i, NULL, "--domain-suffix", &v)) != 0) {
+    if (r > 0)
+      c->suffix = v;
+    return r;
+  }
+  if ((r = opt_value(argc, argv, i, "-o", "--output", &v)) != 0) {
+    if (r < 0)
+      return -1;
+    if (strcmp(v, "json") == 0) {
+      c->json = 1;
+      return 1;
+    }
+    for (size_t k = 0; p->text_formats[k]; k++)
+      if (strcmp(v, p->text_formats[k]) == 0)
+        return 1;
+    fprintf(stderr,
+            "meshctl %s: unknown output format \"%s\" "
+            "(json or text)\n",
+            p->name, v);
+    return -1;
+  }
+  return 0;
+}
+
+int parse_args(const cmd_parser *p, int argc, char **argv, common_args *c) {
+  int only_positional = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    int r;
+    if (only_positional || arg[0] != '-' || strcmp(arg, "-") == 0) {
+      if ((r = p->positional(p->args, arg)) != 0)
+        return r;
+      continue;
+    }
+    if (strcmp(arg, "--") == 0) {
+      only_positional = 1;
+      continue;
+    }
+    if (opt_flag(arg, "-h", "--help")) {
+      p->usage(stdout);
+      return -1;
+    }
+    if ((r = common_option(p, argc, argv, &i, c)) == 0)
+      r = p->option(p->args, argc, argv, &i);
+    if (r < 0)
+      return MESHCTL_USAGE;
+    if (r > 0)
+      continue;
+    fprintf(stderr,
+            "meshctl %s: unknown option \"%s\"\n"
+            "Run `meshctl %s --help` for usage.\n",
+            p->name, arg, p->name);
+    return MESHCTL_USAGE;
+  }
+  return 0;
+}
+
+void common_args_free(common_args *c) {
+  strvec_free(&c->paths);
+}
+
+int apply_common_args(meshlib_options *o, const common_args *c) {
+  int rc = MESHLIB_OK;
+  if (c->ns && (rc = meshlib_options_set_namespace(o, c->ns)) != MESHLIB_OK)
+    return rc;
+  if (c->suffix)
+    rc = meshlib_options_set_domain_suffix(o, c->suffix);
+  return rc;
+}
+
+int check_path(const char *cmd, const char *path) {
+  struct stat st;
+  if (stat(path, &st) == 0)
+    return 0;
+  fprintf(stderr, "meshctl %s: cannot read \"%s\": %s\n", cmd, path,
+          strerror(errno));
+  return -1;
+}
+
+void options_error(const char *cmd, const meshlib_options *o, int rc) {
+  const char *msg = o ? meshlib_options_errmsg(o) : "";
+  fprintf(stderr, "meshctl %s: %s\n", cmd,
+          msg && *msg ? msg : meshlib_strerror(rc));
 }
 
 void json_str(FILE *f, const char *s) {
