@@ -25,7 +25,8 @@ extern "C" {
   XX(ERR_CONFIG_IO, -201, "configuration file could not be read")              \
   XX(ERR_CONFIG_SYNTAX, -202, "configuration is not well-formed YAML")         \
   XX(ERR_CONFIG_STRICT, -203, "unknown field refused in strict mode")          \
-  XX(ERR_CONFIG_EMPTY, -204, "no configuration has been loaded")
+  XX(ERR_CONFIG_EMPTY, -204, "no configuration has been loaded")               \
+  XX(ERR_IO, -499, "a socket, pipe or thread could not be set up")
 
 typedef enum meshlib_error {
 #define MESHLIB_ERRNO_ENUM(name, value, msg) MESHLIB_##name = (value),

@@ -8,5 +8,6 @@
 #include "error.h"
 #include "mesh.h"
 #include "request.h"
+#include "testing.h"
 
 #endif /* MESHLIB_H */
