@@ -110,6 +110,15 @@ MESHLIB_EXTERN int meshlib_options_set_workload_label(meshlib_options *o,
 MESHLIB_EXTERN int meshlib_options_set_strict(meshlib_options *o, int strict);
 
 /**
+ * Seed the generator behind weighted picks and random balancing, so that
+ * a test can replay the same choices (default: seeded from the clock).
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG.
+ * Thread-safety: the owning thread. Since: 0.1.0
+ */
+MESHLIB_EXTERN int meshlib_options_set_random_seed(meshlib_options *o,
+                                                   uint64_t seed);
+
+/**
  * Add a YAML file, or a directory whose *.yaml, *.yml and *.json files are
  * read in name order, to the config meshlib_new() loads. May be called more
  * than once.
@@ -274,6 +283,56 @@ MESHLIB_EXTERN const char *meshlib_diag_resource(const meshlib_diag *d);
 MESHLIB_EXTERN const char *meshlib_diag_message(const meshlib_diag *d);
 /** The whole line: "file:line:col: field: message". */
 MESHLIB_EXTERN const char *meshlib_diag_text(const meshlib_diag *d);
+
+/** A list of endpoints an application gives for one service. One thread. */
+typedef struct meshlib_endpoints meshlib_endpoints;
+
+/**
+ * Create an empty endpoint list.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG, MESHLIB_ERR_NOMEM.
+ * Ownership: *out is the caller's; free with meshlib_endpoints_free().
+ * Thread-safety: any thread; the list is then used by one thread.
+ * Since: 0.1.0
+ */
+MESHLIB_EXTERN int meshlib_endpoints_new(meshlib_endpoints **out);
+
+/** Free |e|; NULL does nothing. Thread-safety: the owning thread. */
+MESHLIB_EXTERN void meshlib_endpoints_free(meshlib_endpoints *e);
+
+/**
+ * Append an endpoint: |address| is an IP address or a DNS name, |port| the
+ * port it serves on (0: the port the request names), |weight| its load
+ * balancing weight (0 counts as 1).
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG, MESHLIB_ERR_NOMEM.
+ * Ownership: copied. Thread-safety: the owning thread. Since: 0.1.0
+ */
+MESHLIB_EXTERN int meshlib_endpoints_add(meshlib_endpoints *e,
+                                         const char *address, uint32_t port,
+                                         uint32_t weight);
+
+/**
+ * Label the endpoint added last (labels select DestinationRule subsets,
+ * e.g. version=v2).
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG (no endpoint yet),
+ * MESHLIB_ERR_NOMEM.
+ * Ownership: copied. Thread-safety: the owning thread. Since: 0.1.0
+ */
+MESHLIB_EXTERN int meshlib_endpoints_add_label(meshlib_endpoints *e,
+                                               const char *key,
+                                               const char *value);
+
+/**
+ * Set or replace the endpoints of service |host| (a short name resolves in
+ * the mesh's namespace), for the application's own discovery: they take
+ * precedence over ServiceEntry endpoints for that host. |e| NULL or empty
+ * removes them. Takes effect atomically for calls that start afterwards;
+ * the live state of endpoints that stay is kept.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG, MESHLIB_ERR_NOMEM.
+ * Ownership: |e| is copied and stays the caller's.
+ * Thread-safety: any thread, while others call. Since: 0.1.0
+ */
+MESHLIB_EXTERN int meshlib_set_endpoints(meshlib *m, const char *host,
+                                         const meshlib_endpoints *e);
 
 #ifdef __cplusplus
 }

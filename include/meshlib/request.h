@@ -97,6 +97,74 @@ MESHLIB_EXTERN int meshlib_request_route(meshlib_request *r,
 /** Message of |r|'s last failure; "" if none. Borrowed. Since: 0.1.0 */
 MESHLIB_EXTERN const char *meshlib_request_errmsg(const meshlib_request *r);
 
+/**
+ * Attach a request body (e.g. for POST); it is kept so that retries can
+ * send it again.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG, MESHLIB_ERR_NOMEM.
+ * Ownership: copied. Thread-safety: the owning thread. Since: 0.1.0
+ */
+MESHLIB_EXTERN int meshlib_request_set_body(meshlib_request *r,
+                                            const void *data, size_t len);
+
+/**
+ * The application's own deadline for the whole call, in milliseconds
+ * (0: none). When the route also sets a timeout, the shorter wins.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG.
+ * Thread-safety: the owning thread. Since: 0.1.0
+ */
+MESHLIB_EXTERN int meshlib_request_set_timeout_ms(meshlib_request *r,
+                                                  int64_t timeout_ms);
+
+/**
+ * Carry the call: route it, pick a destination and an endpoint, send it
+ * and wait for the answer. What the upstream (or meshlib, for a local
+ * reply such as 404 NR or 503 UH) answered is read with the
+ * meshlib_response_*() getters: an upstream error is not an API error.
+ * The request may be performed again (its decision and response are
+ * replaced).
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG, MESHLIB_ERR_NOMEM.
+ * Thread-safety: the owning thread of |r|; any number of requests of one
+ * mesh may be performed at once from different threads. Since: 0.1.0
+ */
+MESHLIB_EXTERN int meshlib_request_perform(meshlib_request *r);
+
+/*
+ * Response getters, valid after meshlib_request_perform() returned
+ * MESHLIB_OK, until the request is performed again or freed. Strings are
+ * borrowed from |r|.
+ */
+
+/** HTTP status (upstream's, or meshlib's local reply). Since: 0.1.0 */
+MESHLIB_EXTERN int32_t meshlib_response_status(const meshlib_request *r);
+/** Envoy response flags (MESHLIB_RF_*): 0 when the upstream answered. */
+MESHLIB_EXTERN uint32_t meshlib_response_flags(const meshlib_request *r);
+/** Number of response headers. */
+MESHLIB_EXTERN size_t meshlib_response_header_count(const meshlib_request *r);
+/** Header |i|: lower-case name and value. MESHLIB_ERR_RANGE past the end. */
+MESHLIB_EXTERN int meshlib_response_header_at(const meshlib_request *r,
+                                              size_t i, const char **name,
+                                              const char **value);
+/** First value of header |name| (any case), or NULL. */
+MESHLIB_EXTERN const char *meshlib_response_header(const meshlib_request *r,
+                                                   const char *name);
+/** The body (NUL-terminated for convenience) and its length in *len. */
+MESHLIB_EXTERN const char *meshlib_response_body(const meshlib_request *r,
+                                                 size_t *len);
+/** "address:port" of the endpoint that served the call, or NULL when no
+ * endpoint was reached. */
+MESHLIB_EXTERN const char *meshlib_response_upstream(
+    const meshlib_request *r);
+/** Envoy's name of the cluster the call went to, or NULL. */
+MESHLIB_EXTERN const char *meshlib_response_cluster(const meshlib_request *r);
+/** Attempts made (1 without retries; 0 for a local reply). */
+MESHLIB_EXTERN uint32_t meshlib_response_attempts(const meshlib_request *r);
+/** Wall time of the whole call, in microseconds. */
+MESHLIB_EXTERN int64_t meshlib_response_duration_us(const meshlib_request *r);
+/** Why meshlib answered itself or the upstream failed (e.g. "upstream
+ * connect error or disconnect/reset before headers. reset reason:
+ * connection failure"), "" when the upstream answered. */
+MESHLIB_EXTERN const char *meshlib_response_details(const meshlib_request *r);
+
 /*
  * Decision getters. Unless said otherwise: strings are borrowed as long
  * as the decision is, and are NULL when the part is absent; any thread

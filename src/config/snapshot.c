@@ -4,24 +4,68 @@
 #include "config/load.h"
 #include "meshlib/error.h"
 
-int ml_snapshot_new(const ml_mem *mem, ml_config *c, const ml_route_settings *s,
-                    uint64_t version, ml_snapshot **out) {
+static void compiled_unref(ml_compiled *c) {
+  if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  ml_route_table_free(c->routes);
+  ml_config_free(c->config);
+  ml_free(c->mem, c);
+}
+
+/* The snapshot of |compiled| (whose reference it takes) with clusters
+ * built from |e|. */
+static int snapshot_make(const ml_mem *mem, ml_compiled *compiled,
+                         const ml_route_settings *s, uint64_t version,
+                         const ml_endpoint_inputs *e, ml_snapshot **out) {
   ml_snapshot *snap = ml_calloc(mem, 1, sizeof(*snap));
   if (!snap) {
-    ml_config_free(c);
+    compiled_unref(compiled);
     return MESHLIB_ERR_NOMEM;
   }
   atomic_init(&snap->refs, 1);
   snap->version = version;
   snap->mem = mem;
-  snap->config = c;
-  int rc = ml_route_table_build(mem, c, s, &snap->routes);
+  snap->compiled = compiled;
+  snap->config = compiled->config;
+  snap->routes = compiled->routes;
+  snap->live = e->live;
+  ml_cluster_inputs ci = {compiled->config, compiled->routes, e->app,
+                          e->app_count, s->client_namespace};
+  int rc = e->live ? ml_clusters_build(mem, e->live, &ci, &snap->clusters)
+                   : MESHLIB_OK;
   if (rc != MESHLIB_OK) {
     ml_snapshot_unref(snap);
     return rc;
   }
   *out = snap;
   return MESHLIB_OK;
+}
+
+int ml_snapshot_new(const ml_mem *mem, ml_config *c,
+                    const ml_route_settings *s, uint64_t version,
+                    const ml_endpoint_inputs *e, ml_snapshot **out) {
+  ml_compiled *compiled = ml_calloc(mem, 1, sizeof(*compiled));
+  if (!compiled) {
+    ml_config_free(c);
+    return MESHLIB_ERR_NOMEM;
+  }
+  atomic_init(&compiled->refs, 1);
+  compiled->mem = mem;
+  compiled->config = c;
+  int rc = ml_route_table_build(mem, c, s, &compiled->routes);
+  if (rc != MESHLIB_OK) {
+    compiled_unref(compiled);
+    return rc;
+  }
+  return snapshot_make(mem, compiled, s, version, e, out);
+}
+
+int ml_snapshot_with_endpoints(const ml_snapshot *base,
+                               const ml_route_settings *s,
+                               const ml_endpoint_inputs *e,
+                               ml_snapshot **out) {
+  atomic_fetch_add_explicit(&base->compiled->refs, 1, memory_order_relaxed);
+  return snapshot_make(base->mem, base->compiled, s, base->version, e, out);
 }
 
 ml_snapshot *ml_snapshot_ref(ml_snapshot *s) {
@@ -32,8 +76,8 @@ ml_snapshot *ml_snapshot_ref(ml_snapshot *s) {
 void ml_snapshot_unref(ml_snapshot *s) {
   if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
     return;
-  ml_route_table_free(s->routes);
-  ml_config_free(s->config);
+  ml_clusters_free(s->clusters);
+  compiled_unref(s->compiled);
   ml_free(s->mem, s);
 }
 

@@ -7,21 +7,47 @@
  * started with. */
 #include <stdatomic.h>
 #include <stdint.h>
+#include "cluster/cluster.h"
 #include "config/model.h"
 #include "route/route.h"
 
-typedef struct ml_snapshot {
+/* The config and its route table: shared by the snapshots that differ
+ * only in endpoints. */
+typedef struct ml_compiled {
   atomic_size_t refs;
-  uint64_t version;
   const ml_mem *mem;
   ml_config *config;
   ml_route_table *routes;
+} ml_compiled;
+
+typedef struct ml_snapshot {
+  atomic_size_t refs;
+  uint64_t version; /* of the config */
+  const ml_mem *mem;
+  ml_compiled *compiled;
+  const ml_config *config;      /* compiled->config */
+  const ml_route_table *routes; /* compiled->routes */
+  ml_clusters *clusters;
+  ml_live *live; /* the mesh's; outlives every snapshot */
 } ml_snapshot;
+
+/* Where endpoints come from besides the config. */
+typedef struct ml_endpoint_inputs {
+  ml_live *live;
+  const ml_app_endpoints *app;
+  size_t app_count;
+} ml_endpoint_inputs;
 
 /* Compile |c| into a snapshot of |version|; the snapshot takes |c| in all
  * cases. Returns MESHLIB_OK or MESHLIB_ERR_NOMEM. */
-int ml_snapshot_new(const ml_mem *mem, ml_config *c, const ml_route_settings *s,
-                    uint64_t version, ml_snapshot **out);
+int ml_snapshot_new(const ml_mem *mem, ml_config *c,
+                    const ml_route_settings *s, uint64_t version,
+                    const ml_endpoint_inputs *e, ml_snapshot **out);
+/* A snapshot with |base|'s config and the endpoints of |e|. */
+int ml_snapshot_with_endpoints(const ml_snapshot *base,
+                               const ml_route_settings *s,
+                               const ml_endpoint_inputs *e,
+                               ml_snapshot **out);
 ml_snapshot *ml_snapshot_ref(ml_snapshot *s);
 void ml_snapshot_unref(ml_snapshot *s);
 

@@ -30,6 +30,8 @@ typedef struct ml_settings {
   ml_kv *labels; /* owned strings */
   size_t label_count;
   int strict;
+  int has_seed;
+  uint64_t seed;
   int log_level;
   meshlib_log_cb log_cb;
   void *log_user_data;
@@ -53,7 +55,21 @@ struct meshlib {
   ml_snapshot_slot current;
   pthread_mutex_t apply_lock; /* serialises writers only; readers never lock */
   _Atomic uint64_t next_version;
+  ml_live live;              /* endpoint state that outlives snapshots */
+  uint64_t seed;             /* of the requests' generators */
+  _Atomic uint64_t rand_counter;
+  ml_app_endpoints *app;     /* under apply_lock */
+  size_t app_count;
 };
+
+struct meshlib_endpoints {
+  ml_app_endpoint *items;
+  size_t count;
+};
+
+/* Build a snapshot of |c| (taken) with the mesh's endpoints and put it in
+ * force; the caller holds apply_lock. */
+int ml_mesh_install(meshlib *m, ml_config *c, uint64_t version);
 
 struct meshlib_config {
   uint32_t magic;

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include "config/analyze.h"
 #include "core/internal.h"
 
@@ -67,25 +68,30 @@ int meshlib_new(meshlib **out, meshlib_options *o) {
     m->mem = &m->alloc;
   }
   atomic_init(&m->next_version, 1);
+  atomic_init(&m->rand_counter, 0);
   ml_snapshot_slot_init(&m->current, NULL);
   int rc = ml_settings_copy(m->mem, &m->settings, &o->settings);
   if (rc != MESHLIB_OK) {
     ml_free(m->mem, m);
     return rc;
   }
+  m->seed = o->settings.has_seed
+                ? o->settings.seed
+                : (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)m << 16);
   pthread_mutex_init(&m->apply_lock, NULL);
+  rc = ml_live_init(&m->live, m->mem);
+  if (rc != MESHLIB_OK) {
+    pthread_mutex_destroy(&m->apply_lock);
+    ml_settings_free(m->mem, &m->settings);
+    ml_free(m->mem, m);
+    return rc;
+  }
 
   /* Version 0: the empty config, so that a snapshot is always in force. */
   ml_config *empty = ml_config_new(m->mem);
-  ml_snapshot *snap = NULL;
-  ml_route_settings rs = route_settings(m);
-  rc =
-      empty ? ml_snapshot_new(m->mem, empty, &rs, 0, &snap) : MESHLIB_ERR_NOMEM;
-  if (rc == MESHLIB_OK) {
-    ml_snapshot_slot_swap(&m->current, snap);
-    if (o->source_count)
-      rc = load_sources(m, o, o);
-  }
+  rc = empty ? ml_mesh_install(m, empty, 0) : MESHLIB_ERR_NOMEM;
+  if (rc == MESHLIB_OK && o->source_count)
+    rc = load_sources(m, o, o);
   if (rc != MESHLIB_OK) {
     if (!o->errmsg || !o->errmsg[0])
       set_options_error(o, meshlib_strerror(rc));
@@ -96,10 +102,31 @@ int meshlib_new(meshlib **out, meshlib_options *o) {
   return MESHLIB_OK;
 }
 
+static void app_endpoints_free(const ml_mem *mem, ml_app_endpoint *e,
+                               size_t n) {
+  if (!e)
+    return;
+  for (size_t i = 0; i < n; i++) {
+    ml_free(mem, e[i].address);
+    for (size_t j = 0; j < e[i].labels.count; j++) {
+      ml_free(mem, (char *)e[i].labels.items[j].key);
+      ml_free(mem, (char *)e[i].labels.items[j].value);
+    }
+    ml_free(mem, e[i].labels.items);
+  }
+  ml_free(mem, e);
+}
+
 void meshlib_free(meshlib *m) {
   if (!GOOD_MESH(m))
     return;
   ml_snapshot_slot_clear(&m->current);
+  for (size_t i = 0; i < m->app_count; i++) {
+    app_endpoints_free(m->mem, m->app[i].items, m->app[i].count);
+    ml_free(m->mem, m->app[i].host);
+  }
+  ml_free(m->mem, m->app);
+  ml_live_destroy(&m->live);
   pthread_mutex_destroy(&m->apply_lock);
   const ml_mem *mem = m->mem;
   ml_settings_free(mem, &m->settings);
@@ -123,6 +150,176 @@ uint64_t meshlib_config_version(const meshlib *m) {
 
 void meshlib_free_str(meshlib *m, char *s) {
   ml_free(GOOD_MESH(m) ? m->mem : NULL, s);
+}
+
+static ml_endpoint_inputs endpoint_inputs(meshlib *m) {
+  ml_endpoint_inputs e = {&m->live, m->app, m->app_count};
+  return e;
+}
+
+int ml_mesh_install(meshlib *m, ml_config *c, uint64_t version) {
+  ml_route_settings rs = route_settings(m);
+  ml_endpoint_inputs e = endpoint_inputs(m);
+  ml_snapshot *snap = NULL;
+  int rc = ml_snapshot_new(m->mem, c, &rs, version, &e, &snap);
+  if (rc == MESHLIB_OK)
+    ml_snapshot_slot_swap(&m->current, snap);
+  return rc;
+}
+
+/* Endpoints set by the application. */
+
+int meshlib_endpoints_new(meshlib_endpoints **out) {
+  if (!out)
+    return MESHLIB_ERR_INVALID_ARG;
+  *out = ml_calloc(NULL, 1, sizeof(**out));
+  return *out ? MESHLIB_OK : MESHLIB_ERR_NOMEM;
+}
+
+void meshlib_endpoints_free(meshlib_endpoints *e) {
+  if (!e)
+    return;
+  app_endpoints_free(NULL, e->items, e->count);
+  ml_free(NULL, e);
+}
+
+int meshlib_endpoints_add(meshlib_endpoints *e, const char *address,
+                          uint32_t port, uint32_t weight) {
+  if (!e || !address || !*address || port > 65535)
+    return MESHLIB_ERR_INVALID_ARG;
+  ml_app_endpoint *n =
+      ml_realloc(NULL, e->items, (e->count + 1) * sizeof(*n));
+  if (!n)
+    return MESHLIB_ERR_NOMEM;
+  e->items = n;
+  memset(&n[e->count], 0, sizeof(n[0]));
+  n[e->count].address = ml_strdup(NULL, address);
+  if (!n[e->count].address)
+    return MESHLIB_ERR_NOMEM;
+  n[e->count].port = port;
+  n[e->count].weight = weight ? weight : 1;
+  e->count++;
+  return MESHLIB_OK;
+}
+
+static int labels_add(const ml_mem *mem, ml_kv_list *l, const char *key,
+                      const char *value) {
+  ml_kv *n = ml_realloc(mem, l->items, (l->count + 1) * sizeof(*n));
+  if (!n)
+    return MESHLIB_ERR_NOMEM;
+  l->items = n;
+  n[l->count].key = ml_strdup(mem, key);
+  n[l->count].value = ml_strdup(mem, value);
+  if (!n[l->count].key || !n[l->count].value) {
+    ml_free(mem, (char *)n[l->count].key);
+    ml_free(mem, (char *)n[l->count].value);
+    return MESHLIB_ERR_NOMEM;
+  }
+  l->count++;
+  return MESHLIB_OK;
+}
+
+int meshlib_endpoints_add_label(meshlib_endpoints *e, const char *key,
+                                const char *value) {
+  if (!e || !e->count || !key || !*key || !value)
+    return MESHLIB_ERR_INVALID_ARG;
+  return labels_add(NULL, &e->items[e->count - 1].labels, key, value);
+}
+
+/* A deep copy of |e|'s endpoints in the mesh's memory. */
+static int copy_endpoints(const ml_mem *mem, const meshlib_endpoints *e,
+                          ml_app_endpoint **out) {
+  ml_app_endpoint *c = ml_calloc(mem, e->count, sizeof(*c));
+  if (!c)
+    return MESHLIB_ERR_NOMEM;
+  for (size_t i = 0; i < e->count; i++) {
+    c[i].address = ml_strdup(mem, e->items[i].address);
+    c[i].port = e->items[i].port;
+    c[i].weight = e->items[i].weight;
+    int rc = c[i].address ? MESHLIB_OK : MESHLIB_ERR_NOMEM;
+    for (size_t j = 0; rc == MESHLIB_OK && j < e->items[i].labels.count; j++)
+      rc = labels_add(mem, &c[i].labels, e->items[i].labels.items[j].key,
+                      e->items[i].labels.items[j].value);
+    if (rc != MESHLIB_OK) {
+      app_endpoints_free(mem, c, i + 1);
+      return rc;
+    }
+  }
+  *out = c;
+  return MESHLIB_OK;
+}
+
+int meshlib_set_endpoints(meshlib *m, const char *host,
+                          const meshlib_endpoints *e) {
+  if (!GOOD_MESH(m) || !host || !*host)
+    return MESHLIB_ERR_INVALID_ARG;
+  ml_buf fqdn;
+  ml_buf_init(&fqdn, m->mem);
+  if (!strchr(host, '.'))
+    ml_buf_printf(&fqdn, "%s.%s.svc.%s", host, m->settings.namespace_,
+                  m->settings.domain_suffix);
+  else
+    ml_buf_puts(&fqdn, host);
+  char *name = ml_buf_steal(&fqdn);
+  if (!name)
+    return MESHLIB_ERR_NOMEM;
+  for (char *p = name; *p; p++)
+    if (*p >= 'A' && *p <= 'Z')
+      *p = (char)(*p - 'A' + 'a');
+  ml_app_endpoint *items = NULL;
+  size_t count = e ? e->count : 0;
+  if (count && copy_endpoints(m->mem, e, &items) != MESHLIB_OK) {
+    ml_free(m->mem, name);
+    return MESHLIB_ERR_NOMEM;
+  }
+
+  pthread_mutex_lock(&m->apply_lock);
+  size_t i = 0;
+  while (i < m->app_count && strcmp(m->app[i].host, name) != 0)
+    i++;
+  int rc = MESHLIB_OK;
+  ml_app_endpoints old = {0};
+  if (i == m->app_count) {
+    ml_app_endpoints *n = count ? ml_realloc(m->mem, m->app,
+                                             (m->app_count + 1) * sizeof(*n))
+                                : m->app;
+    if (count && !n) {
+      rc = MESHLIB_ERR_NOMEM;
+    } else if (count) {
+      m->app = n;
+      n[m->app_count++] = (ml_app_endpoints){name, items, count};
+      name = NULL;
+      items = NULL;
+    }
+  } else {
+    old = m->app[i];
+    if (count) {
+      m->app[i].items = items;
+      m->app[i].count = count;
+      items = NULL;
+      old.host = NULL; /* kept */
+    } else {
+      m->app[i] = m->app[--m->app_count];
+    }
+  }
+  if (rc == MESHLIB_OK) {
+    ml_snapshot *cur = ml_snapshot_slot_acquire(&m->current);
+    ml_route_settings rs = route_settings(m);
+    ml_endpoint_inputs in = endpoint_inputs(m);
+    ml_snapshot *snap = NULL;
+    rc = ml_snapshot_with_endpoints(cur, &rs, &in, &snap);
+    ml_snapshot_unref(cur);
+    if (rc == MESHLIB_OK)
+      ml_snapshot_slot_swap(&m->current, snap);
+  }
+  pthread_mutex_unlock(&m->apply_lock);
+  /* The old list is only read while a snapshot is built, under the lock:
+   * built snapshots copy what they keep. */
+  app_endpoints_free(m->mem, old.items, old.count);
+  ml_free(m->mem, old.host);
+  app_endpoints_free(m->mem, items, count);
+  ml_free(m->mem, name);
+  return rc;
 }
 
 /* The config builder. */
@@ -207,13 +404,9 @@ int meshlib_config_apply(meshlib_config *c) {
   }
   pthread_mutex_lock(&m->apply_lock);
   uint64_t version = atomic_fetch_add(&m->next_version, 1);
-  ml_snapshot *snap = NULL;
-  ml_route_settings rs = route_settings(m);
   /* The snapshot takes the config whatever happens. */
-  int rc = ml_snapshot_new(m->mem, c->config, &rs, version, &snap);
+  int rc = ml_mesh_install(m, c->config, version);
   c->config = NULL;
-  if (rc == MESHLIB_OK)
-    ml_snapshot_slot_swap(&m->current, snap);
   pthread_mutex_unlock(&m->apply_lock);
   if (rc == MESHLIB_OK)
     ml_log(m, MESHLIB_LEVEL_INFO, "config version %llu in force",

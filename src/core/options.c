@@ -6,6 +6,8 @@ int ml_settings_copy(const ml_mem *mem, ml_settings *dst,
                      const ml_settings *src) {
   memset(dst, 0, sizeof(*dst));
   dst->strict = src->strict;
+  dst->has_seed = src->has_seed;
+  dst->seed = src->seed;
   dst->log_level = src->log_level;
   dst->log_cb = src->log_cb;
   dst->log_user_data = src->log_user_data;
@@ -178,6 +180,14 @@ int meshlib_options_set_workload_label(meshlib_options *o, const char *key,
   labels[s->label_count].key = k;
   labels[s->label_count].value = v;
   s->label_count++;
+  return MESHLIB_OK;
+}
+
+int meshlib_options_set_random_seed(meshlib_options *o, uint64_t seed) {
+  if (!GOOD_OPTIONS(o))
+    return MESHLIB_ERR_INVALID_ARG;
+  o->settings.has_seed = 1;
+  o->settings.seed = seed;
   return MESHLIB_OK;
 }
 

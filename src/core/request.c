@@ -113,6 +113,13 @@ int meshlib_request_new(meshlib_request **out, meshlib *m, const char *method,
   r->mesh = m;
   ml_buf_init(&r->decision.text, m->mem);
   ml_buf_init(&r->decision.host_text, m->mem);
+  ml_xfer_result_init(&r->xfer, m->mem);
+  r->details = "";
+  /* Each request draws from its own generator, seeded from the mesh's
+   * seed and a counter: reproducible when the seed is fixed. */
+  ml_rand_seed(&r->rand,
+               m->seed + 0x9e3779b97f4a7c15ULL *
+                             atomic_fetch_add(&m->rand_counter, 1));
   r->method = ml_strdup(m->mem, method);
   r->url = ml_strdup(m->mem, url);
   int rc = (r->method && r->url) ? parse_url(r, url) : MESHLIB_ERR_NOMEM;
@@ -129,6 +136,10 @@ void meshlib_request_free(meshlib_request *r) {
     return;
   const ml_mem *mem = r->mesh->mem;
   ml_decision_release(mem, &r->decision);
+  ml_xfer_result_free(mem, &r->xfer);
+  ml_free(mem, r->resp_headers);
+  ml_free(mem, r->location);
+  ml_free(mem, r->body);
   ml_free(mem, r->method);
   ml_free(mem, r->url);
   ml_free(mem, r->scheme);

@@ -4,6 +4,8 @@
 
 #include "core/internal.h"
 #include "route/route.h"
+#include "transport/transport.h"
+#include "util/rand.h"
 
 /* One destination of a decision, resolved against the snapshot. */
 typedef struct ml_decision_dest {
@@ -52,7 +54,30 @@ struct meshlib_request {
   char *errmsg;
   struct meshlib_decision decision;
   int has_decision;
+  char *body;
+  size_t body_len;
+  int64_t timeout_ms; /* the application's deadline; 0: none */
+  ml_rand rand;       /* destination and endpoint picks */
+  /* The response of the last perform. */
+  int performed;
+  int32_t status;
+  uint32_t flags;
+  ml_xfer_result xfer;      /* upstream answer (headers, body) */
+  ml_header *resp_headers; /* after the route's header rules; strings
+                              borrowed from xfer, the snapshot or
+                              |location| */
+  size_t resp_header_count;
+  char *location;     /* a redirect's Location */
+  const char *local_body; /* a local reply's body (snapshot or static) */
+  size_t local_body_len;
+  const char *details; /* static text */
+  const char *cluster; /* borrowed from the decision's snapshot */
+  char upstream[80];
+  uint32_t attempts;
+  int64_t duration_us;
 };
+
+int ml_request_perform(meshlib_request *r);
 
 void ml_decision_release(const ml_mem *mem, struct meshlib_decision *d);
 int ml_decision_make(struct meshlib_decision *d, const ml_mem *mem,

@@ -103,3 +103,52 @@ void ml_regex_free_list(const ml_mem *mem, ml_regex *list) {
     list = next;
   }
 }
+
+int ml_regex_replace(const ml_regex *re, const char *s, const char *rewrite,
+                     ml_buf *out) {
+  /* RE2 writes groups as \1; PCRE2's substitute wants ${1}, and a literal
+   * '$' must be doubled. */
+  ml_buf repl;
+  ml_buf_init(&repl, out->mem);
+  for (const char *p = rewrite; *p; p++) {
+    if (p[0] == '\\' && p[1] >= '0' && p[1] <= '9') {
+      ml_buf_printf(&repl, "${%c}", p[1]);
+      p++;
+    } else if (p[0] == '\\' && p[1] == '\\') {
+      ml_buf_putc(&repl, '\\');
+      p++;
+    } else if (p[0] == '$') {
+      ml_buf_puts(&repl, "$$");
+    } else {
+      ml_buf_putc(&repl, p[0]);
+    }
+  }
+  int rc = -1;
+  if (repl.oom)
+    goto out;
+  size_t len = strlen(s);
+  PCRE2_SIZE cap = len * 2 + strlen(rewrite) + 64;
+  for (int tries = 0; tries < 2; tries++) {
+    char *buf = ml_malloc(out->mem, cap);
+    if (!buf)
+      goto out;
+    PCRE2_SIZE outlen = cap;
+    int n = pcre2_substitute(
+        re->code, (PCRE2_SPTR)s, len, 0,
+        PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH, NULL,
+        NULL, (PCRE2_SPTR)(repl.data ? repl.data : ""), repl.len,
+        (PCRE2_UCHAR *)buf, &outlen);
+    if (n >= 0) {
+      rc = ml_buf_append(out, buf, outlen);
+      ml_free(out->mem, buf);
+      goto out;
+    }
+    ml_free(out->mem, buf);
+    if (n != PCRE2_ERROR_NOMEMORY)
+      goto out;
+    cap = outlen + 1; /* the length it needs */
+  }
+out:
+  ml_buf_free(&repl);
+  return rc;
+}

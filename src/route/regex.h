@@ -6,6 +6,7 @@
  * must match the whole subject (Envoy's safe_regex full match). */
 #include <stddef.h>
 #include "config/model.h"
+#include "util/mem.h"
 
 enum { ML_REGEX_FULL = 1, ML_REGEX_SEARCH = 0 };
 
@@ -18,5 +19,12 @@ int ml_regex_compile(const ml_mem *mem, const char *pattern, int mode,
  * allocate after a thread's first call. */
 int ml_regex_match(const ml_regex *re, const char *s, size_t len);
 void ml_regex_free_list(const ml_mem *mem, ml_regex *list);
+
+/* Append |s| with every match of |re| replaced by |rewrite| to |out|, as
+ * Envoy's regex_rewrite does; \1 to \9 in |rewrite| name capture groups
+ * (RE2's syntax). Returns 0, or -1 when the substitution failed (|out|
+ * is then unchanged). */
+int ml_regex_replace(const ml_regex *re, const char *s, const char *rewrite,
+                     ml_buf *out);
 
 #endif

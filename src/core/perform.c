@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: MIT */
+/* The path of one call: route, fault-free local replies (no route,
+ * direct response, redirect), destination, cluster, endpoint, exchange,
+ * response header rules. Retries, timeouts per try, outlier detection
+ * and faults join this path with the resilience work. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "cluster/cluster.h"
+#include "core/request.h"
+#include "lb/select.h"
+#include "route/regex.h"
+#include "util/str.h"
+
+#define GOOD_REQUEST(r) ((r) && (r)->magic == ML_MAGIC_REQUEST)
+
+/* Envoy's local reply texts, so that logs read the same. */
+#define DETAILS_NR "route_not_found"
+#define DETAILS_NC "cluster_not_found"
+#define DETAILS_UH "no healthy upstream"
+#define DETAILS_UF                                                             \
+  "upstream connect error or disconnect/reset before headers. reset "          \
+  "reason: connection failure"
+#define DETAILS_UC                                                             \
+  "upstream connect error or disconnect/reset before headers. reset "          \
+  "reason: connection termination"
+#define DETAILS_UR                                                             \
+  "upstream connect error or disconnect/reset before headers. reset "          \
+  "reason: remote refused stream reset"
+#define DETAILS_UT "upstream request timeout"
+#define DETAILS_DC "downstream cancelled"
+
+static int64_t now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void response_reset(meshlib_request *r) {
+  const ml_mem *mem = r->mesh->mem;
+  ml_xfer_result_free(mem, &r->xfer);
+  ml_xfer_result_init(&r->xfer, mem);
+  ml_free(mem, r->resp_headers);
+  ml_free(mem, r->location);
+  r->resp_headers = NULL;
+  r->resp_header_count = 0;
+  r->location = NULL;
+  r->local_body = NULL;
+  r->local_body_len = 0;
+  r->status = 0;
+  r->flags = 0;
+  r->details = "";
+  r->cluster = NULL;
+  r->upstream[0] = '\0';
+  r->attempts = 0;
+}
+
+static void local_reply(meshlib_request *r, int32_t status, uint32_t flags,
+                        const char *details, const char *body, size_t len) {
+  r->status = status;
+  r->flags |= flags;
+  r->details = details;
+  r->local_body = body;
+  r->local_body_len = len;
+}
+
+/* Header list building: |v| grows by one; strings are borrowed. */
+static int headers_push(const ml_mem *mem, ml_header **v, size_t *n,
+                        size_t *cap, const char *name, const char *value) {
+  if (*n == *cap) {
+    size_t c = *cap ? *cap * 2 : 16;
+    ml_header *x = ml_realloc(mem, *v, c * sizeof(*x));
+    if (!x)
+      return -1;
+    *v = x;
+    *cap = c;
+  }
+  (*v)[*n].name = name;
+  (*v)[(*n)++].value = value;
+  return 0;
+}
+
+static void headers_remove(ml_header *v, size_t *n, const char *name) {
+  size_t j = 0;
+  for (size_t i = 0; i < *n; i++)
+    if (!ml_strcaseeq(v[i].name, name))
+      v[j++] = v[i];
+  *n = j;
+}
+
+/* Apply one set of header rules (Envoy order: remove, then set, then
+ * append... Istio's route headers map to request_headers_to_remove and
+ * request_headers_to_add with append=false for set, true for add). */
+static int apply_ops(const ml_mem *mem, const ml_header_ops *o, ml_header **v,
+                     size_t *n, size_t *cap) {
+  for (size_t i = 0; i < o->remove.count; i++)
+    headers_remove(*v, n, o->remove.items[i]);
+  for (size_t i = 0; i < o->set.count; i++) {
+    headers_remove(*v, n, o->set.items[i].key);
+    if (headers_push(mem, v, n, cap, o->set.items[i].key,
+                     o->set.items[i].value))
+      return -1;
+  }
+  for (size_t i = 0; i < o->add.count; i++)
+    if (headers_push(mem, v, n, cap, o->add.items[i].key,
+                     o->add.items[i].value))
+      return -1;
+  return 0;
+}
+
+/* The path the upstream sees: rewrite.uri replaces the matched prefix
+ * (or the whole path when the rule matched otherwise), uriRegexRewrite
+ * substitutes every match; the query string is kept. */
+static int rewritten_path(const meshlib_request *r, const ml_http_route *rt,
+                          ml_buf *out) {
+  const char *path = r->path;
+  const ml_http_rewrite *rw = rt ? rt->rewrite : NULL;
+  if (rw && rw->uri) {
+    size_t cut = strlen(path);
+    const ml_http_match *m = NULL;
+    for (size_t i = 0; rt->match_count && i < rt->match_count; i++)
+      if (rt->matches[i].uri.kind == ML_MATCH_PREFIX) {
+        m = &rt->matches[i];
+        break;
+      }
+    if (m && strlen(m->uri.value) <= cut)
+      cut = strlen(m->uri.value);
+    ml_buf_puts(out, rw->uri);
+    ml_buf_puts(out, path + cut);
+  } else if (rw && rw->regex && rw->regex_rewrite) {
+    if (ml_regex_replace(rw->regex, path, rw->regex_rewrite, out))
+      ml_buf_puts(out, path);
+  } else {
+    ml_buf_puts(out, path);
+  }
+  if (r->query) {
+    ml_buf_putc(out, '?');
+    ml_buf_puts(out, r->query);
+  }
+  return out->oom ? -1 : 0;
+}
+
+static int redirect_reply(meshlib_request *r, const ml_http_redirect *rd) {
+  ml_buf b;
+  ml_buf_init(&b, r->mesh->mem);
+  const char *scheme = rd->scheme ? rd->scheme : r->scheme;
+  ml_buf_printf(&b, "%s://", scheme);
+  if (rd->authority) {
+    ml_buf_puts(&b, rd->authority);
+  } else {
+    ml_buf_puts(&b, r->host);
+    uint32_t port = rd->port;
+    if (!port && rd->derive_port == 2)
+      port = r->port;
+    if (!port && rd->derive_port != 1 && r->authority &&
+        strchr(r->authority, ':') && strcmp(scheme, r->scheme) == 0)
+      port = r->port;
+    if (port && !((port == 80 && strcmp(scheme, "http") == 0) ||
+                  (port == 443 && strcmp(scheme, "https") == 0)))
+      ml_buf_printf(&b, ":%u", port);
+  }
+  ml_buf_puts(&b, rd->uri ? rd->uri : r->path);
+  if (!rd->uri && r->query)
+    ml_buf_printf(&b, "?%s", r->query);
+  r->location = ml_buf_steal(&b);
+  if (!r->location)
+    return MESHLIB_ERR_NOMEM;
+  size_t cap = 0;
+  if (headers_push(r->mesh->mem, &r->resp_headers, &r->resp_header_count, &cap,
+                   "location", r->location))
+    return MESHLIB_ERR_NOMEM;
+  local_reply(r, rd->redirect_code ? rd->redirect_code : 301, 0, "", "", 0);
+  return MESHLIB_OK;
+}
+
+static void classify(meshlib_request *r) {
+  switch (r->xfer.outcome) {
+  case ML_XFER_OK:
+    r->status = r->xfer.status;
+    return;
+  case ML_XFER_CONNECT_FAILURE:
+  case ML_XFER_TLS_ERROR:
+    local_reply(r, 503, MESHLIB_RF_UF, DETAILS_UF, DETAILS_UF,
+                strlen(DETAILS_UF));
+    return;
+  case ML_XFER_TIMEOUT:
+    local_reply(r, 504, MESHLIB_RF_UT, DETAILS_UT, DETAILS_UT,
+                strlen(DETAILS_UT));
+    return;
+  case ML_XFER_REFUSED_STREAM:
+    local_reply(r, 503, MESHLIB_RF_UR, DETAILS_UR, DETAILS_UR,
+                strlen(DETAILS_UR));
+    return;
+  case ML_XFER_ABORTED:
+    local_reply(r, 499, MESHLIB_RF_DC, DETAILS_DC, "", 0);
+    return;
+  default:
+    local_reply(r, 503, MESHLIB_RF_UC, DETAILS_UC, DETAILS_UC,
+                strlen(DETAILS_UC));
+  }
+}
+
+/* Send the call to |k| (a cluster, or NULL for the host itself). */
+static int exchange(meshlib_request *r, const ml_decision_dest *dest,
+                    const ml_cluster *k, const ml_http_route *rt) {
+  const ml_mem *mem = r->mesh->mem;
+  ml_xfer_req x;
+  memset(&x, 0, sizeof(x));
+  /* With no endpoints known, the call goes where it names: the request's
+   * own host for a host without rules, else the destination's FQDN. */
+  const char *connect_host = dest->config ? dest->host : r->host;
+  uint32_t connect_port = dest->port ? dest->port : r->port;
+  ml_ep_state *state = NULL;
+
+  if (k) {
+    r->cluster = k->name;
+    if (!k->lb) {
+      local_reply(r, 503, MESHLIB_RF_UH, DETAILS_UH, DETAILS_UH,
+                  strlen(DETAILS_UH));
+      return MESHLIB_OK;
+    }
+    ml_lb_ctx ctx = {&r->rand, 0, 0, NULL, 0};
+    size_t idx = 0;
+    int pick = ml_lb_pick(k->lb, &ctx, &idx);
+    if (pick == ML_LB_PICK_NONE) {
+      local_reply(r, 503, MESHLIB_RF_UH, DETAILS_UH, DETAILS_UH,
+                  strlen(DETAILS_UH));
+      return MESHLIB_OK;
+    }
+    if (pick == ML_LB_PICK_OK) {
+      const ml_lb_endpoint *ep = &k->endpoints[idx];
+      connect_host = ep->address;
+      if (ep->port)
+        connect_port = ep->port;
+      state = k->states[idx];
+    }
+    x.version = k->version;
+  } else {
+    r->cluster = meshlib_decision_destination_cluster(&r->decision, 0);
+    x.version = ML_HTTP_1_1;
+  }
+  const char *scheme = r->scheme;
+  if (x.version == ML_HTTP_2_TLS)
+    scheme = "https";
+  else if (ml_strcaseeq(scheme, "https"))
+    x.version = ML_HTTP_2_TLS;
+
+  ml_buf path;
+  ml_buf_init(&path, mem);
+  ml_header *hv = NULL;
+  size_t hn = 0, hcap = 0;
+  int rc = MESHLIB_ERR_NOMEM;
+  if (rewritten_path(r, rt, &path))
+    goto out;
+  for (size_t i = 0; i < r->header_count; i++)
+    if (headers_push(mem, &hv, &hn, &hcap, r->headers[i].name,
+                     r->headers[i].value))
+      goto out;
+  if (rt && apply_ops(mem, &rt->headers.request, &hv, &hn, &hcap))
+    goto out;
+  if (dest->config &&
+      apply_ops(mem, &dest->config->headers.request, &hv, &hn, &hcap))
+    goto out;
+
+  x.method = r->method;
+  x.scheme = scheme;
+  x.authority = rt && rt->rewrite && rt->rewrite->authority
+                    ? rt->rewrite->authority
+                    : r->authority;
+  x.path = path.data;
+  x.connect_host = connect_host;
+  x.connect_port = connect_port;
+  x.headers = hv;
+  x.header_count = hn;
+  x.body = r->body;
+  x.body_len = r->body_len;
+  int64_t timeout = rt ? rt->timeout_ms : -1;
+  if (r->timeout_ms > 0 && (timeout <= 0 || r->timeout_ms < timeout))
+    timeout = r->timeout_ms;
+  x.timeout_ms = timeout > 0 ? timeout : 0;
+  if (k && k->policy.connection_pool.present &&
+      k->policy.connection_pool.connect_timeout_ms > 0)
+    x.connect_timeout_ms = k->policy.connection_pool.connect_timeout_ms;
+
+  if (state)
+    atomic_fetch_add_explicit(&state->in_flight, 1, memory_order_relaxed);
+  rc = ml_xfer_perform(mem, &x, &r->xfer);
+  if (state)
+    atomic_fetch_sub_explicit(&state->in_flight, 1, memory_order_relaxed);
+  if (rc != MESHLIB_OK)
+    goto out;
+  r->attempts = 1;
+  snprintf(r->upstream, sizeof(r->upstream), "%s:%u", connect_host,
+           connect_port);
+  if (r->xfer.upstream_address[0])
+    snprintf(r->upstream, sizeof(r->upstream), "%s", r->xfer.upstream_address);
+  classify(r);
+
+  /* The response headers, after the route's rules. */
+  size_t cap = 0;
+  for (size_t i = 0; i < r->xfer.header_count; i++)
+    if (headers_push(mem, &r->resp_headers, &r->resp_header_count, &cap,
+                     r->xfer.headers[i].name, r->xfer.headers[i].value)) {
+      rc = MESHLIB_ERR_NOMEM;
+      goto out;
+    }
+  if ((rt && apply_ops(mem, &rt->headers.response, &r->resp_headers,
+                       &r->resp_header_count, &cap)) ||
+      (dest->config && apply_ops(mem, &dest->config->headers.response,
+                                 &r->resp_headers, &r->resp_header_count, &cap)))
+    rc = MESHLIB_ERR_NOMEM;
+out:
+  ml_buf_free(&path);
+  ml_free(mem, hv);
+  return rc;
+}
+
+int ml_request_perform(meshlib_request *r) {
+  int64_t start = now_us();
+  response_reset(r);
+  r->performed = 1;
+  const meshlib_decision *d;
+  int rc = meshlib_request_route(r, &d);
+  if (rc != MESHLIB_OK)
+    return rc;
+  const ml_http_route *rt = r->decision.res.route;
+  const ml_snapshot *snap = r->decision.snap;
+
+  if (r->decision.flags & MESHLIB_RF_NR) {
+    local_reply(r, 404, MESHLIB_RF_NR, DETAILS_NR, "", 0);
+  } else if (rt && rt->direct_response) {
+    local_reply(r, rt->direct_response->status, 0, "direct_response",
+                rt->direct_response->body ? rt->direct_response->body : "",
+                rt->direct_response->body_len);
+  } else if (rt && rt->redirect) {
+    rc = redirect_reply(r, rt->redirect);
+  } else if (r->decision.dest_count) {
+    size_t i = 0;
+    if (rt && rt->route_count > 1)
+      i = ml_pick_destination(rt->route, rt->route_count,
+                              ml_rand_next(&r->rand));
+    const ml_decision_dest *dest = &r->decision.dests[i];
+    if (dest->missing_subset) {
+      r->cluster = meshlib_decision_destination_cluster(&r->decision, i);
+      local_reply(r, 503, MESHLIB_RF_NC, DETAILS_NC, "", 0);
+    } else {
+      const ml_cluster *k = ml_clusters_find(
+          snap->clusters, dest->host, dest->port ? dest->port : r->port,
+          dest->subset);
+      rc = exchange(r, dest, k, rt);
+    }
+  } else {
+    local_reply(r, 404, MESHLIB_RF_NR, DETAILS_NR, "", 0);
+  }
+  r->duration_us = now_us() - start;
+  return rc;
+}
+
+/* Public entry points. */
+
+int meshlib_request_perform(meshlib_request *r) {
+  if (!GOOD_REQUEST(r))
+    return MESHLIB_ERR_INVALID_ARG;
+  return ml_request_perform(r);
+}
+
+int meshlib_request_set_body(meshlib_request *r, const void *data,
+                             size_t len) {
+  if (!GOOD_REQUEST(r) || (!data && len))
+    return MESHLIB_ERR_INVALID_ARG;
+  char *copy = ml_malloc(r->mesh->mem, len + 1);
+  if (!copy)
+    return MESHLIB_ERR_NOMEM;
+  if (len)
+    memcpy(copy, data, len);
+  copy[len] = '\0';
+  ml_free(r->mesh->mem, r->body);
+  r->body = copy;
+  r->body_len = len;
+  return MESHLIB_OK;
+}
+
+int meshlib_request_set_timeout_ms(meshlib_request *r, int64_t timeout_ms) {
+  if (!GOOD_REQUEST(r) || timeout_ms < 0)
+    return MESHLIB_ERR_INVALID_ARG;
+  r->timeout_ms = timeout_ms;
+  return MESHLIB_OK;
+}
+
+int32_t meshlib_response_status(const meshlib_request *r) {
+  return GOOD_REQUEST(r) ? r->status : 0;
+}
+
+uint32_t meshlib_response_flags(const meshlib_request *r) {
+  return GOOD_REQUEST(r) ? r->flags : 0;
+}
+
+size_t meshlib_response_header_count(const meshlib_request *r) {
+  return GOOD_REQUEST(r) ? r->resp_header_count : 0;
+}
+
+int meshlib_response_header_at(const meshlib_request *r, size_t i,
+                               const char **name, const char **value) {
+  if (!GOOD_REQUEST(r) || !name || !value)
+    return MESHLIB_ERR_INVALID_ARG;
+  if (i >= r->resp_header_count)
+    return MESHLIB_ERR_RANGE;
+  *name = r->resp_headers[i].name;
+  *value = r->resp_headers[i].value;
+  return MESHLIB_OK;
+}
+
+const char *meshlib_response_header(const meshlib_request *r,
+                                    const char *name) {
+  if (!GOOD_REQUEST(r) || !name)
+    return NULL;
+  for (size_t i = 0; i < r->resp_header_count; i++)
+    if (ml_strcaseeq(r->resp_headers[i].name, name))
+      return r->resp_headers[i].value;
+  return NULL;
+}
+
+const char *meshlib_response_body(const meshlib_request *r, size_t *len) {
+  if (len)
+    *len = 0;
+  if (!GOOD_REQUEST(r) || !r->performed)
+    return NULL;
+  if (r->local_body) {
+    if (len)
+      *len = r->local_body_len;
+    return r->local_body;
+  }
+  if (len)
+    *len = r->xfer.body_len;
+  return r->xfer.body ? r->xfer.body : "";
+}
+
+const char *meshlib_response_upstream(const meshlib_request *r) {
+  return GOOD_REQUEST(r) && r->upstream[0] ? r->upstream : NULL;
+}
+
+const char *meshlib_response_cluster(const meshlib_request *r) {
+  return GOOD_REQUEST(r) ? r->cluster : NULL;
+}
+
+uint32_t meshlib_response_attempts(const meshlib_request *r) {
+  return GOOD_REQUEST(r) ? r->attempts : 0;
+}
+
+int64_t meshlib_response_duration_us(const meshlib_request *r) {
+  return GOOD_REQUEST(r) ? r->duration_us : 0;
+}
+
+const char *meshlib_response_details(const meshlib_request *r) {
+  return GOOD_REQUEST(r) && r->details ? r->details : "";
+}

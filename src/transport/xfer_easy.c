@@ -1,0 +1,743 @@
+/* SPDX-License-Identifier: MIT */
+/* One exchange on one libcurl easy handle: request setup, the header and
+ * body callbacks, and the classification of what happened. */
+#include "transport/xfer_easy.h"
+
+#include <limits.h>
+#include <stddef.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "meshlib/error.h"
+#include "util/str.h"
+
+#define ML_XFER_DEFAULT_CONNECT_TIMEOUT_MS 10000
+/* Connections one thread's handle keeps open (libcurl's default is 5,
+ * too few for a thread that talks to a few services of a few endpoints
+ * each). */
+#define ML_XFER_MAX_CONNECTS 64L
+
+static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
+static CURLcode g_curl_init_rc = CURLE_FAILED_INIT;
+
+static void curl_init_once(void) {
+  /* meshlib_global_init() is to own this; until then the first exchange
+   * does it. libcurl counts its inits, so an application that called
+   * curl_global_init() itself loses nothing. */
+  g_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int ml_xfer_global_init(void) {
+  pthread_once(&g_curl_once, curl_init_once);
+  return g_curl_init_rc == CURLE_OK ? 0 : -1;
+}
+
+void ml_xfer_result_init(ml_xfer_result *r, const ml_mem *mem) {
+  (void)mem;
+  memset(r, 0, sizeof(*r));
+}
+
+static void free_fields(const ml_mem *mem, ml_header *h, size_t n, int packed) {
+  if (!packed) /* one block per field, which its name starts */
+    for (size_t i = 0; i < n; i++)
+      ml_free(mem, (void *)h[i].name);
+  ml_free(mem, h);
+}
+
+void ml_xfer_result_free(const ml_mem *mem, ml_xfer_result *r) {
+  if (!r)
+    return;
+  free_fields(mem, r->headers, r->header_count, r->fields_packed);
+  free_fields(mem, r->trailers, r->trailer_count, r->fields_packed);
+  ml_free(mem, r->body);
+  r->headers = r->trailers = NULL;
+  r->header_count = r->trailer_count = 0;
+  r->body = NULL;
+  r->body_len = 0;
+}
+
+void ml_xfer_run_destroy(ml_xfer_run *run) {
+  ml_buf_free(&run->scratch);
+  ml_free(NULL, run->field_at);
+  run->field_at = NULL;
+  run->field_count = run->field_cap = 0;
+}
+
+/* ---- response callbacks ------------------------------------------- */
+
+static int is_ows(char c) {
+  return c == ' ' || c == '\t';
+}
+
+/* Copy the fields in the scratch into one block of the result's
+ * allocator: the array, then the text. */
+static int fields_pack(ml_xfer_run *run, ml_header **out, size_t *count) {
+  size_t n = run->field_count;
+  if (n == 0)
+    return 0;
+  size_t text = run->scratch.len;
+  ml_header *h = ml_malloc(run->mem, n * sizeof(*h) + text);
+  if (!h)
+    return -1;
+  char *base = (char *)(h + n);
+  memcpy(base, run->scratch.data, text);
+  for (size_t i = 0; i < n; i++) {
+    h[i].name = base + run->field_at[i];
+    h[i].value = h[i].name + strlen(h[i].name) + 1;
+  }
+  *out = h;
+  *count = n;
+  run->res->fields_packed = 1;
+  run->field_count = 0;
+  ml_buf_reset(&run->scratch);
+  return 0;
+}
+
+/* "Name:  value " -> "name\0value\0" in the scratch. */
+static int field_add(ml_xfer_run *run, const char *line, size_t nlen,
+                     const char *value, size_t vlen) {
+  if (run->field_count == run->field_cap) {
+    size_t cap = run->field_cap ? run->field_cap * 2 : 16;
+    uint32_t *f = ml_realloc(NULL, run->field_at, cap * sizeof(*f));
+    if (!f)
+      return -1;
+    run->field_at = f;
+    run->field_cap = cap;
+  }
+  ml_buf *b = &run->scratch;
+  size_t off = b->len;
+  if (off > UINT32_MAX - nlen - vlen - 2)
+    return -1;
+  /* One append of the line up to the end of the value, then the value
+   * moves next to the name. */
+  size_t span = (size_t)(value + vlen - line);
+  if (ml_buf_append(b, line, span))
+    return -1;
+  char *d = b->data + off;
+  for (size_t i = 0; i < nlen; i++)
+    d[i] = ml_tolower(d[i]);
+  d[nlen] = '\0';
+  memmove(d + nlen + 1, d + (value - line), vlen);
+  d[nlen + 1 + vlen] = '\0';
+  b->len = off + nlen + vlen + 2;
+  run->field_at[run->field_count++] = (uint32_t)off;
+  return 0;
+}
+
+/* An obsolete folded line (RFC 9112 5.2) continues the last value, which
+ * ends the scratch. */
+static int field_fold(ml_xfer_run *run, const char *more, size_t mlen) {
+  ml_buf *b = &run->scratch;
+  b->len--; /* its NUL */
+  if (ml_buf_putc(b, ' ') || ml_buf_append(b, more, mlen))
+    return -1;
+  return ml_buf_putc(b, '\0');
+}
+
+static int parse_version(const char *p, size_t l) {
+  /* "HTTP/1.1", "HTTP/2", "HTTP/1.0", "HTTP/3" */
+  if (l >= 6 && p[5] >= '0' && p[5] <= '9') {
+    int v = (p[5] - '0') * 10;
+    if (l >= 8 && p[6] == '.' && p[7] >= '0' && p[7] <= '9')
+      v += p[7] - '0';
+    return v;
+  }
+  return 0;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud) {
+  ml_xfer_run *run = ud;
+  ml_xfer_result *res = run->res;
+  size_t len = size * n;
+  size_t l = len;
+  while (l > 0 && (p[l - 1] == '\n' || p[l - 1] == '\r'))
+    l--;
+  if (l == 0) { /* the blank line that ends a block */
+    if (run->final_block && !res->headers_complete) {
+      /* Whole before the body starts, so a streaming caller sees them. */
+      if (fields_pack(run, &res->headers, &res->header_count)) {
+        run->oom = 1;
+        return 0;
+      }
+      res->headers_complete = 1;
+    }
+    return len;
+  }
+  if (!res->headers_complete && l > 5 && memcmp(p, "HTTP/", 5) == 0) {
+    /* A status line starts a new response: an interim (1xx) one's
+     * headers are dropped, only the final response's are kept. */
+    run->field_count = 0;
+    ml_buf_reset(&run->scratch);
+    const char *sp = memchr(p, ' ', l);
+    int status = 0;
+    if (sp) {
+      for (const char *d = sp + 1; d < p + l && d < sp + 4; d++) {
+        if (*d < '0' || *d > '9')
+          break;
+        status = status * 10 + (*d - '0');
+      }
+    }
+    res->status = status;
+    res->http_version = parse_version(p, sp ? (size_t)(sp - p) : l);
+    run->final_block = status >= 200;
+    return len;
+  }
+  if (is_ows(p[0])) {
+    size_t s = 0;
+    while (s < l && is_ows(p[s]))
+      s++;
+    if (run->field_count > 0 && s < l && field_fold(run, p + s, l - s)) {
+      run->oom = 1;
+      return 0;
+    }
+    return len;
+  }
+  const char *colon = memchr(p, ':', l);
+  if (!colon)
+    return len; /* not a header line; libcurl already judged the block */
+  size_t nlen = (size_t)(colon - p);
+  const char *v = colon + 1;
+  const char *end = p + l;
+  while (v < end && is_ows(*v))
+    v++;
+  while (end > v && is_ows(end[-1]))
+    end--;
+  if (field_add(run, p, nlen, v, (size_t)(end - v))) {
+    run->oom = 1;
+    return 0;
+  }
+  return len;
+}
+
+static size_t on_write(char *p, size_t size, size_t n, void *ud) {
+  ml_xfer_run *run = ud;
+  size_t len = size * n;
+  if (len == 0)
+    return 0;
+  if (run->req->on_body) {
+    if (run->req->on_body(p, len, run->req->body_user_data)) {
+      run->aborted = 1;
+      return 0; /* anything but |len| stops libcurl: CURLE_WRITE_ERROR */
+    }
+    return len;
+  }
+  if (ml_buf_append(&run->body, p, len)) {
+    run->oom = 1;
+    return 0;
+  }
+  return len;
+}
+
+/* ML_XFER_H2C_REUSE_ONLY: a new connection would mean libcurl found none to
+ * reuse (or the reused one died); refuse it before any byte leaves, and
+ * let the caller start over with prior knowledge. */
+static curl_socket_t on_open_socket(void *ud, curlsocktype purpose,
+                                    struct curl_sockaddr *a) {
+  ml_xfer_run *run = ud;
+  (void)purpose;
+  (void)a;
+  run->guard_tripped = 1;
+  return CURL_SOCKET_BAD;
+}
+
+/* ---- request setup ------------------------------------------------ */
+
+/* Options an exchange set beyond the handle's shared ones. */
+enum {
+  ML_XFER_SET_HEADERS = 1u << 0,
+  ML_XFER_SET_TIMEOUT = 1u << 1,
+  ML_XFER_SET_METHOD = 1u << 2, /* NOBODY or CUSTOMREQUEST */
+  ML_XFER_SET_BODY = 1u << 3,   /* POSTFIELDS */
+  ML_XFER_SET_CUSTOM = 1u << 4, /* CUSTOMREQUEST */
+  ML_XFER_SET_GUARD = 1u << 5,  /* OPENSOCKETFUNCTION */
+  ML_XFER_SET_FRESH = 1u << 6,  /* FRESH_CONNECT */
+  ML_XFER_SET_IPRESOLVE = 1u << 7,
+  ML_XFER_SET_TLS = 1u << 8 /* undone by a full reset */
+};
+
+static int has_crlf(const char *s) {
+  return strpbrk(s, "\r\n") != NULL;
+}
+
+static int given(const ml_xfer_req *req, const char *name) {
+  for (size_t i = 0; i < req->header_count; i++)
+    if (ml_strcaseeq(req->headers[i].name, name))
+      return 1;
+  return 0;
+}
+
+/* The host part of an authority ("[::1]:80" -> "[::1]", "a:8" -> "a"). */
+static size_t authority_host_len(const char *a) {
+  if (a[0] == '[') {
+    const char *rb = strchr(a, ']');
+    return rb ? (size_t)(rb - a) + 1 : strlen(a);
+  }
+  const char *c = strrchr(a, ':');
+  return c ? (size_t)(c - a) : strlen(a);
+}
+
+static long clamp_ms(int64_t ms) {
+  return ms > (int64_t)LONG_MAX ? LONG_MAX : (long)ms;
+}
+
+/* Text assembly without printf: this runs on every exchange. */
+static char *put(char *p, const char *s, size_t n) {
+  memcpy(p, s, n);
+  return p + n;
+}
+
+static char *put_str(char *p, const char *s) {
+  return put(p, s, strlen(s));
+}
+
+static char *put_uint(char *p, unsigned long v) {
+  char tmp[24];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (n)
+    *p++ = tmp[--n];
+  return p;
+}
+
+int ml_xfer_handle_init(CURL *e, ml_xfer_run *run) {
+  CURLcode rc = CURLE_OK;
+#define SET(opt, val)                                                          \
+  do {                                                                         \
+    if (rc == CURLE_OK)                                                        \
+      rc = curl_easy_setopt(e, opt, val);                                      \
+  } while (0)
+  SET(CURLOPT_NOSIGNAL, 1L);
+  SET(CURLOPT_PATH_AS_IS, 1L);
+  SET(CURLOPT_MAXCONNECTS, ML_XFER_MAX_CONNECTS);
+  SET(CURLOPT_ERRORBUFFER, run->errbuf);
+  SET(CURLOPT_CONNECT_TO, &run->connect_to);
+  SET(CURLOPT_HEADERFUNCTION, on_header);
+  SET(CURLOPT_HEADERDATA, run);
+  SET(CURLOPT_WRITEFUNCTION, on_write);
+  SET(CURLOPT_WRITEDATA, run);
+  SET(CURLOPT_OPENSOCKETDATA, run);
+#undef SET
+  return rc == CURLE_OK ? MESHLIB_OK : MESHLIB_ERR_NOMEM;
+}
+
+int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
+                      const ml_xfer_req *req, ml_xfer_result *res,
+                      ml_xfer_h2c_mode h2c) {
+  /* Everything but the scratch kept between exchanges. */
+  memset(run, 0, offsetof(ml_xfer_run, scratch));
+  run->field_count = 0;
+  ml_buf_reset(&run->scratch);
+  run->mem = mem;
+  run->req = req;
+  run->res = res;
+  ml_buf_init(&run->body, mem);
+  if (!req->method || !req->method[0] || !req->scheme || !req->authority ||
+      !req->authority[0] || !req->connect_host || !req->connect_host[0] ||
+      req->connect_port == 0 || req->connect_port > 65535 ||
+      (req->header_count && !req->headers) || (req->body_len && !req->body))
+    return MESHLIB_ERR_INVALID_ARG;
+  int https = strcmp(req->scheme, "https") == 0;
+  if (!https && strcmp(req->scheme, "http") != 0)
+    return MESHLIB_ERR_INVALID_ARG;
+  const char *path = req->path && req->path[0] ? req->path : "/";
+  if (has_crlf(req->method) || has_crlf(req->authority) || has_crlf(path) ||
+      strpbrk(req->connect_host, "\r\n/") != NULL)
+    return MESHLIB_ERR_INVALID_ARG;
+
+  int is_post = strcmp(req->method, "POST") == 0;
+  int is_head = strcmp(req->method, "HEAD") == 0;
+  int has_body = !is_head && (req->body_len > 0 || is_post);
+  const char *sni = https && req->tls ? req->tls->sni : NULL;
+  if (sni && (!sni[0] || strpbrk(sni, "\r\n/:@[]") != NULL))
+    return MESHLIB_ERR_INVALID_ARG;
+
+  /* Headers, as given, then libcurl's own defaults switched off unless
+   * the caller set them: an Envoy sidecar adds no Accept, no Expect and
+   * no form Content-Type. */
+  static const char *const defaults[] = {"Accept", "Expect", "Content-Type"};
+  size_t ndefaults = has_body ? 3 : 1;
+  int host_header = sni != NULL && !given(req, "host");
+  size_t nodes = req->header_count + ndefaults + (size_t)host_header;
+  size_t bytes = 0;
+  for (size_t i = 0; i < req->header_count; i++) {
+    const ml_header *h = &req->headers[i];
+    if (!h->name || !h->name[0] || !h->value || has_crlf(h->name) ||
+        has_crlf(h->value) || strchr(h->name, ':'))
+      return MESHLIB_ERR_INVALID_ARG;
+    bytes += strlen(h->name) + strlen(h->value) + 3;
+  }
+  bytes += 13 + 7 + 13; /* the defaults, "Name:" and a NUL each */
+  if (host_header)
+    bytes += strlen(req->authority) + 7;
+  /* URL "scheme://host[:port]path" and CONNECT_TO "::[host]:port". */
+  size_t url_len = strlen(req->scheme) + 3 + strlen(req->authority) +
+                   (sni ? strlen(sni) : 0) + strlen(path) + 1;
+  size_t host_len = strlen(req->connect_host);
+  bytes += url_len + host_len + 16;
+
+  size_t node_bytes = nodes * sizeof(struct curl_slist);
+  char *block = ml_malloc(mem, node_bytes + bytes);
+  if (!block)
+    return MESHLIB_ERR_NOMEM;
+  run->block = block;
+  struct curl_slist *node = (struct curl_slist *)(void *)block;
+  char *text = block + node_bytes;
+  size_t k = 0;
+  for (size_t i = 0; i < req->header_count; i++) {
+    const ml_header *h = &req->headers[i];
+    node[k++].data = text;
+    text = put_str(text, h->name);
+    /* "Name;" is libcurl's way to send a header with an empty value
+     * ("Name:" would remove it). */
+    if (h->value[0] == '\0') {
+      *text++ = ';';
+    } else {
+      text = put(text, ": ", 2);
+      text = put_str(text, h->value);
+    }
+    *text++ = '\0';
+  }
+  for (size_t i = 0; i < ndefaults; i++) {
+    if (given(req, defaults[i]))
+      continue;
+    node[k++].data = text;
+    text = put_str(text, defaults[i]);
+    *text++ = ':';
+    *text++ = '\0';
+  }
+  if (host_header) {
+    node[k++].data = text;
+    text = put(text, "Host: ", 6);
+    text = put_str(text, req->authority);
+    *text++ = '\0';
+  }
+  for (size_t i = 0; i + 1 < k; i++)
+    node[i].next = &node[i + 1];
+  if (k > 0) {
+    node[k - 1].next = NULL;
+    run->headers = node;
+  }
+
+  /* The URL keeps the service's authority, so Host/:authority and (by
+   * default) SNI name the service; CONNECT_TO pins the endpoint. An
+   * explicit SNI takes the URL's host, and Host names the service. */
+  char *url = text;
+  text = put_str(text, req->scheme);
+  text = put(text, "://", 3);
+  if (sni) {
+    text = put_str(text, sni);
+    text = put_str(text, req->authority + authority_host_len(req->authority));
+  } else {
+    text = put_str(text, req->authority);
+  }
+  text = put_str(text, path);
+  *text++ = '\0';
+  /* Empty host and port: the pin applies to this URL whatever it is. */
+  int v6 =
+      strchr(req->connect_host, ':') != NULL && req->connect_host[0] != '[';
+  run->ip_literal = v6 || strspn(req->connect_host, "0123456789.") == host_len;
+  run->connect_to.data = text;
+  run->connect_to.next = NULL;
+  text = put(text, v6 ? "::[" : "::", v6 ? 3 : 2);
+  text = put(text, req->connect_host, host_len);
+  if (v6)
+    *text++ = ']';
+  *text++ = ':';
+  text = put_uint(text, req->connect_port);
+  *text = '\0';
+
+  CURLcode rc = CURLE_OK;
+#define SET(opt, val, flag)                                                    \
+  do {                                                                         \
+    if (rc == CURLE_OK) {                                                      \
+      rc = curl_easy_setopt(e, opt, val);                                      \
+      run->set |= (flag);                                                      \
+    }                                                                          \
+  } while (0)
+  SET(CURLOPT_URL, url, 0u);
+  if (run->headers)
+    SET(CURLOPT_HTTPHEADER, run->headers, ML_XFER_SET_HEADERS);
+  if (req->timeout_ms > 0)
+    SET(CURLOPT_TIMEOUT_MS, clamp_ms(req->timeout_ms), ML_XFER_SET_TIMEOUT);
+  SET(CURLOPT_CONNECTTIMEOUT_MS,
+      req->connect_timeout_ms > 0 ? clamp_ms(req->connect_timeout_ms)
+                                  : (long)ML_XFER_DEFAULT_CONNECT_TIMEOUT_MS,
+      0u);
+
+  if (is_head) {
+    SET(CURLOPT_NOBODY, 1L, ML_XFER_SET_METHOD);
+  } else if (has_body) {
+    /* POSTFIELDS borrows the bytes and rereads them on every send, so
+     * the same request can be performed again. */
+    SET(CURLOPT_POSTFIELDS, req->body ? req->body : "", ML_XFER_SET_BODY);
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len, 0u);
+    if (!is_post)
+      SET(CURLOPT_CUSTOMREQUEST, req->method, ML_XFER_SET_CUSTOM);
+  } else if (strcmp(req->method, "GET") != 0) {
+    SET(CURLOPT_CUSTOMREQUEST, req->method, ML_XFER_SET_CUSTOM);
+  }
+
+  long version;
+  switch (req->version) {
+  case ML_HTTP_2_PRIOR:
+    if (https) {
+      version = CURL_HTTP_VERSION_2TLS;
+      break;
+    }
+    if (h2c == ML_XFER_H2C_REUSE_ONLY) {
+      /* Plain "HTTP/2" on a connection that is already HTTP/2 sends the
+       * request as HTTP/2 without the bug; a new connection would try an
+       * HTTP/1.1 Upgrade, which the guard forbids. */
+      version = CURL_HTTP_VERSION_2_0;
+      run->guard = 1;
+      SET(CURLOPT_OPENSOCKETFUNCTION, on_open_socket, ML_XFER_SET_GUARD);
+    } else {
+      version = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+      if (h2c == ML_XFER_H2C_PRIOR_FRESH)
+        SET(CURLOPT_FRESH_CONNECT, 1L, ML_XFER_SET_FRESH);
+    }
+    /* libcurl lets an HTTP/2 exchange reuse an HTTP/1.1 connection to
+     * the same endpoint; pinning the address family on h2c exchanges
+     * keeps the two apart (a connection made with another setting is
+     * skipped). */
+    if (run->ip_literal && !v6)
+      SET(CURLOPT_IPRESOLVE, (long)CURL_IPRESOLVE_V4, ML_XFER_SET_IPRESOLVE);
+    else if (v6)
+      SET(CURLOPT_IPRESOLVE, (long)CURL_IPRESOLVE_V6, ML_XFER_SET_IPRESOLVE);
+    break;
+  case ML_HTTP_2_TLS:
+    version = CURL_HTTP_VERSION_2TLS;
+    break;
+  default:
+    version = https ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1;
+    break;
+  }
+  SET(CURLOPT_HTTP_VERSION, version, 0u);
+
+  if (https && req->tls) {
+    const ml_xfer_tls *t = req->tls;
+    if (t->ca_file)
+      SET(CURLOPT_CAINFO, t->ca_file, ML_XFER_SET_TLS);
+    if (t->cert_file)
+      SET(CURLOPT_SSLCERT, t->cert_file, ML_XFER_SET_TLS);
+    if (t->key_file)
+      SET(CURLOPT_SSLKEY, t->key_file, ML_XFER_SET_TLS);
+    if (t->insecure_skip_verify) {
+      SET(CURLOPT_SSL_VERIFYPEER, 0L, ML_XFER_SET_TLS);
+      SET(CURLOPT_SSL_VERIFYHOST, 0L, ML_XFER_SET_TLS);
+    }
+  }
+#undef SET
+  if (rc != CURLE_OK)
+    return rc == CURLE_OUT_OF_MEMORY ? MESHLIB_ERR_NOMEM
+                                     : MESHLIB_ERR_INVALID_ARG;
+  return MESHLIB_OK;
+}
+
+int ml_xfer_run_unset(ml_xfer_run *run, CURL *e) {
+  unsigned set = run->set;
+  run->set = 0;
+  if ((set & ML_XFER_SET_TLS) || run->needs_reset) {
+    /* Certificate paths have no "unset" value that means "the default
+     * bundle". And libcurl's count of its own retries (a reused
+     * connection that died, a refused HTTP/2 stream: each opens a new
+     * connection) survives transfers until curl_easy_reset(); five
+     * over a handle's life would make the sixth exchange that needs one
+     * fail. Both are rare next to kept-alive exchanges: start over. */
+    curl_easy_reset(e);
+    return 0;
+  }
+  if (set & ML_XFER_SET_HEADERS)
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+  if (set & ML_XFER_SET_TIMEOUT)
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 0L);
+  if (set & ML_XFER_SET_CUSTOM)
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
+  if (set & ML_XFER_SET_BODY) {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+  }
+  if (set & (ML_XFER_SET_BODY | ML_XFER_SET_METHOD))
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); /* also clears NOBODY */
+  if (set & ML_XFER_SET_GUARD)
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, NULL);
+  if (set & ML_XFER_SET_FRESH)
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 0L);
+  if (set & ML_XFER_SET_IPRESOLVE)
+    curl_easy_setopt(e, CURLOPT_IPRESOLVE, (long)CURL_IPRESOLVE_WHATEVER);
+  return 1;
+}
+
+void ml_xfer_run_release(ml_xfer_run *run) {
+  /* The header nodes, the URL and CONNECT_TO text share one block. */
+  ml_free(run->mem, run->block);
+  run->block = NULL;
+  run->headers = NULL;
+  run->connect_to.data = NULL;
+  ml_buf_free(&run->body);
+  /* A response that was cut short can leave a big block behind. */
+  if (run->scratch.cap > 65536)
+    ml_xfer_run_destroy(run);
+}
+
+/* ---- outcome ------------------------------------------------------ */
+
+ml_xfer_outcome ml_xfer_classify(CURLcode rc, const char *error, int connected,
+                                 int h2, const ml_xfer_req *req) {
+  switch (rc) {
+  case CURLE_OK:
+    return ML_XFER_OK;
+  case CURLE_COULDNT_CONNECT:
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY:
+    return ML_XFER_CONNECT_FAILURE;
+  case CURLE_OPERATION_TIMEDOUT: {
+    if (connected)
+      return ML_XFER_TIMEOUT;
+    /* Still connecting: the connect timeout fired, unless the whole
+     * exchange's deadline was the nearer one. */
+    int64_t ct = req->connect_timeout_ms > 0
+                     ? req->connect_timeout_ms
+                     : ML_XFER_DEFAULT_CONNECT_TIMEOUT_MS;
+    return req->timeout_ms > 0 && req->timeout_ms < ct
+               ? ML_XFER_TIMEOUT
+               : ML_XFER_CONNECT_FAILURE;
+  }
+  case CURLE_HTTP2_STREAM:
+    return error && strstr(error, "REFUSED_STREAM") ? ML_XFER_REFUSED_STREAM
+                                                    : ML_XFER_RESET;
+  case CURLE_SEND_ERROR:
+  case CURLE_RECV_ERROR:
+    /* libcurl 7.88 retries a refused HTTP/2 stream on a new connection by
+     * itself; after five retries it gives up with CURLE_RECV_ERROR (or
+     * CURLE_SEND_ERROR) and "Connection died, tried 5 times before
+     * giving up". Its other retry (a reused connection that died before
+     * a byte) happens once, on a new connection, so over HTTP/2 the text
+     * means refusals. */
+    if (h2 && error && strstr(error, "tried 5 times"))
+      return ML_XFER_REFUSED_STREAM;
+    return ML_XFER_RESET;
+  case CURLE_GOT_NOTHING:
+  case CURLE_PARTIAL_FILE:
+    return ML_XFER_RESET;
+  case CURLE_HTTP2:
+  case CURLE_WEIRD_SERVER_REPLY:
+  case CURLE_UNSUPPORTED_PROTOCOL:
+  case CURLE_BAD_CONTENT_ENCODING:
+  case CURLE_RANGE_ERROR:
+    return ML_XFER_PROTOCOL_ERROR;
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CIPHER:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_INVALIDCERTSTATUS:
+  case CURLE_SSL_CRL_BADFILE:
+  case CURLE_SSL_SHUTDOWN_FAILED:
+  case CURLE_SSL_ENGINE_NOTFOUND:
+  case CURLE_SSL_ENGINE_SETFAILED:
+  case CURLE_SSL_ENGINE_INITFAILED:
+  case CURLE_USE_SSL_FAILED:
+    return ML_XFER_TLS_ERROR;
+  case CURLE_ABORTED_BY_CALLBACK:
+    return ML_XFER_ABORTED;
+  default:
+    return ML_XFER_LOCAL_ERROR;
+  }
+}
+
+static void put_address(char *out, size_t cap, const char *ip, long port) {
+  size_t n = strlen(ip);
+  if (n + 10 > cap)
+    return;
+  int v6 = strchr(ip, ':') != NULL;
+  char *p = out;
+  if (v6)
+    *p++ = '[';
+  p = put(p, ip, n);
+  if (v6)
+    *p++ = ']';
+  *p++ = ':';
+  p = put_uint(p, port > 0 ? (unsigned long)port : 0);
+  *p = '\0';
+}
+
+int ml_xfer_run_finish(ml_xfer_run *run, CURL *e, CURLcode rc) {
+  ml_xfer_result *res = run->res;
+  long num_connects = 0, req_size = 0, hdr_size = 0, port = 0;
+  curl_off_t up = 0, down = 0, total_us = 0, connect_us = 0;
+  char *ip = NULL;
+  /* Status and version come from the status line (on_header). */
+  curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &num_connects);
+  curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &req_size);
+  curl_easy_getinfo(e, CURLINFO_HEADER_SIZE, &hdr_size);
+  curl_easy_getinfo(e, CURLINFO_SIZE_UPLOAD_T, &up);
+  curl_easy_getinfo(e, CURLINFO_SIZE_DOWNLOAD_T, &down);
+  curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total_us);
+  const char *addr;
+  if (run->ip_literal && rc == CURLE_OK) {
+    /* Pinned to an address and connected: that address. */
+    addr = run->req->connect_host;
+    port = (long)run->req->connect_port;
+  } else {
+    curl_easy_getinfo(e, CURLINFO_PRIMARY_IP, &ip);
+    curl_easy_getinfo(e, CURLINFO_PRIMARY_PORT, &port);
+    addr = ip;
+  }
+  if (rc != CURLE_OK)
+    curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connect_us);
+  run->needs_reset = rc != CURLE_OK || num_connects > 0;
+
+  /* Fields still in the scratch: trailers, or the headers of a
+   * response cut short in its header block. */
+  if (run->field_count > 0 &&
+      fields_pack(run, res->headers_complete ? &res->trailers : &res->headers,
+                  res->headers_complete ? &res->trailer_count
+                                        : &res->header_count))
+    run->oom = 1;
+  res->curl_code = (int)rc;
+  res->bytes_sent +=
+      (uint64_t)(req_size > 0 ? req_size : 0) + (uint64_t)(up > 0 ? up : 0);
+  res->bytes_received +=
+      (uint64_t)(hdr_size > 0 ? hdr_size : 0) + (uint64_t)(down > 0 ? down : 0);
+  res->duration_us += (int64_t)total_us;
+  int connected = rc == CURLE_OK || connect_us > 0 || hdr_size > 0 ||
+                  (num_connects == 0 && addr && addr[0]);
+  res->reused_connection = num_connects == 0 && connected;
+  if (addr && addr[0])
+    put_address(res->upstream_address, sizeof(res->upstream_address), addr,
+                port);
+
+  int nomem = run->oom || rc == CURLE_OUT_OF_MEMORY;
+  if (nomem) {
+    res->outcome = ML_XFER_LOCAL_ERROR;
+  } else if (run->aborted) {
+    res->outcome = ML_XFER_ABORTED;
+  } else {
+    res->outcome = ml_xfer_classify(rc, run->errbuf, connected,
+                                    run->req->version != ML_HTTP_1_1, run->req);
+  }
+  if (res->outcome != ML_XFER_OK) {
+    const char *msg = nomem            ? "out of memory"
+                      : run->errbuf[0] ? run->errbuf
+                                       : curl_easy_strerror(rc);
+    size_t n = strlen(msg);
+    if (n >= sizeof(res->error))
+      n = sizeof(res->error) - 1;
+    memcpy(res->error, msg, n);
+    res->error[n] = '\0';
+  } else {
+    res->error[0] = '\0';
+  }
+  if (!run->req->on_body && run->body.len > 0) {
+    res->body_len = run->body.len;
+    res->body = ml_buf_steal(&run->body);
+  }
+  return nomem ? MESHLIB_ERR_NOMEM : MESHLIB_OK;
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef ML_TRANSPORT_XFER_EASY_H
+#define ML_TRANSPORT_XFER_EASY_H
+
+/* One exchange bound to one libcurl easy handle: the pieces that
+ * ml_xfer_perform() drives synchronously, exposed so that an
+ * asynchronous client (a CURLM) can drive the same setup and the same
+ * classification: handle_init once per handle, then per exchange setup,
+ * run the handle however you like, finish, unset, release. Private to
+ * the library. */
+#include <curl/curl.h>
+#include "transport/transport.h"
+
+/* How an h2c exchange asks libcurl for HTTP/2. libcurl 7.88.1 breaks a
+ * kept-alive h2c prior-knowledge connection on its second use (curl
+ * issue 10634: it stacks a second HTTP/2 layer on the reused connection
+ * and every later exchange on it fails with CURLE_HTTP2), so meshlib
+ * never lets a prior-knowledge exchange reuse a connection; see
+ * docs/design.md, "Transport". */
+typedef enum ml_xfer_h2c_mode {
+  ML_XFER_H2C_PRIOR = 0,  /* prior knowledge; the handle has no connection */
+  ML_XFER_H2C_REUSE_ONLY, /* HTTP/2 on an existing h2c connection, or fail
+                        before any byte is sent (no new socket) */
+  ML_XFER_H2C_PRIOR_FRESH /* prior knowledge on a new connection */
+} ml_xfer_h2c_mode;
+
+typedef struct ml_xfer_run {
+  const ml_mem *mem;
+  const ml_xfer_req *req;
+  ml_xfer_result *res;
+  void *block;                  /* one ml_malloc block: nodes, then text */
+  struct curl_slist *headers;   /* header nodes in |block|, or NULL */
+  struct curl_slist connect_to; /* single node into |block| */
+  char errbuf[CURL_ERROR_SIZE];
+  ml_buf body;
+  unsigned set;      /* ML_XFER_SET_* options to undo */
+  int final_block;   /* the current header block is final */
+  int aborted;       /* the body callback said stop */
+  int oom;           /* an allocation failed in a callback */
+  int guard;         /* refuse new sockets (ML_XFER_H2C_REUSE_ONLY) */
+  int guard_tripped; /* ... and libcurl asked for one */
+  int needs_reset;   /* a new connection or an error: see unset */
+  int ip_literal;    /* connect_host is an IPv4 or IPv6 address */
+  /* Kept from one exchange to the next (libc memory, freed by
+   * ml_xfer_run_destroy()): the fields of the header block (or the
+   * trailers) being received, "name\0value\0"..., and where each
+   * starts. A block is copied into the result, packed, once whole. */
+  ml_buf scratch;
+  uint32_t *field_at;
+  size_t field_count;
+  size_t field_cap;
+} ml_xfer_run;
+
+/* A zeroed ml_xfer_run is ready for ml_xfer_handle_init(); this frees
+ * what it keeps between exchanges. */
+void ml_xfer_run_destroy(ml_xfer_run *run);
+
+/* Set the options every exchange on |e| shares (callbacks and their
+ * data, error buffer, CONNECT_TO node, no signals, path as is,
+ * connection cache size) on a fresh or reset handle. |run| is where
+ * every exchange on |e| keeps its state: it must stay at its address as
+ * long as |e| is used with it.
+ * Returns MESHLIB_OK or MESHLIB_ERR_NOMEM. */
+int ml_xfer_handle_init(CURL *e, ml_xfer_run *run);
+
+/* Validate |req| and set |e| (after ml_xfer_handle_init(e, run)) up for
+ * it;
+ * |res| must have been initialised and receives the response. The
+ * request's strings and body must outlive the exchange.
+ * Returns MESHLIB_OK, MESHLIB_ERR_INVALID_ARG or MESHLIB_ERR_NOMEM (then
+ * the handle may hold some options: call ml_xfer_run_unset() and
+ * ml_xfer_run_release() all the same). */
+int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
+                      const ml_xfer_req *req, ml_xfer_result *res,
+                      ml_xfer_h2c_mode h2c);
+
+/* Fill |run->res| from the handle after the exchange ended with |rc|:
+ * outcome, status, headers, sizes, timing, address, buffered body. Adds
+ * to the byte counts and duration already there (so attempts can be
+ * summed). Returns MESHLIB_OK or MESHLIB_ERR_NOMEM (the outcome is then
+ * ML_XFER_LOCAL_ERROR). */
+int ml_xfer_run_finish(ml_xfer_run *run, CURL *e, CURLcode rc);
+
+/* Undo the exchange's own options (and drop the handle's pointers into
+ * the request) so that the handle is ready for the next setup. Returns 1
+ * when it is, 0 when the handle had to be curl_easy_reset() (TLS
+ * options, or an exchange that made a new connection or failed: libcurl
+ * 7.88 clears its per-handle retry counter only in curl_easy_reset(), so
+ * without it retries would add up over the handle's life): call
+ * ml_xfer_handle_init() again. */
+int ml_xfer_run_unset(ml_xfer_run *run, CURL *e);
+
+/* Free what setup and the callbacks allocated and |res| did not take. */
+void ml_xfer_run_release(ml_xfer_run *run);
+
+/* Map a libcurl result to an outcome (|connected|: a connection to the
+ * endpoint existed when it ended; |h2|: HTTP/2 was asked for). */
+ml_xfer_outcome ml_xfer_classify(CURLcode rc, const char *error, int connected,
+                                 int h2, const ml_xfer_req *req);
+
+/* curl_global_init(CURL_GLOBAL_DEFAULT), once per process. Returns 0 on
+ * success. */
+int ml_xfer_global_init(void);
+
+#endif
