@@ -200,28 +200,25 @@ static void classify(meshlib_request *r) {
   }
 }
 
-/* Send the call to |k| (a cluster, or NULL for the host itself). */
-static int exchange(meshlib_request *r, const ml_decision_dest *dest,
-                    const ml_cluster *k, const ml_http_route *rt) {
+/* Choose the endpoint in |k| (a cluster, or NULL for the host itself)
+ * and build the exchange in r->plan. Returns MESHLIB_OK with
+ * r->plan.send set when there is something to send. */
+static int plan_exchange(meshlib_request *r, const ml_decision_dest *dest,
+                         const ml_cluster *k, const ml_http_route *rt) {
   const ml_mem *mem = r->mesh->mem;
-  ml_xfer_req x;
-  memset(&x, 0, sizeof(x));
+  ml_call_plan *p = &r->plan;
+  ml_xfer_req *x = &p->x;
+  memset(x, 0, sizeof(*x));
   /* With no endpoints known, the call goes where it names: the request's
    * own host for a host without rules, else the destination's FQDN. */
   const char *connect_host = dest->config ? dest->host : r->host;
   uint32_t connect_port = dest->port ? dest->port : r->port;
-  ml_ep_state *state = NULL;
 
   if (k) {
     r->cluster = k->name;
-    if (!k->lb) {
-      local_reply(r, 503, MESHLIB_RF_UH, DETAILS_UH, DETAILS_UH,
-                  strlen(DETAILS_UH));
-      return MESHLIB_OK;
-    }
     ml_lb_ctx ctx = {&r->rand, 0, 0, NULL, 0};
     size_t idx = 0;
-    int pick = ml_lb_pick(k->lb, &ctx, &idx);
+    int pick = k->lb ? ml_lb_pick(k->lb, &ctx, &idx) : ML_LB_PICK_NONE;
     if (pick == ML_LB_PICK_NONE) {
       local_reply(r, 503, MESHLIB_RF_UH, DETAILS_UH, DETAILS_UH,
                   strlen(DETAILS_UH));
@@ -232,93 +229,67 @@ static int exchange(meshlib_request *r, const ml_decision_dest *dest,
       connect_host = ep->address;
       if (ep->port)
         connect_port = ep->port;
-      state = k->states[idx];
+      p->state = k->states[idx];
     }
-    x.version = k->version;
+    x->version = k->version;
   } else {
     r->cluster = meshlib_decision_destination_cluster(&r->decision, 0);
-    x.version = ML_HTTP_1_1;
+    x->version = ML_HTTP_1_1;
   }
   const char *scheme = r->scheme;
-  if (x.version == ML_HTTP_2_TLS)
+  if (x->version == ML_HTTP_2_TLS)
     scheme = "https";
   else if (ml_strcaseeq(scheme, "https"))
-    x.version = ML_HTTP_2_TLS;
+    x->version = ML_HTTP_2_TLS;
 
-  ml_buf path;
-  ml_buf_init(&path, mem);
-  ml_header *hv = NULL;
-  size_t hn = 0, hcap = 0;
-  int rc = MESHLIB_ERR_NOMEM;
-  if (rewritten_path(r, rt, &path))
-    goto out;
+  ml_buf_reset(&p->path);
+  p->header_count = 0;
+  if (rewritten_path(r, rt, &p->path))
+    return MESHLIB_ERR_NOMEM;
   for (size_t i = 0; i < r->header_count; i++)
-    if (headers_push(mem, &hv, &hn, &hcap, r->headers[i].name,
-                     r->headers[i].value))
-      goto out;
-  if (rt && apply_ops(mem, &rt->headers.request, &hv, &hn, &hcap))
-    goto out;
-  if (dest->config &&
-      apply_ops(mem, &dest->config->headers.request, &hv, &hn, &hcap))
-    goto out;
+    if (headers_push(mem, &p->headers, &p->header_count, &p->header_cap,
+                     r->headers[i].name, r->headers[i].value))
+      return MESHLIB_ERR_NOMEM;
+  if ((rt && apply_ops(mem, &rt->headers.request, &p->headers,
+                       &p->header_count, &p->header_cap)) ||
+      (dest->config && apply_ops(mem, &dest->config->headers.request,
+                                 &p->headers, &p->header_count,
+                                 &p->header_cap)))
+    return MESHLIB_ERR_NOMEM;
 
-  x.method = r->method;
-  x.scheme = scheme;
-  x.authority = rt && rt->rewrite && rt->rewrite->authority
-                    ? rt->rewrite->authority
-                    : r->authority;
-  x.path = path.data;
-  x.connect_host = connect_host;
-  x.connect_port = connect_port;
-  x.headers = hv;
-  x.header_count = hn;
-  x.body = r->body;
-  x.body_len = r->body_len;
+  x->method = r->method;
+  x->scheme = scheme;
+  x->authority = rt && rt->rewrite && rt->rewrite->authority
+                     ? rt->rewrite->authority
+                     : r->authority;
+  x->path = p->path.data;
+  x->connect_host = connect_host;
+  x->connect_port = connect_port;
+  x->headers = p->headers;
+  x->header_count = p->header_count;
+  x->body = r->body;
+  x->body_len = r->body_len;
   int64_t timeout = rt ? rt->timeout_ms : -1;
   if (r->timeout_ms > 0 && (timeout <= 0 || r->timeout_ms < timeout))
     timeout = r->timeout_ms;
-  x.timeout_ms = timeout > 0 ? timeout : 0;
+  x->timeout_ms = timeout > 0 ? timeout : 0;
   if (k && k->policy.connection_pool.present &&
       k->policy.connection_pool.connect_timeout_ms > 0)
-    x.connect_timeout_ms = k->policy.connection_pool.connect_timeout_ms;
-
-  if (state)
-    atomic_fetch_add_explicit(&state->in_flight, 1, memory_order_relaxed);
-  rc = ml_xfer_perform(mem, &x, &r->xfer);
-  if (state)
-    atomic_fetch_sub_explicit(&state->in_flight, 1, memory_order_relaxed);
-  if (rc != MESHLIB_OK)
-    goto out;
-  r->attempts = 1;
-  snprintf(r->upstream, sizeof(r->upstream), "%s:%u", connect_host,
-           connect_port);
-  if (r->xfer.upstream_address[0])
-    snprintf(r->upstream, sizeof(r->upstream), "%s", r->xfer.upstream_address);
-  classify(r);
-
-  /* The response headers, after the route's rules. */
-  size_t cap = 0;
-  for (size_t i = 0; i < r->xfer.header_count; i++)
-    if (headers_push(mem, &r->resp_headers, &r->resp_header_count, &cap,
-                     r->xfer.headers[i].name, r->xfer.headers[i].value)) {
-      rc = MESHLIB_ERR_NOMEM;
-      goto out;
-    }
-  if ((rt && apply_ops(mem, &rt->headers.response, &r->resp_headers,
-                       &r->resp_header_count, &cap)) ||
-      (dest->config && apply_ops(mem, &dest->config->headers.response,
-                                 &r->resp_headers, &r->resp_header_count, &cap)))
-    rc = MESHLIB_ERR_NOMEM;
-out:
-  ml_buf_free(&path);
-  ml_free(mem, hv);
-  return rc;
+    x->connect_timeout_ms = k->policy.connection_pool.connect_timeout_ms;
+  p->dest = dest;
+  p->route = rt;
+  p->send = 1;
+  if (p->state)
+    atomic_fetch_add_explicit(&p->state->in_flight, 1, memory_order_relaxed);
+  return MESHLIB_OK;
 }
 
-int ml_request_perform(meshlib_request *r) {
-  int64_t start = now_us();
+int ml_call_prepare(meshlib_request *r) {
+  r->start_us = now_us();
   response_reset(r);
   r->performed = 1;
+  r->plan.send = 0;
+  r->plan.state = NULL;
   const meshlib_decision *d;
   int rc = meshlib_request_route(r, &d);
   if (rc != MESHLIB_OK)
@@ -347,13 +318,62 @@ int ml_request_perform(meshlib_request *r) {
       const ml_cluster *k = ml_clusters_find(
           snap->clusters, dest->host, dest->port ? dest->port : r->port,
           dest->subset);
-      rc = exchange(r, dest, k, rt);
+      rc = plan_exchange(r, dest, k, rt);
     }
   } else {
     local_reply(r, 404, MESHLIB_RF_NR, DETAILS_NR, "", 0);
   }
-  r->duration_us = now_us() - start;
+  if (!r->plan.send)
+    r->duration_us = now_us() - r->start_us;
   return rc;
+}
+
+int ml_call_complete(meshlib_request *r) {
+  const ml_mem *mem = r->mesh->mem;
+  ml_call_plan *p = &r->plan;
+  if (!p->send)
+    return MESHLIB_OK;
+  p->send = 0;
+  if (p->state)
+    atomic_fetch_sub_explicit(&p->state->in_flight, 1, memory_order_relaxed);
+  r->attempts = 1;
+  if (r->xfer.upstream_address[0])
+    snprintf(r->upstream, sizeof(r->upstream), "%s", r->xfer.upstream_address);
+  else
+    snprintf(r->upstream, sizeof(r->upstream), "%s:%u", p->x.connect_host,
+             p->x.connect_port);
+  classify(r);
+
+  /* The response headers, after the route's rules. */
+  size_t cap = 0;
+  int rc = MESHLIB_OK;
+  for (size_t i = 0; rc == MESHLIB_OK && i < r->xfer.header_count; i++)
+    if (headers_push(mem, &r->resp_headers, &r->resp_header_count, &cap,
+                     r->xfer.headers[i].name, r->xfer.headers[i].value))
+      rc = MESHLIB_ERR_NOMEM;
+  if (rc == MESHLIB_OK &&
+      ((p->route && apply_ops(mem, &p->route->headers.response,
+                              &r->resp_headers, &r->resp_header_count,
+                              &cap)) ||
+       (p->dest->config &&
+        apply_ops(mem, &p->dest->config->headers.response, &r->resp_headers,
+                  &r->resp_header_count, &cap))))
+    rc = MESHLIB_ERR_NOMEM;
+  r->duration_us = now_us() - r->start_us;
+  return rc;
+}
+
+int ml_request_perform(meshlib_request *r) {
+  int rc = ml_call_prepare(r);
+  if (rc != MESHLIB_OK || !r->plan.send)
+    return rc; /* an error, or meshlib answered itself */
+  rc = ml_xfer_perform(r->mesh->mem, &r->plan.x, &r->xfer);
+  if (rc != MESHLIB_OK) {
+    r->xfer.outcome = ML_XFER_LOCAL_ERROR;
+    ml_call_complete(r);
+    return rc;
+  }
+  return ml_call_complete(r);
 }
 
 /* Public entry points. */

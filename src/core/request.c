@@ -114,6 +114,7 @@ int meshlib_request_new(meshlib_request **out, meshlib *m, const char *method,
   ml_buf_init(&r->decision.text, m->mem);
   ml_buf_init(&r->decision.host_text, m->mem);
   ml_xfer_result_init(&r->xfer, m->mem);
+  ml_buf_init(&r->plan.path, m->mem);
   r->details = "";
   /* Each request draws from its own generator, seeded from the mesh's
    * seed and a counter: reproducible when the seed is fixed. */
@@ -140,6 +141,8 @@ void meshlib_request_free(meshlib_request *r) {
   ml_free(mem, r->resp_headers);
   ml_free(mem, r->location);
   ml_free(mem, r->body);
+  ml_buf_free(&r->plan.path);
+  ml_free(mem, r->plan.headers);
   ml_free(mem, r->method);
   ml_free(mem, r->url);
   ml_free(mem, r->scheme);

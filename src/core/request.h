@@ -35,6 +35,20 @@ struct meshlib_decision {
   ml_route_destination implicit; /* the route of a host without rules */
 };
 
+/* One attempt as prepared: what is sent, and where. Buffers are reused
+ * from one perform to the next. */
+typedef struct ml_call_plan {
+  int send; /* an exchange is prepared (and counted in flight) */
+  ml_xfer_req x;
+  ml_buf path;
+  ml_header *headers;
+  size_t header_count;
+  size_t header_cap;
+  const ml_decision_dest *dest;
+  const ml_http_route *route;
+  struct ml_ep_state *state; /* the endpoint's live state, or NULL */
+} ml_call_plan;
+
 struct meshlib_request {
   uint32_t magic;
   meshlib *mesh;
@@ -74,9 +88,18 @@ struct meshlib_request {
   const char *cluster; /* borrowed from the decision's snapshot */
   char upstream[80];
   uint32_t attempts;
+  int64_t start_us;
   int64_t duration_us;
+  ml_call_plan plan;
 };
 
+/* The phases of a call, for the synchronous path, the asynchronous client
+ * and applications that send with their own CURL handle:
+ * ml_call_prepare() routes and picks (a local reply, such as 404 NR,
+ * leaves r->plan.send at 0); the caller performs r->plan.x into r->xfer;
+ * ml_call_complete() classifies the outcome and applies response rules. */
+int ml_call_prepare(meshlib_request *r);
+int ml_call_complete(meshlib_request *r);
 int ml_request_perform(meshlib_request *r);
 
 void ml_decision_release(const ml_mem *mem, struct meshlib_decision *d);
