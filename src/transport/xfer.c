@@ -11,17 +11,19 @@
 #include "util/str.h"
 
 /* Endpoints (hashed) that this thread's handle holds an h2c connection
- * to, as far as we know: direct-mapped, lossy both ways, and both ways
- * are safe (a stale entry costs one refused-before-sending attempt; a
- * lost one costs one extra connection). */
-#define ML_XFER_H2C_SLOTS 64u
+ * to, as far as we know: a 4-way set-associative table, lossy both ways,
+ * and both ways are safe (a stale entry costs one attempt refused before
+ * sending; a lost one costs one extra connection, so sets are wide enough
+ * that a thread's few h2c endpoints do not push each other out). */
+#define ML_XFER_H2C_WAYS 4u
+#define ML_XFER_H2C_SETS 64u
 
 typedef struct ml_xfer_thread {
   CURL *easy;
   int ready;       /* |easy| has its shared options (ml_xfer_handle_init) */
   int busy;        /* an exchange runs on |easy| (a body callback may nest) */
   ml_xfer_run run; /* the state of |easy|'s exchanges, at a fixed place */
-  uint64_t h2c[ML_XFER_H2C_SLOTS];
+  uint64_t h2c[ML_XFER_H2C_SETS * ML_XFER_H2C_WAYS];
 } ml_xfer_thread;
 
 static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
@@ -80,14 +82,35 @@ static uint64_t h2c_key(const ml_xfer_req *req) {
   h ^= ml_hash(req->connect_host, strlen(req->connect_host)) *
        0x9e3779b97f4a7c15ull;
   h ^= (uint64_t)req->connect_port;
-  /* A finaliser (splitmix64's), so the slot bits depend on every input:
-   * two endpoints that differ only in port must not share a slot. */
+  /* A finaliser (splitmix64's), so the set bits depend on every input:
+   * endpoints that differ only in port must spread over the sets. */
   h ^= h >> 30;
   h *= 0xbf58476d1ce4e5b9ull;
   h ^= h >> 27;
   h *= 0x94d049bb133111ebull;
   h ^= h >> 31;
   return h ? h : 1;
+}
+
+static uint64_t *h2c_find(ml_xfer_thread *t, uint64_t key) {
+  uint64_t *set = &t->h2c[(key % ML_XFER_H2C_SETS) * ML_XFER_H2C_WAYS];
+  for (unsigned i = 0; i < ML_XFER_H2C_WAYS; i++)
+    if (set[i] == key)
+      return &set[i];
+  return NULL;
+}
+
+static void h2c_remember(ml_xfer_thread *t, uint64_t key) {
+  if (h2c_find(t, key))
+    return;
+  uint64_t *set = &t->h2c[(key % ML_XFER_H2C_SETS) * ML_XFER_H2C_WAYS];
+  for (unsigned i = 0; i < ML_XFER_H2C_WAYS; i++) {
+    if (set[i] == 0) {
+      set[i] = key;
+      return;
+    }
+  }
+  set[(key >> 32) % ML_XFER_H2C_WAYS] = key; /* full: evict one */
 }
 
 /* Forget a failed attempt's response, keep its sums. */
@@ -156,12 +179,11 @@ int ml_xfer_perform(const ml_mem *mem, const ml_xfer_req *req,
             strcmp(req->scheme, "http") == 0 && req->authority &&
             req->connect_host;
   uint64_t key = 0;
-  uint64_t *slot = NULL;
+  int track = h2c && !own;
   ml_xfer_h2c_mode mode = ML_XFER_H2C_PRIOR;
   if (h2c && !own) {
     key = h2c_key(req);
-    slot = &t->h2c[key % ML_XFER_H2C_SLOTS];
-    mode = *slot == key ? ML_XFER_H2C_REUSE_ONLY : ML_XFER_H2C_PRIOR_FRESH;
+    mode = h2c_find(t, key) ? ML_XFER_H2C_REUSE_ONLY : ML_XFER_H2C_PRIOR_FRESH;
   }
   int tripped = 0;
   int rc = attempt(mem, e, run, ready, req, res, mode, &tripped);
@@ -169,7 +191,9 @@ int ml_xfer_perform(const ml_mem *mem, const ml_xfer_req *req,
     /* No live h2c connection after all (closed by the peer, evicted,
      * or refused streams sent libcurl to a new one): nothing was sent
      * on a new connection; start one with prior knowledge. */
-    *slot = 0;
+    uint64_t *known = h2c_find(t, key);
+    if (known)
+      *known = 0;
     result_restart(mem, res);
     ml_xfer_req again = *req;
     if (req->timeout_ms > 0) {
@@ -179,10 +203,10 @@ int ml_xfer_perform(const ml_mem *mem, const ml_xfer_req *req,
     rc = attempt(mem, e, run, ready, &again, res, ML_XFER_H2C_PRIOR_FRESH,
                  &tripped);
   }
-  if (slot && rc == MESHLIB_OK && res->upstream_address[0] &&
+  if (track && rc == MESHLIB_OK && res->upstream_address[0] &&
       res->outcome != ML_XFER_CONNECT_FAILURE &&
       res->outcome != ML_XFER_TLS_ERROR)
-    *slot = key;
+    h2c_remember(t, key);
 
   if (own) {
     curl_easy_cleanup(e);
