@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds meshlib and shows its routing decisions
-# over the seed's Istio config (tests/data), with no outside service.
+# SPDX-License-Identifier: MIT
+# Installs what is missing, builds meshlib and runs the seed's canary live:
+# mock upstreams for myapp v1 and v2 inside one process, the seed's Istio
+# rules, a few hundred real calls and a live weight shift
+# (examples/canary_demo.c). Then asks `meshctl route` and `meshctl analyze`
+# about the seed's files (tests/data). No outside service is used.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
+echo "== building meshlib into $root/build"
 "$root/scripts/build.sh" "$root/build" >/dev/null
-meshctl="$root/build/meshctl"
-cfg=(-f "$root/tests/data/virtualservice-routing.yaml" -f "$root/tests/data/destinationrule.yaml")
+echo
 
-show() {
-  echo
-  echo "\$ meshctl route $(printf "%q " "$@")"
-  "$meshctl" route "${cfg[@]}" --namespace production "$@" || true
-}
-echo "== meshlib demo: the seed's VirtualService 'myapp', asked as a client in namespace 'production'"
-show -H 'x-user-group: beta' http://myapp/
-show http://myapp/api/v1/users --json
-show http://myapp/other
+"$root/build/example_canary_demo"
+
+meshctl="$root/build/meshctl"
+data="$root/tests/data"
+cfg=(-f "$data/virtualservice-routing.yaml" -f "$data/destinationrule.yaml")
 echo
-echo "\$ meshctl analyze (the VirtualService without its DestinationRule)"
-"$meshctl" analyze -f "$root/tests/data/virtualservice-routing.yaml" || true
+echo "== The same rules asked from the command line (nothing is sent):"
+echo "\$ meshctl route -f virtualservice-routing.yaml -f destinationrule.yaml -n production -H 'x-user-group: beta' http://myapp/"
+"$meshctl" route "${cfg[@]}" -n production -H 'x-user-group: beta' \
+  http://myapp/ || true
 echo
-echo "\$ meshctl analyze (with the DestinationRule: the seed's 'pendingRequests' is not an Istio field)"
-"$meshctl" analyze "${cfg[@]}" || true
+echo "\$ meshctl analyze -f virtualservice-routing.yaml   # without its DestinationRule"
+"$meshctl" analyze -f "$data/virtualservice-routing.yaml" || true
+echo
+echo "Next: meshctl call and meshctl mock send real calls from the shell;"
+echo "see docs/meshctl.md."

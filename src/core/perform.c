@@ -8,6 +8,7 @@
 #include <time.h>
 #include "cluster/cluster.h"
 #include "core/request.h"
+#include "lb/lb.h"
 #include "lb/select.h"
 #include "route/regex.h"
 #include "util/str.h"
@@ -217,6 +218,17 @@ static int plan_exchange(meshlib_request *r, const ml_decision_dest *dest,
   if (k) {
     r->cluster = k->name;
     ml_lb_ctx ctx = {&r->rand, 0, 0, NULL, 0};
+    const ml_consistent_hash *ch = k->policy.load_balancer.consistent_hash;
+    if (ch) {
+      /* The key the request carries (header, cookie, query parameter);
+       * without one the balancer places the call at random, as Envoy. */
+      ml_route_input in = {0};
+      in.path = r->path;
+      in.query = r->query;
+      in.headers = r->headers;
+      in.header_count = r->header_count;
+      ctx.has_hash = ml_lb_hash_key(ch, &in, NULL, &ctx.hash);
+    }
     size_t idx = 0;
     int pick = k->lb ? ml_lb_pick(k->lb, &ctx, &idx) : ML_LB_PICK_NONE;
     if (pick == ML_LB_PICK_NONE) {
@@ -461,6 +473,11 @@ const char *meshlib_response_upstream(const meshlib_request *r) {
 
 const char *meshlib_response_cluster(const meshlib_request *r) {
   return GOOD_REQUEST(r) ? r->cluster : NULL;
+}
+
+const meshlib_decision *meshlib_response_decision(const meshlib_request *r) {
+  return GOOD_REQUEST(r) && r->performed && r->has_decision ? &r->decision
+                                                            : NULL;
 }
 
 uint32_t meshlib_response_attempts(const meshlib_request *r) {

@@ -478,6 +478,9 @@ void ml_h2c_thread_cleanup(void) {
   ml_h2c_cache *k = tls_cache;
   if (k == NULL)
     return;
+  for (ml_h2c_conn *c = k->head; c != NULL; c = c->next)
+    if (c->cur != NULL)
+      return; /* called from a body callback: the exchange goes on */
   pthread_setspecific(cache_key, NULL);
   cache_destroy(k);
   tls_cache = NULL;

@@ -229,18 +229,6 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud) {
   return len;
 }
 
-/* ML_XFER_H2C_REUSE_ONLY: a new connection would mean libcurl found none to
- * reuse (or the reused one died); refuse it before any byte leaves, and
- * let the caller start over with prior knowledge. */
-static curl_socket_t on_open_socket(void *ud, curlsocktype purpose,
-                                    struct curl_sockaddr *a) {
-  ml_xfer_run *run = ud;
-  (void)purpose;
-  (void)a;
-  run->guard_tripped = 1;
-  return CURL_SOCKET_BAD;
-}
-
 /* ---- request setup ------------------------------------------------ */
 
 /* Options an exchange set beyond the handle's shared ones. */
@@ -250,8 +238,6 @@ enum {
   ML_XFER_SET_METHOD = 1u << 2, /* NOBODY or CUSTOMREQUEST */
   ML_XFER_SET_BODY = 1u << 3,   /* POSTFIELDS */
   ML_XFER_SET_CUSTOM = 1u << 4, /* CUSTOMREQUEST */
-  ML_XFER_SET_GUARD = 1u << 5,  /* OPENSOCKETFUNCTION */
-  ML_XFER_SET_FRESH = 1u << 6,  /* FRESH_CONNECT */
   ML_XFER_SET_IPRESOLVE = 1u << 7,
   ML_XFER_SET_TLS = 1u << 8 /* undone by a full reset */
 };
@@ -325,8 +311,7 @@ int ml_xfer_handle_init(CURL *e, ml_xfer_run *run) {
 }
 
 int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
-                      const ml_xfer_req *req, ml_xfer_result *res,
-                      ml_xfer_h2c_mode h2c) {
+                      const ml_xfer_req *req, ml_xfer_result *res) {
   /* Everything but the scratch kept between exchanges. */
   memset(run, 0, offsetof(ml_xfer_run, scratch));
   run->field_count = 0;
@@ -488,18 +473,7 @@ int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
       version = CURL_HTTP_VERSION_2TLS;
       break;
     }
-    if (h2c == ML_XFER_H2C_REUSE_ONLY) {
-      /* Plain "HTTP/2" on a connection that is already HTTP/2 sends the
-       * request as HTTP/2 without the bug; a new connection would try an
-       * HTTP/1.1 Upgrade, which the guard forbids. */
-      version = CURL_HTTP_VERSION_2_0;
-      run->guard = 1;
-      SET(CURLOPT_OPENSOCKETFUNCTION, on_open_socket, ML_XFER_SET_GUARD);
-    } else {
-      version = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
-      if (h2c == ML_XFER_H2C_PRIOR_FRESH)
-        SET(CURLOPT_FRESH_CONNECT, 1L, ML_XFER_SET_FRESH);
-    }
+    version = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
     /* libcurl lets an HTTP/2 exchange reuse an HTTP/1.1 connection to
      * the same endpoint; pinning the address family on h2c exchanges
      * keeps the two apart (a connection made with another setting is
@@ -563,10 +537,6 @@ int ml_xfer_run_unset(ml_xfer_run *run, CURL *e) {
   }
   if (set & (ML_XFER_SET_BODY | ML_XFER_SET_METHOD))
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); /* also clears NOBODY */
-  if (set & ML_XFER_SET_GUARD)
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, NULL);
-  if (set & ML_XFER_SET_FRESH)
-    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 0L);
   if (set & ML_XFER_SET_IPRESOLVE)
     curl_easy_setopt(e, CURLOPT_IPRESOLVE, (long)CURL_IPRESOLVE_WHATEVER);
   return 1;

@@ -11,19 +11,6 @@
 #include <curl/curl.h>
 #include "transport/transport.h"
 
-/* How an h2c exchange asks libcurl for HTTP/2. libcurl 7.88.1 breaks a
- * kept-alive h2c prior-knowledge connection on its second use (curl
- * issue 10634: it stacks a second HTTP/2 layer on the reused connection
- * and every later exchange on it fails with CURLE_HTTP2), so meshlib
- * never lets a prior-knowledge exchange reuse a connection; see
- * docs/design.md, "Transport". */
-typedef enum ml_xfer_h2c_mode {
-  ML_XFER_H2C_PRIOR = 0,  /* prior knowledge; the handle has no connection */
-  ML_XFER_H2C_REUSE_ONLY, /* HTTP/2 on an existing h2c connection, or fail
-                        before any byte is sent (no new socket) */
-  ML_XFER_H2C_PRIOR_FRESH /* prior knowledge on a new connection */
-} ml_xfer_h2c_mode;
-
 typedef struct ml_xfer_run {
   const ml_mem *mem;
   const ml_xfer_req *req;
@@ -37,8 +24,6 @@ typedef struct ml_xfer_run {
   int final_block;   /* the current header block is final */
   int aborted;       /* the body callback said stop */
   int oom;           /* an allocation failed in a callback */
-  int guard;         /* refuse new sockets (ML_XFER_H2C_REUSE_ONLY) */
-  int guard_tripped; /* ... and libcurl asked for one */
   int needs_reset;   /* a new connection or an error: see unset */
   int ip_literal;    /* connect_host is an IPv4 or IPv6 address */
   /* Kept from one exchange to the next (libc memory, freed by
@@ -71,8 +56,7 @@ int ml_xfer_handle_init(CURL *e, ml_xfer_run *run);
  * the handle may hold some options: call ml_xfer_run_unset() and
  * ml_xfer_run_release() all the same). */
 int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
-                      const ml_xfer_req *req, ml_xfer_result *res,
-                      ml_xfer_h2c_mode h2c);
+                      const ml_xfer_req *req, ml_xfer_result *res);
 
 /* Fill |run->res| from the handle after the exchange ended with |rc|:
  * outcome, status, headers, sizes, timing, address, buffered body. Adds

@@ -10,6 +10,8 @@ static void usage(FILE *f) {
         "  analyze   check Istio VirtualService/DestinationRule YAML as\n"
         "            `istioctl analyze` does\n"
         "  route     show where meshlib sends a request under a config\n"
+        "  call      send requests through meshlib, like curl\n"
+        "  mock      run mock HTTP upstreams on 127.0.0.1 until killed\n"
         "  version   print the version\n"
         "  help      show this help, or `meshctl help <command>`\n"
         "\n"
@@ -27,6 +29,10 @@ int main(int argc, char **argv) {
     return cmd_analyze(argc - 1, argv + 1);
   if (strcmp(cmd, "route") == 0)
     return cmd_route(argc - 1, argv + 1);
+  if (strcmp(cmd, "call") == 0)
+    return cmd_call(argc - 1, argv + 1);
+  if (strcmp(cmd, "mock") == 0)
+    return cmd_mock(argc - 1, argv + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("meshctl %s (meshlib %s)\n", MESHLIB_VERSION, MESHLIB_VERSION);
     return MESHCTL_OK;
@@ -37,6 +43,10 @@ int main(int argc, char **argv) {
       usage_analyze(stdout);
     else if (argc > 2 && strcmp(argv[2], "route") == 0)
       usage_route(stdout);
+    else if (argc > 2 && strcmp(argv[2], "call") == 0)
+      usage_call(stdout);
+    else if (argc > 2 && strcmp(argv[2], "mock") == 0)
+      usage_mock(stdout);
     else if (argc > 2) {
       fprintf(stderr, "meshctl: unknown command \"%s\"\n", argv[2]);
       usage(stderr);

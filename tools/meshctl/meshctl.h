@@ -10,10 +10,11 @@
 
 /* Exit codes, shared by every subcommand. */
 enum {
-  MESHCTL_OK = 0,       /* clean / a route was found */
-  MESHCTL_FINDINGS = 1, /* analyze: an error-level finding */
-  MESHCTL_USAGE = 2,    /* bad arguments or unusable input */
-  MESHCTL_NO_ROUTE = 3  /* route: the host has rules, none matched (NR) */
+  MESHCTL_OK = 0,         /* clean / a route was found */
+  MESHCTL_FINDINGS = 1,   /* analyze: an error-level finding */
+  MESHCTL_USAGE = 2,      /* bad arguments or unusable input */
+  MESHCTL_NO_ROUTE = 3,   /* route: the host has rules, none matched (NR) */
+  MESHCTL_CALL_FAILED = 1 /* call: meshlib gave no response to some call */
 };
 
 /* A growable list of borrowed argv strings. */
@@ -56,6 +57,10 @@ typedef struct cmd_parser {
    * taken (*i advanced past its value), 0 when not, -1 on an error. */
   int (*option)(void *args, int argc, char **argv, int *i);
   void *args; /* passed to positional and option */
+  /* Nonzero: the command's own options are tried before the common ones,
+   * so that it may give a common short name another meaning (`meshctl
+   * call -n COUNT`, as in `ab -n`; its namespace is --namespace). */
+  int command_first;
 } cmd_parser;
 
 /* Parses argv[1..] into |c| and, through |p|, the command's own args.
@@ -79,7 +84,11 @@ const char *level_name(int level);
 
 int cmd_analyze(int argc, char **argv);
 int cmd_route(int argc, char **argv);
+int cmd_call(int argc, char **argv);
+int cmd_mock(int argc, char **argv);
 void usage_analyze(FILE *f);
 void usage_route(FILE *f);
+void usage_call(FILE *f);
+void usage_mock(FILE *f);
 
 #endif

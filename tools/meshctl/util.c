@@ -120,8 +120,12 @@ int parse_args(const cmd_parser *p, int argc, char **argv, common_args *c) {
       p->usage(stdout);
       return -1;
     }
-    if ((r = common_option(p, argc, argv, &i, c)) == 0)
+    if (p->command_first) {
+      if ((r = p->option(p->args, argc, argv, &i)) == 0)
+        r = common_option(p, argc, argv, &i, c);
+    } else if ((r = common_option(p, argc, argv, &i, c)) == 0) {
       r = p->option(p->args, argc, argv, &i);
+    }
     if (r < 0)
       return MESHCTL_USAGE;
     if (r > 0)

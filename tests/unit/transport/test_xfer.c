@@ -142,7 +142,6 @@ static void test_bodies_and_methods(void **state) {
     assert_int_equal(res.outcome, ML_XFER_OK);
     assert_int_equal(res.status, 200);
     assert_int_equal(res.body_len, 0);
-    assert_null(res.body);
     ml_xfer_result_free(NULL, &res);
 
     assert_int_equal(meshlib_mock_request_count(m), 6);
@@ -536,23 +535,16 @@ static void test_refused_stream(void **state) {
   /* Warm: the refusal then lands on a kept-alive connection. */
   assert_int_equal(ml_xfer_perform(NULL, &req, &res), MESHLIB_OK);
   ml_xfer_result_free(NULL, &res);
-  /* libcurl retries a refused stream by itself on new connections; more
-   * refusals than it retries make the exchange fail. */
-  for (int i = 0; i < 12; i++)
-    assert_int_equal(meshlib_mock_push_refused_stream(m), MESHLIB_OK);
+  /* A refused stream is reported, not retried behind the caller's back
+   * (libcurl would retry it up to five times): the retry policy decides. */
+  assert_int_equal(meshlib_mock_push_refused_stream(m), MESHLIB_OK);
+  int before = meshlib_mock_request_count(m);
   assert_int_equal(ml_xfer_perform(NULL, &req, &res), MESHLIB_OK);
   assert_int_equal(res.outcome, ML_XFER_REFUSED_STREAM);
   assert_int_equal(res.status, 0);
-  print_message("refused: curl %d \"%s\", upstream saw %d requests\n",
-                res.curl_code, res.error, meshlib_mock_request_count(m) - 1);
   ml_xfer_result_free(NULL, &res);
-  assert_true(meshlib_mock_request_count(m) >= 7);
-  meshlib_mock_reset(m);
-  assert_int_equal(ml_xfer_perform(NULL, &req, &res), MESHLIB_OK);
-  assert_int_equal(res.outcome, ML_XFER_OK);
-  ml_xfer_result_free(NULL, &res);
-  /* A single refusal is absorbed by libcurl's own retry. */
-  assert_int_equal(meshlib_mock_push_refused_stream(m), MESHLIB_OK);
+  assert_int_equal(meshlib_mock_request_count(m), before + 1);
+  /* The connection stays usable. */
   assert_int_equal(ml_xfer_perform(NULL, &req, &res), MESHLIB_OK);
   assert_int_equal(res.outcome, ML_XFER_OK);
   ml_xfer_result_free(NULL, &res);
@@ -600,10 +592,10 @@ static void test_h2c_reuse_stress(void **state) {
   meshlib_mock_free(m);
 }
 
-/* The bug the h2c modes work around: two prior-knowledge exchanges on one
- * easy handle, the second reusing the first's connection. Skipped when
- * the installed libcurl no longer has it (then the workaround in
- * xfer.c can go). */
+/* Why h2c goes over nghttp2 (h2c.c): two prior-knowledge exchanges on one
+ * libcurl easy handle, the second reusing the first's connection, fail
+ * with libcurl 7.88.1. Skipped when the installed libcurl no longer has
+ * the bug (then h2c could go back to libcurl). */
 static void test_curl_10634_present(void **state) {
   (void)state;
   meshlib_mock *m = xt_start("bug");
@@ -619,7 +611,7 @@ static void test_curl_10634_present(void **state) {
     ml_xfer_result res;
     ml_xfer_result_init(&res, NULL);
     assert_int_equal(
-        ml_xfer_run_setup(&run, e, NULL, &req, &res, ML_XFER_H2C_PRIOR),
+        ml_xfer_run_setup(&run, e, NULL, &req, &res),
         MESHLIB_OK);
     cc[i] = curl_easy_perform(e);
     ml_xfer_run_finish(&run, e, cc[i]);
