@@ -119,6 +119,18 @@ MESHLIB_EXTERN int meshlib_options_set_random_seed(meshlib_options *o,
                                                    uint64_t seed);
 
 /**
+ * How often the names of DNS and DNS_ROUND_ROBIN ServiceEntries are
+ * resolved again, in milliseconds (default 5000, Envoy's refresh rate). A
+ * meshlib thread does it, started when a config first has such an entry;
+ * a failed lookup keeps the last answer. 0: no thread; each connection
+ * resolves the name itself.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG.
+ * Thread-safety: the owning thread. Since: 0.1.0
+ */
+MESHLIB_EXTERN int meshlib_options_set_dns_refresh_ms(meshlib_options *o,
+                                                      int64_t refresh_ms);
+
+/**
  * Add a YAML file, or a directory whose *.yaml, *.yml and *.json files are
  * read in name order, to the config meshlib_new() loads. May be called more
  * than once.

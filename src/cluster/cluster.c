@@ -268,11 +268,81 @@ static int se_endpoints(const ml_mem *mem, const ml_config *cfg,
       if (vec_push(mem, v, e))
         return -1;
     }
-  if (!v->count && (se->resolution == ML_RESOLUTION_DNS ||
-                    se->resolution == ML_RESOLUTION_DNS_ROUND_ROBIN)) {
+  int dns = se->resolution == ML_RESOLUTION_DNS ||
+            se->resolution == ML_RESOLUTION_DNS_ROUND_ROBIN;
+  if (!v->count && dns) {
     ep_src e = {host, NULL, 0, 1, NULL, NULL};
     if (vec_push(mem, v, e))
       return -1;
+  }
+  return 0;
+}
+
+static const ml_dns_answer *dns_find(const ml_cluster_inputs *in,
+                                     const char *name) {
+  for (size_t i = 0; i < in->dns_count; i++)
+    if (strcmp(in->dns[i].name, name) == 0)
+      return &in->dns[i];
+  return NULL;
+}
+
+/* Names in |v| become the addresses the resolver found: all of them for
+ * DNS, the first for DNS_ROUND_ROBIN (Envoy's LOGICAL_DNS). A name not
+ * resolved yet (or never) stays a name: the connection resolves it. */
+static int dns_expand(const ml_mem *mem, const ml_cluster_inputs *in,
+                      const ml_service_entry *se, ep_vec *v) {
+  if (se->resolution != ML_RESOLUTION_DNS &&
+      se->resolution != ML_RESOLUTION_DNS_ROUND_ROBIN)
+    return 0;
+  ep_vec out = {0};
+  for (size_t i = 0; i < v->count; i++) {
+    const ep_src *e = &v->items[i];
+    const ml_dns_answer *a =
+        ml_is_ip_literal(e->address) ? NULL : dns_find(in, e->address);
+    size_t n = a ? a->count : 0;
+    if (n && se->resolution == ML_RESOLUTION_DNS_ROUND_ROBIN)
+      n = 1;
+    for (size_t j = 0; j < n; j++) {
+      ep_src x = *e;
+      x.address = a->addrs[j];
+      if (vec_push(mem, &out, x))
+        goto oom;
+    }
+    if (!n && vec_push(mem, &out, *e))
+      goto oom;
+  }
+  ml_free(mem, v->items);
+  *v = out;
+  return 0;
+oom:
+  ml_free(mem, out.items);
+  return -1;
+}
+
+int ml_is_ip_literal(const char *s) {
+  if (strchr(s, ':'))
+    return 1; /* IPv6; names have no colon */
+  size_t n = strlen(s);
+  return n && strspn(s, "0123456789.") == n;
+}
+
+int ml_clusters_dns_names(const ml_config *c,
+                          int (*cb)(const char *name, void *ud), void *ud) {
+  for (size_t i = 0; c && i < c->se_count; i++) {
+    const ml_service_entry *se = c->service_entries[i];
+    if (se->resolution != ML_RESOLUTION_DNS &&
+        se->resolution != ML_RESOLUTION_DNS_ROUND_ROBIN)
+      continue;
+    for (size_t j = 0; j < se->endpoint_count; j++) {
+      const char *a = se->endpoints[j].address;
+      if (a && !ml_is_ip_literal(a) && cb(a, ud))
+        return -1;
+    }
+    if (!se->endpoint_count && !se->has_workload_selector)
+      for (size_t h = 0; h < se->hosts.count; h++)
+        if (se->host_fqdns[h] && se->host_fqdns[h][0] != '*' &&
+            cb(se->host_fqdns[h], ud))
+          return -1;
   }
   return 0;
 }
@@ -368,7 +438,7 @@ int ml_clusters_build(const ml_mem *mem, ml_live *live,
       if (app)
         continue;
       v.count = 0;
-      if (se_endpoints(mem, cfg, se, host, &v) ||
+      if (se_endpoints(mem, cfg, se, host, &v) || dns_expand(mem, in, se, &v) ||
           add_service(c, in, host, se->ports, se->port_count, &v))
         goto out;
     }

@@ -52,6 +52,14 @@ typedef struct ml_app_endpoints {
   size_t count;
 } ml_app_endpoints;
 
+/* What the mesh's resolver last learned of a name: its IPv4 addresses
+ * (Istio resolves V4_ONLY unless the mesh is dual-stack). */
+typedef struct ml_dns_answer {
+  char *name;
+  char **addrs;
+  size_t count;
+} ml_dns_answer;
+
 typedef struct ml_cluster {
   const char *name; /* outbound|<port>|<subset>|<host> */
   const char *host;
@@ -74,8 +82,18 @@ typedef struct ml_cluster_inputs {
   const ml_route_table *routes;
   const ml_app_endpoints *app; /* set by the application; may be NULL */
   size_t app_count;
+  const ml_dns_answer *dns; /* answers for DNS ServiceEntries; may be NULL */
+  size_t dns_count;
   const char *client_namespace;
 } ml_cluster_inputs;
+
+/* The names a DNS or DNS_ROUND_ROBIN ServiceEntry of |c| needs resolved
+ * (endpoint addresses that are not IP literals, or the host itself),
+ * each passed to |cb| once per entry. Pure. */
+int ml_clusters_dns_names(const ml_config *c,
+                          int (*cb)(const char *name, void *ud), void *ud);
+/* Nonzero when |s| is an IPv4 or IPv6 literal. */
+int ml_is_ip_literal(const char *s);
 
 /* Compile every cluster the inputs define. Returns MESHLIB_OK or
  * MESHLIB_ERR_NOMEM (an unusable policy, such as a Maglev table size that

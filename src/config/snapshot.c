@@ -30,7 +30,8 @@ static int snapshot_make(const ml_mem *mem, ml_compiled *compiled,
   snap->routes = compiled->routes;
   snap->live = e->live;
   ml_cluster_inputs ci = {compiled->config, compiled->routes, e->app,
-                          e->app_count, s->client_namespace};
+                          e->app_count, e->dns, e->dns_count,
+                          s->client_namespace};
   int rc = e->live ? ml_clusters_build(mem, e->live, &ci, &snap->clusters)
                    : MESHLIB_OK;
   if (rc != MESHLIB_OK) {

@@ -36,6 +36,8 @@ typedef struct ml_endpoint_inputs {
   ml_live *live;
   const ml_app_endpoints *app;
   size_t app_count;
+  const ml_dns_answer *dns;
+  size_t dns_count;
 } ml_endpoint_inputs;
 
 /* Compile |c| into a snapshot of |version|; the snapshot takes |c| in all

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdio.h>
 #include <string.h>
+#include "cluster/cluster.h"
 #include "core/request.h"
 #include "util/str.h"
 
@@ -37,6 +38,7 @@ void ml_decision_release(const ml_mem *mem, struct meshlib_decision *d) {
   if (d->snap)
     ml_snapshot_unref(d->snap);
   d->snap = NULL;
+  d->valid = 0;
   ml_free(mem, d->dests);
   d->dests = NULL;
   d->dest_count = d->dest_cap = 0;
@@ -44,29 +46,54 @@ void ml_decision_release(const ml_mem *mem, struct meshlib_decision *d) {
   ml_buf_free(&d->host_text);
 }
 
+/* Decimal text of |v| at the end of |t| (10 bytes): where it starts. */
+static char *u32_text(char t[10], uint32_t v) {
+  char *p = t + 10;
+  do {
+    *--p = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  return p;
+}
+
+/* These run for every new decision: appends, not printf, which costs
+ * about ten times more. */
+static void buf_put_u32(ml_buf *b, uint32_t v) {
+  char t[10];
+  char *p = u32_text(t, v);
+  ml_buf_append(b, p, (size_t)(t + 10 - p));
+}
+
+static void index_text(char out[16], int32_t i) {
+  char t[10];
+  char *p = u32_text(t, i < 0 ? (uint32_t)-(int64_t)i : (uint32_t)i);
+  size_t n = (size_t)(t + 10 - p);
+  if (i < 0)
+    *out++ = '-';
+  memcpy(out, p, n);
+  out[n] = '\0';
+}
+
 /* The FQDN of a host called without rules: a bare name resolves in the
  * caller's namespace, as the pod's DNS search path would resolve it. IP
  * literals stay as they are. */
 static void implicit_fqdn(ml_buf *b, const char *host, const ml_settings *s) {
   ml_buf_reset(b);
-  if (!strchr(host, '.') && !strchr(host, ':'))
-    ml_buf_printf(b, "%s.%s.svc.%s", host, s->namespace_, s->domain_suffix);
-  else if (ml_ends_with(host, ".svc"))
-    ml_buf_printf(b, "%s.%s", host, s->domain_suffix);
-  else
-    ml_buf_puts(b, host);
+  ml_buf_puts(b, host);
+  if (!strchr(host, '.') && !strchr(host, ':')) {
+    ml_buf_putc(b, '.');
+    ml_buf_puts(b, s->namespace_);
+    ml_buf_puts(b, ".svc.");
+    ml_buf_puts(b, s->domain_suffix);
+  } else if (ml_ends_with(host, ".svc")) {
+    ml_buf_putc(b, '.');
+    ml_buf_puts(b, s->domain_suffix);
+  }
 }
 
 int ml_decision_make(struct meshlib_decision *d, const ml_mem *mem,
                      ml_snapshot *snap, const meshlib_request *r,
                      const meshlib *m) {
-  if (d->snap)
-    ml_snapshot_unref(d->snap);
-  d->snap = snap;
-  d->dest_count = 0;
-  d->port = r->port;
-  ml_buf_reset(&d->text);
-
   ml_route_input in = {0};
   in.method = r->method;
   in.scheme = r->scheme;
@@ -86,12 +113,35 @@ int ml_decision_make(struct meshlib_decision *d, const ml_mem *mem,
   }
   in.source_namespace = m->settings.namespace_;
 
-  int rc = ml_route_decide(snap->routes, &in, &d->res);
+  ml_route_result res;
+  int rc = ml_route_decide(snap->routes, &in, &res);
+  /* What follows the match (destinations, their DestinationRules,
+   * clusters and names) depends only on the snapshot, the rule matched
+   * and the request's host and port, which a request keeps: when the
+   * request is performed again and matches the same rule of the same
+   * snapshot, the last decision's destinations stand. The snapshot
+   * cannot be another one at the same address: |d| still holds it. */
+  int same = rc == MESHLIB_OK && d->valid && d->snap == snap &&
+             d->res.vs == res.vs && d->res.route == res.route &&
+             d->port == r->port;
+  if (d->snap)
+    ml_snapshot_unref(d->snap);
+  d->snap = snap;
+  if (same) {
+    d->res = res;
+    d->flags = res.flags | d->dest_flags;
+    d->host = res.vs ? res.host_fqdn : d->host_text.data;
+    return MESHLIB_OK;
+  }
+  d->valid = 0;
+  d->dest_count = 0;
+  d->port = r->port;
+  ml_buf_reset(&d->text);
   if (rc != MESHLIB_OK)
     return rc;
+  d->res = res;
   d->flags = d->res.flags;
-  snprintf(d->route_index_text, sizeof(d->route_index_text), "%d",
-           (int)d->res.route_index);
+  index_text(d->route_index_text, d->res.route_index);
 
   /* Destinations: the matched route's, or the host itself. */
   const ml_route_destination *dests = NULL;
@@ -115,6 +165,7 @@ int ml_decision_make(struct meshlib_decision *d, const ml_mem *mem,
     d->dests = nd;
     d->dest_cap = count;
   }
+  uint32_t dest_flags = 0;
   for (size_t i = 0; i < count; i++) {
     ml_decision_dest *x = &d->dests[i];
     memset(x, 0, sizeof(*x));
@@ -132,17 +183,25 @@ int ml_decision_make(struct meshlib_decision *d, const ml_mem *mem,
     x->missing_subset =
         x->subset && (!x->dr || !ml_dr_view_subset(x->dr, x->subset));
     if (x->missing_subset)
-      d->flags |= MESHLIB_RF_NC;
+      dest_flags |= MESHLIB_RF_NC;
+    else
+      x->cluster = ml_clusters_find(snap->clusters, host,
+                                    x->port ? x->port : d->port, x->subset);
     x->cluster_off = d->text.len;
-    ml_buf_printf(&d->text, "outbound|%u|%s|", x->port ? x->port : d->port,
-                  x->subset ? x->subset : "");
+    ml_buf_puts(&d->text, "outbound|");
+    buf_put_u32(&d->text, x->port ? x->port : d->port);
+    ml_buf_putc(&d->text, '|');
+    if (x->subset)
+      ml_buf_puts(&d->text, x->subset);
+    ml_buf_putc(&d->text, '|');
     ml_buf_puts(&d->text, host);
     ml_buf_putc(&d->text, '\0');
     x->dr_name_off = (size_t)-1;
     if (x->dr) {
       x->dr_name_off = d->text.len;
-      ml_buf_printf(&d->text, "%s/%s", x->dr->first->meta.namespace_,
-                    x->dr->first->meta.name);
+      ml_buf_puts(&d->text, x->dr->first->meta.namespace_);
+      ml_buf_putc(&d->text, '/');
+      ml_buf_puts(&d->text, x->dr->first->meta.name);
       ml_buf_putc(&d->text, '\0');
     }
   }
@@ -154,6 +213,9 @@ int ml_decision_make(struct meshlib_decision *d, const ml_mem *mem,
     x->host = x->config ? x->config->destination.fqdn : d->host;
   }
   d->dest_count = count;
+  d->dest_flags = dest_flags;
+  d->flags |= dest_flags;
+  d->valid = 1;
   return MESHLIB_OK;
 }
 

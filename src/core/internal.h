@@ -9,6 +9,7 @@
 #include "config/diag.h"
 #include "config/load.h"
 #include "config/snapshot.h"
+#include "core/dns.h"
 #include "util/mem.h"
 
 /* Magic numbers catch a stale or mistyped handle (curl's GOOD_EASY_HANDLE). */
@@ -32,6 +33,7 @@ typedef struct ml_settings {
   int strict;
   int has_seed;
   uint64_t seed;
+  int64_t dns_refresh_ms;
   int log_level;
   meshlib_log_cb log_cb;
   void *log_user_data;
@@ -60,6 +62,7 @@ struct meshlib {
   _Atomic uint64_t rand_counter;
   ml_app_endpoints *app;     /* under apply_lock */
   size_t app_count;
+  ml_dns dns;                /* resolver of DNS ServiceEntries */
 };
 
 struct meshlib_endpoints {
@@ -70,6 +73,9 @@ struct meshlib_endpoints {
 /* Build a snapshot of |c| (taken) with the mesh's endpoints and put it in
  * force; the caller holds apply_lock. */
 int ml_mesh_install(meshlib *m, ml_config *c, uint64_t version);
+/* Rebuild the snapshot in force with the mesh's current endpoints (set by
+ * the application, or resolved); the caller holds apply_lock. */
+int ml_mesh_rebuild_endpoints(meshlib *m);
 
 struct meshlib_config {
   uint32_t magic;

@@ -79,8 +79,10 @@ int meshlib_new(meshlib **out, meshlib_options *o) {
                 ? o->settings.seed
                 : (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)m << 16);
   pthread_mutex_init(&m->apply_lock, NULL);
+  ml_dns_init(&m->dns, m, o->settings.dns_refresh_ms);
   rc = ml_live_init(&m->live, m->mem);
   if (rc != MESHLIB_OK) {
+    ml_dns_destroy(&m->dns);
     pthread_mutex_destroy(&m->apply_lock);
     ml_settings_free(m->mem, &m->settings);
     ml_free(m->mem, m);
@@ -120,6 +122,7 @@ static void app_endpoints_free(const ml_mem *mem, ml_app_endpoint *e,
 void meshlib_free(meshlib *m) {
   if (!GOOD_MESH(m))
     return;
+  ml_dns_destroy(&m->dns); /* its thread rebuilds snapshots */
   ml_snapshot_slot_clear(&m->current);
   for (size_t i = 0; i < m->app_count; i++) {
     app_endpoints_free(m->mem, m->app[i].items, m->app[i].count);
@@ -153,7 +156,8 @@ void meshlib_free_str(meshlib *m, char *s) {
 }
 
 static ml_endpoint_inputs endpoint_inputs(meshlib *m) {
-  ml_endpoint_inputs e = {&m->live, m->app, m->app_count};
+  ml_endpoint_inputs e = {&m->live, m->app, m->app_count, m->dns.answers,
+                          m->dns.answer_count};
   return e;
 }
 
@@ -162,6 +166,20 @@ int ml_mesh_install(meshlib *m, ml_config *c, uint64_t version) {
   ml_endpoint_inputs e = endpoint_inputs(m);
   ml_snapshot *snap = NULL;
   int rc = ml_snapshot_new(m->mem, c, &rs, version, &e, &snap);
+  if (rc != MESHLIB_OK)
+    return rc;
+  ml_snapshot_slot_swap(&m->current, snap);
+  /* The snapshot in force stays alive while apply_lock is held. */
+  return ml_dns_config_changed(&m->dns, snap->config);
+}
+
+int ml_mesh_rebuild_endpoints(meshlib *m) {
+  ml_snapshot *cur = ml_snapshot_slot_acquire(&m->current);
+  ml_route_settings rs = route_settings(m);
+  ml_endpoint_inputs in = endpoint_inputs(m);
+  ml_snapshot *snap = NULL;
+  int rc = ml_snapshot_with_endpoints(cur, &rs, &in, &snap);
+  ml_snapshot_unref(cur);
   if (rc == MESHLIB_OK)
     ml_snapshot_slot_swap(&m->current, snap);
   return rc;
@@ -302,16 +320,8 @@ int meshlib_set_endpoints(meshlib *m, const char *host,
       m->app[i] = m->app[--m->app_count];
     }
   }
-  if (rc == MESHLIB_OK) {
-    ml_snapshot *cur = ml_snapshot_slot_acquire(&m->current);
-    ml_route_settings rs = route_settings(m);
-    ml_endpoint_inputs in = endpoint_inputs(m);
-    ml_snapshot *snap = NULL;
-    rc = ml_snapshot_with_endpoints(cur, &rs, &in, &snap);
-    ml_snapshot_unref(cur);
-    if (rc == MESHLIB_OK)
-      ml_snapshot_slot_swap(&m->current, snap);
-  }
+  if (rc == MESHLIB_OK)
+    rc = ml_mesh_rebuild_endpoints(m);
   pthread_mutex_unlock(&m->apply_lock);
   /* The old list is only read while a snapshot is built, under the lock:
    * built snapshots copy what they keep. */

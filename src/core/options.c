@@ -7,6 +7,7 @@ int ml_settings_copy(const ml_mem *mem, ml_settings *dst,
   memset(dst, 0, sizeof(*dst));
   dst->strict = src->strict;
   dst->has_seed = src->has_seed;
+  dst->dns_refresh_ms = src->dns_refresh_ms;
   dst->seed = src->seed;
   dst->log_level = src->log_level;
   dst->log_cb = src->log_cb;
@@ -70,6 +71,7 @@ int meshlib_options_new(meshlib_options **out) {
   o->settings.namespace_ = ml_strdup(NULL, "default");
   o->settings.domain_suffix = ml_strdup(NULL, "cluster.local");
   o->settings.log_level = -1;
+  o->settings.dns_refresh_ms = 5000; /* Envoy's dns_refresh_rate */
   if (!o->settings.namespace_ || !o->settings.domain_suffix) {
     meshlib_options_free(o);
     return MESHLIB_ERR_NOMEM;
@@ -188,6 +190,14 @@ int meshlib_options_set_random_seed(meshlib_options *o, uint64_t seed) {
     return MESHLIB_ERR_INVALID_ARG;
   o->settings.has_seed = 1;
   o->settings.seed = seed;
+  return MESHLIB_OK;
+}
+
+int meshlib_options_set_dns_refresh_ms(meshlib_options *o,
+                                       int64_t refresh_ms) {
+  if (!GOOD_OPTIONS(o) || refresh_ms < 0)
+    return MESHLIB_ERR_INVALID_ARG;
+  o->settings.dns_refresh_ms = refresh_ms;
   return MESHLIB_OK;
 }
 

@@ -41,11 +41,13 @@ static void response_reset(meshlib_request *r) {
   const ml_mem *mem = r->mesh->mem;
   ml_xfer_result_free(mem, &r->xfer);
   ml_xfer_result_init(&r->xfer, mem);
-  ml_free(mem, r->resp_headers);
-  ml_free(mem, r->location);
-  r->resp_headers = NULL;
+  /* The array of response headers stays for the next perform. */
+  r->resp_list = NULL;
   r->resp_header_count = 0;
-  r->location = NULL;
+  if (r->location) {
+    ml_free(mem, r->location);
+    r->location = NULL;
+  }
   r->local_body = NULL;
   r->local_body_len = 0;
   r->status = 0;
@@ -79,6 +81,10 @@ static int headers_push(const ml_mem *mem, ml_header **v, size_t *n,
   (*v)[*n].name = name;
   (*v)[(*n)++].value = value;
   return 0;
+}
+
+static int ops_empty(const ml_header_ops *o) {
+  return o->set.count == 0 && o->add.count == 0 && o->remove.count == 0;
 }
 
 static void headers_remove(ml_header *v, size_t *n, const char *name) {
@@ -116,6 +122,7 @@ static int rewritten_path(const meshlib_request *r, const ml_http_route *rt,
                           ml_buf *out) {
   const char *path = r->path;
   const ml_http_rewrite *rw = rt ? rt->rewrite : NULL;
+  ml_buf_reset(out);
   if (rw && rw->uri) {
     size_t cut = strlen(path);
     const ml_http_match *m = NULL;
@@ -166,10 +173,12 @@ static int redirect_reply(meshlib_request *r, const ml_http_redirect *rd) {
   r->location = ml_buf_steal(&b);
   if (!r->location)
     return MESHLIB_ERR_NOMEM;
-  size_t cap = 0;
-  if (headers_push(r->mesh->mem, &r->resp_headers, &r->resp_header_count, &cap,
+  size_t n = 0;
+  if (headers_push(r->mesh->mem, &r->resp_headers, &n, &r->resp_header_cap,
                    "location", r->location))
     return MESHLIB_ERR_NOMEM;
+  r->resp_list = r->resp_headers;
+  r->resp_header_count = n;
   local_reply(r, rd->redirect_code ? rd->redirect_code : 301, 0, "", "", 0);
   return MESHLIB_OK;
 }
@@ -254,31 +263,44 @@ static int plan_exchange(meshlib_request *r, const ml_decision_dest *dest,
   else if (ml_strcaseeq(scheme, "https"))
     x->version = ML_HTTP_2_TLS;
 
-  ml_buf_reset(&p->path);
-  p->header_count = 0;
-  if (rewritten_path(r, rt, &p->path))
-    return MESHLIB_ERR_NOMEM;
-  for (size_t i = 0; i < r->header_count; i++)
-    if (headers_push(mem, &p->headers, &p->header_count, &p->header_cap,
-                     r->headers[i].name, r->headers[i].value))
+  /* The request's own path and headers go as they are, without a copy,
+   * unless a rewrite or a header rule changes them. */
+  const char *target = r->target;
+  if (rt && rt->rewrite && (rt->rewrite->uri || rt->rewrite->regex)) {
+    if (rewritten_path(r, rt, &p->path))
       return MESHLIB_ERR_NOMEM;
-  if ((rt && apply_ops(mem, &rt->headers.request, &p->headers,
-                       &p->header_count, &p->header_cap)) ||
-      (dest->config && apply_ops(mem, &dest->config->headers.request,
-                                 &p->headers, &p->header_count,
-                                 &p->header_cap)))
-    return MESHLIB_ERR_NOMEM;
+    target = p->path.data;
+  }
+  const ml_header_ops *rq = rt ? &rt->headers.request : NULL;
+  const ml_header_ops *dq = dest->config ? &dest->config->headers.request
+                                         : NULL;
+  const ml_header *headers = r->headers;
+  size_t header_count = r->header_count;
+  if ((rq && !ops_empty(rq)) || (dq && !ops_empty(dq))) {
+    p->header_count = 0;
+    for (size_t i = 0; i < r->header_count; i++)
+      if (headers_push(mem, &p->headers, &p->header_count, &p->header_cap,
+                       r->headers[i].name, r->headers[i].value))
+        return MESHLIB_ERR_NOMEM;
+    if ((rq && apply_ops(mem, rq, &p->headers, &p->header_count,
+                         &p->header_cap)) ||
+        (dq && apply_ops(mem, dq, &p->headers, &p->header_count,
+                         &p->header_cap)))
+      return MESHLIB_ERR_NOMEM;
+    headers = p->headers;
+    header_count = p->header_count;
+  }
 
   x->method = r->method;
   x->scheme = scheme;
   x->authority = rt && rt->rewrite && rt->rewrite->authority
                      ? rt->rewrite->authority
                      : r->authority;
-  x->path = p->path.data;
+  x->path = target;
   x->connect_host = connect_host;
   x->connect_port = connect_port;
-  x->headers = p->headers;
-  x->header_count = p->header_count;
+  x->headers = headers;
+  x->header_count = header_count;
   x->body = r->body;
   x->body_len = r->body_len;
   int64_t timeout = rt ? rt->timeout_ms : -1;
@@ -307,7 +329,6 @@ int ml_call_prepare(meshlib_request *r) {
   if (rc != MESHLIB_OK)
     return rc;
   const ml_http_route *rt = r->decision.res.route;
-  const ml_snapshot *snap = r->decision.snap;
 
   if (r->decision.flags & MESHLIB_RF_NR) {
     local_reply(r, 404, MESHLIB_RF_NR, DETAILS_NR, "", 0);
@@ -327,10 +348,8 @@ int ml_call_prepare(meshlib_request *r) {
       r->cluster = meshlib_decision_destination_cluster(&r->decision, i);
       local_reply(r, 503, MESHLIB_RF_NC, DETAILS_NC, "", 0);
     } else {
-      const ml_cluster *k = ml_clusters_find(
-          snap->clusters, dest->host, dest->port ? dest->port : r->port,
-          dest->subset);
-      rc = plan_exchange(r, dest, k, rt);
+      /* Found once per decision (ml_decision_make). */
+      rc = plan_exchange(r, dest, dest->cluster, rt);
     }
   } else {
     local_reply(r, 404, MESHLIB_RF_NR, DETAILS_NR, "", 0);
@@ -349,28 +368,55 @@ int ml_call_complete(meshlib_request *r) {
   if (p->state)
     atomic_fetch_sub_explicit(&p->state->in_flight, 1, memory_order_relaxed);
   r->attempts = 1;
-  if (r->xfer.upstream_address[0])
-    snprintf(r->upstream, sizeof(r->upstream), "%s", r->xfer.upstream_address);
-  else
-    snprintf(r->upstream, sizeof(r->upstream), "%s:%u", p->x.connect_host,
-             p->x.connect_port);
+  /* memcpy, not snprintf: this runs for every call. The transport's
+   * text (64 bytes) fits in ours (80); a connect host is cut to fit. */
+  const char *ua = r->xfer.upstream_address;
+  const char *end = memchr(ua, '\0', sizeof(r->xfer.upstream_address));
+  size_t n = end ? (size_t)(end - ua) : sizeof(r->xfer.upstream_address) - 1;
+  if (n) {
+    memcpy(r->upstream, ua, n);
+    r->upstream[n] = '\0';
+  } else {
+    n = strlen(p->x.connect_host);
+    if (n + 12 > sizeof(r->upstream))
+      n = sizeof(r->upstream) - 12;
+    memcpy(r->upstream, p->x.connect_host, n);
+    r->upstream[n++] = ':';
+    char t[10], *d = t + 10;
+    uint32_t port = p->x.connect_port;
+    do {
+      *--d = (char)('0' + port % 10);
+      port /= 10;
+    } while (port);
+    memcpy(r->upstream + n, d, (size_t)(t + 10 - d));
+    r->upstream[n + (size_t)(t + 10 - d)] = '\0';
+  }
   classify(r);
 
-  /* The response headers, after the route's rules. */
-  size_t cap = 0;
+  /* The response headers, after the route's rules: the transport's list
+   * itself when no rule applies. */
+  const ml_header_ops *rs = p->route ? &p->route->headers.response : NULL;
+  const ml_header_ops *ds =
+      p->dest->config ? &p->dest->config->headers.response : NULL;
   int rc = MESHLIB_OK;
-  for (size_t i = 0; rc == MESHLIB_OK && i < r->xfer.header_count; i++)
-    if (headers_push(mem, &r->resp_headers, &r->resp_header_count, &cap,
-                     r->xfer.headers[i].name, r->xfer.headers[i].value))
+  if ((rs && !ops_empty(rs)) || (ds && !ops_empty(ds))) {
+    size_t count = 0;
+    for (size_t i = 0; rc == MESHLIB_OK && i < r->xfer.header_count; i++)
+      if (headers_push(mem, &r->resp_headers, &count, &r->resp_header_cap,
+                       r->xfer.headers[i].name, r->xfer.headers[i].value))
+        rc = MESHLIB_ERR_NOMEM;
+    if (rc == MESHLIB_OK &&
+        ((rs && apply_ops(mem, rs, &r->resp_headers, &count,
+                          &r->resp_header_cap)) ||
+         (ds && apply_ops(mem, ds, &r->resp_headers, &count,
+                          &r->resp_header_cap))))
       rc = MESHLIB_ERR_NOMEM;
-  if (rc == MESHLIB_OK &&
-      ((p->route && apply_ops(mem, &p->route->headers.response,
-                              &r->resp_headers, &r->resp_header_count,
-                              &cap)) ||
-       (p->dest->config &&
-        apply_ops(mem, &p->dest->config->headers.response, &r->resp_headers,
-                  &r->resp_header_count, &cap))))
-    rc = MESHLIB_ERR_NOMEM;
+    r->resp_list = r->resp_headers;
+    r->resp_header_count = rc == MESHLIB_OK ? count : 0;
+  } else {
+    r->resp_list = r->xfer.headers;
+    r->resp_header_count = r->xfer.header_count;
+  }
   r->duration_us = now_us() - r->start_us;
   return rc;
 }
@@ -437,8 +483,8 @@ int meshlib_response_header_at(const meshlib_request *r, size_t i,
     return MESHLIB_ERR_INVALID_ARG;
   if (i >= r->resp_header_count)
     return MESHLIB_ERR_RANGE;
-  *name = r->resp_headers[i].name;
-  *value = r->resp_headers[i].value;
+  *name = r->resp_list[i].name;
+  *value = r->resp_list[i].value;
   return MESHLIB_OK;
 }
 
@@ -447,8 +493,8 @@ const char *meshlib_response_header(const meshlib_request *r,
   if (!GOOD_REQUEST(r) || !name)
     return NULL;
   for (size_t i = 0; i < r->resp_header_count; i++)
-    if (ml_strcaseeq(r->resp_headers[i].name, name))
-      return r->resp_headers[i].value;
+    if (ml_strcaseeq(r->resp_list[i].name, name))
+      return r->resp_list[i].value;
   return NULL;
 }
 

@@ -65,6 +65,16 @@ static int parse_url(meshlib_request *r, const char *url) {
   r->host = ml_strndup(mem, h, hl);
   r->path = ml_strdup(mem, path);
   r->query = query ? ml_strdup(mem, query) : NULL;
+  {
+    ml_buf t;
+    ml_buf_init(&t, mem);
+    ml_buf_puts(&t, path);
+    if (query) {
+      ml_buf_putc(&t, '?');
+      ml_buf_puts(&t, query);
+    }
+    r->target = ml_buf_steal(&t);
+  }
   r->port = (uint32_t)portnum;
   {
     ml_buf a;
@@ -76,7 +86,7 @@ static int parse_url(meshlib_request *r, const char *url) {
   }
   curl_free(explicit_port);
   if (!r->scheme || !r->host || !r->path || (query && !r->query) ||
-      !r->authority) {
+      !r->authority || !r->target) {
     rc = MESHLIB_ERR_NOMEM;
     goto out;
   }
@@ -150,6 +160,7 @@ void meshlib_request_free(meshlib_request *r) {
   ml_free(mem, r->authority);
   ml_free(mem, r->path);
   ml_free(mem, r->query);
+  ml_free(mem, r->target);
   for (size_t i = 0; i < r->header_count; i++) {
     ml_free(mem, (char *)r->headers[i].name);
     ml_free(mem, (char *)r->headers[i].value);

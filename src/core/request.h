@@ -16,6 +16,9 @@ typedef struct ml_decision_dest {
   const ml_route_destination *config; /* NULL for the implicit route */
   const ml_dr_view *dr;
   int missing_subset;
+  const struct ml_cluster *cluster; /* of (host, port, subset) in the
+                                       snapshot; NULL: none (passthrough)
+                                       or a missing subset */
   size_t cluster_off; /* offsets into the decision's text buffer */
   size_t dr_name_off;
 } ml_decision_dest;
@@ -33,6 +36,8 @@ struct meshlib_decision {
   ml_buf text;      /* cluster and rule names; reused between decisions */
   ml_buf host_text; /* the FQDN of a host without rules */
   ml_route_destination implicit; /* the route of a host without rules */
+  uint32_t dest_flags; /* MESHLIB_RF_NC when a destination lacks its subset */
+  int valid; /* dests and text describe (snap, res.vs, res.route, port) */
 };
 
 /* One attempt as prepared: what is sent, and where. Buffers are reused
@@ -59,6 +64,8 @@ struct meshlib_request {
   char *authority; /* as written in the URL */
   char *path;
   char *query; /* NULL when the URL has none */
+  char *target; /* path, then "?query" when there is one: what is sent
+                   when no rewrite applies */
   uint32_t port;
   ml_header *headers; /* names lower-cased; strings owned */
   size_t header_count;
@@ -79,7 +86,10 @@ struct meshlib_request {
   ml_xfer_result xfer;      /* upstream answer (headers, body) */
   ml_header *resp_headers; /* after the route's header rules; strings
                               borrowed from xfer, the snapshot or
-                              |location| */
+                              |location|; kept between performs */
+  size_t resp_header_cap;
+  const ml_header *resp_list; /* what the getters read: |resp_headers|,
+                                 or xfer.headers when no rule applies */
   size_t resp_header_count;
   char *location;     /* a redirect's Location */
   const char *local_body; /* a local reply's body (snapshot or static) */

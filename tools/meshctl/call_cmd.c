@@ -252,13 +252,10 @@ static void do_call(call_run *run, size_t i) {
     fflush(stdout);
     funlockfile(stdout);
   }
-  /* The route's name is on the decision the call was made with. Asking
-   * for the decision routes the request again (on the same snapshot: the
-   * same rule), which replaces the strings the response getters lent, so
-   * everything needed from the response was copied above. */
+  /* The route's name is on the decision the call was made with. */
   if (run->want_route) {
-    const meshlib_decision *d = NULL;
-    if (meshlib_request_route(r, &d) == MESHLIB_OK && d)
+    const meshlib_decision *d = meshlib_response_decision(r);
+    if (d)
       res->route = dup_or_null(meshlib_decision_route_name(d));
   }
   if (a->c.json) {
