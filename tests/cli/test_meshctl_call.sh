@@ -353,8 +353,16 @@ if run 0 "${call[@]}" -f "$TMP/uf" -n 100 http://pair/; then
 fi
 
 # --- the count file, body output and --metrics-out --------------------
-sleep 0.3
-read -r before1 < <(awk '$1 == "v1" { print $3 }' "$TMP/counts")
+# The mock rewrites its count file every 100 ms: wait until it is steady
+# (generous, for a loaded machine), then until it shows the new calls.
+count_v1() { awk '$1 == "v1" { print $3 }' "$TMP/counts"; }
+before1=$(count_v1)
+for _ in $(seq 50); do
+  sleep 0.2
+  now=$(count_v1)
+  [ "$now" = "$before1" ] && break
+  before1=$now
+done
 if run 0 call -f "$TMP/rr" --namespace production -n 30 \
     --metrics-out "$TMP/metrics.txt" http://myapp/; then
   [ "$(tr -d '\n' <"$TMP/out" | grep -o 'v[123]' | sort | uniq -c |
@@ -364,8 +372,11 @@ if run 0 call -f "$TMP/rr" --namespace production -n 30 \
   grep -q '^status 200=30$' "$TMP/metrics.txt" || fail "--metrics-out: status"
   grep -q 'Prometheus' "$TMP/metrics.txt" || fail "--metrics-out: says what comes"
 fi
-sleep 0.3
-after1=$(awk '$1 == "v1" { print $3 }' "$TMP/counts")
+for _ in $(seq 100); do
+  after1=$(count_v1)
+  [ "$((after1 - before1))" -ge 10 ] && break
+  sleep 0.1
+done
 [ "$((after1 - before1))" -eq 10 ] ||
   fail "count file: v1 received 10 more requests (before $before1, after $after1)"
 
