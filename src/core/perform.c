@@ -310,6 +310,19 @@ static int plan_exchange(meshlib_request *r, const ml_decision_dest *dest,
   if (k && k->policy.connection_pool.present &&
       k->policy.connection_pool.connect_timeout_ms > 0)
     x->connect_timeout_ms = k->policy.connection_pool.connect_timeout_ms;
+  const ml_client_tls *tls = k ? &k->policy.tls : NULL;
+  if (tls && tls->present &&
+      (tls->mode == ML_TLS_SIMPLE || tls->mode == ML_TLS_MUTUAL)) {
+    /* TLS origination as the DestinationRule asks (ISTIO_MUTUAL needs the
+     * mesh's certificates, which meshlib does not have yet). */
+    p->tls.ca_file = tls->ca_certificates;
+    p->tls.cert_file = tls->mode == ML_TLS_MUTUAL ? tls->client_certificate
+                                                  : NULL;
+    p->tls.key_file = tls->mode == ML_TLS_MUTUAL ? tls->private_key : NULL;
+    p->tls.sni = tls->sni;
+    p->tls.insecure_skip_verify = tls->insecure_skip_verify == ML_TRI_TRUE;
+    x->tls = &p->tls;
+  }
   p->dest = dest;
   p->route = rt;
   p->send = 1;

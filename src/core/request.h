@@ -45,6 +45,7 @@ struct meshlib_decision {
 typedef struct ml_call_plan {
   int send; /* an exchange is prepared (and counted in flight) */
   ml_xfer_req x;
+  ml_xfer_tls tls;
   ml_buf path;
   ml_header *headers;
   size_t header_count;
