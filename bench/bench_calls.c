@@ -18,13 +18,25 @@
  *
  * Usage:
  *   bench_calls [--calls N] [--rounds R] [--threads T] [--inproc]
- *     N calls per side per run (default 20000), R rounds (default 5).
+ *     N calls per side and mode in all (default 40000), in R rounds
+ *     (default 20) of N/R calls: short rounds, each side's right after
+ *     the other's, so that a burst of load elsewhere on the machine
+ *     lands in few rounds, which the medians then ignore.
  *   bench_calls --only plain|meshlib|fresh|none --calls K [--inproc]
  *     A few warm-up calls, then K calls of one kind on the main thread in
  *     run_plain_calls() / run_meshlib_calls() / run_fresh_calls() (for
  *     callgrind --toggle-collect and for strace, which without -f follows
  *     the main thread only). "fresh" creates, performs and frees a new
  *     meshlib request per call; "none" makes no call after the warm-up.
+ *   bench_calls --only marked --calls K
+ *     K plain, K meshlib and K fresh calls in turn, each preceded by a
+ *     marker system call (getppid() before a plain call, getuid() before
+ *     a meshlib one, getgid() before a fresh one, getegid() after the
+ *     last), so that strace's log of the main thread tells each call's
+ *     system calls apart while all kinds meet the same timing.
+ *   bench_calls --only pair --calls K
+ *     The same without the fresh calls (for callgrind: libcurl then
+ *     works for the plain and the meshlib calls only).
  * Output: one "name value" line per figure. */
 #include <curl/curl.h>
 #include <errno.h>
@@ -116,7 +128,8 @@ typedef struct worker {
   CURL *easy;
   body_buf body;
   meshlib_request *req;
-  double *lat; /* microseconds, one per call of the current run */
+  double *lat;  /* microseconds, one per call of the current run */
+  double *lat2; /* the meshlib calls' of an interleaved run */
   size_t calls;
   int failed;
 } worker;
@@ -272,7 +285,7 @@ static CURL *plain_new(bench *b, body_buf *body) {
   return e;
 }
 
-static int plain_call(worker *w) {
+__attribute__((noinline)) static int plain_call(worker *w) {
   w->body.len = 0;
   if (curl_easy_perform(w->easy) != CURLE_OK)
     return -1;
@@ -291,7 +304,7 @@ static meshlib_request *meshlib_new_request(bench *b) {
   return r;
 }
 
-static int meshlib_call(meshlib_request *r) {
+__attribute__((noinline)) static int meshlib_call(meshlib_request *r) {
   if (meshlib_request_perform(r) != MESHLIB_OK)
     return -1;
   size_t len;
@@ -302,7 +315,7 @@ static int meshlib_call(meshlib_request *r) {
              : -1;
 }
 
-static int fresh_call(bench *b) {
+__attribute__((noinline)) static int fresh_call(bench *b) {
   meshlib_request *r = meshlib_new_request(b);
   int rc = meshlib_call(r);
   meshlib_request_free(r);
@@ -345,6 +358,41 @@ __attribute__((noinline)) static int run_fresh_calls(worker *w, size_t n,
   return failed;
 }
 
+/* Sequential calls, plain and meshlib in turn, |first| first: every
+ * pair of calls meets the same state of the machine, so that the
+ * comparison holds while other work comes and goes. */
+static int run_interleaved(worker *w, size_t n, kind first) {
+  int failed = 0;
+  double *lat[2] = {w->lat, w->lat2};
+  for (size_t i = 0; i < n; i++) {
+    for (int j = 0; j < 2; j++) {
+      kind k = (kind)(((int)first + j) % 2);
+      double t0 = now_us();
+      failed |= k == KIND_PLAIN ? plain_call(w) : meshlib_call(w->req);
+      lat[k][i] = now_us() - t0;
+    }
+  }
+  return failed;
+}
+
+/* For strace: markers around interleaved calls (see the usage). */
+__attribute__((noinline)) static int run_marked(worker *w, size_t n,
+                                                int fresh) {
+  int failed = 0;
+  for (size_t i = 0; i < n; i++) {
+    (void)getppid();
+    failed |= plain_call(w);
+    (void)getuid();
+    failed |= meshlib_call(w->req);
+    if (fresh) {
+      (void)getgid();
+      failed |= fresh_call(w->b);
+    }
+  }
+  (void)getegid();
+  return failed;
+}
+
 static int run_calls(worker *w, kind k, size_t n) {
   switch (k) {
   case KIND_PLAIN:
@@ -361,7 +409,8 @@ static void worker_init(bench *b, worker *w, size_t max_calls) {
   w->easy = plain_new(b, &w->body);
   w->req = meshlib_new_request(b);
   w->lat = calloc(max_calls ? max_calls : 1, sizeof(double));
-  if (!w->lat)
+  w->lat2 = calloc(max_calls ? max_calls : 1, sizeof(double));
+  if (!w->lat || !w->lat2)
     die("out of memory");
 }
 
@@ -377,6 +426,7 @@ static void worker_fini(worker *w) {
   meshlib_request_free(w->req);
   free(w->body.data);
   free(w->lat);
+  free(w->lat2);
 }
 
 static void *worker_main(void *p) {
@@ -421,12 +471,17 @@ typedef struct series {
   size_t lat_count;
 } series;
 
+static void series_add_lat(series *s, const double *lat, size_t n) {
+  memcpy(s->lat + s->lat_count, lat, n * sizeof(double));
+  s->lat_count += n;
+}
+
+/* A round of blocks: its calls per second, and the workers' latencies
+ * for the percentiles. */
 static void series_add(series *s, int round, double cps, worker *w, int n) {
   s->cps[round] = cps;
-  for (int t = 0; t < n; t++) {
-    memcpy(s->lat + s->lat_count, w[t].lat, w[t].calls * sizeof(double));
-    s->lat_count += w[t].calls;
-  }
+  for (int t = 0; t < n; t++)
+    series_add_lat(s, w[t].lat, w[t].calls);
 }
 
 static void report(const char *mode, series *s, int rounds) {
@@ -500,15 +555,15 @@ static meshlib *mesh_new(int port) {
 static void usage(void) {
   fputs("usage: bench_calls [--calls N] [--rounds R] [--threads T] "
         "[--inproc]\n"
-        "       bench_calls --only plain|meshlib|fresh|none --calls K "
+        "       bench_calls --only plain|meshlib|fresh|none|marked|pair --calls K "
         "[--inproc]\n",
         stderr);
   exit(2);
 }
 
 int main(int argc, char **argv) {
-  size_t calls = 20000;
-  int rounds = 5, threads = 16, inproc = 0, only = -2;
+  size_t calls = 40000;
+  int rounds = 20, threads = 16, inproc = 0, only = -2;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--serve") == 0)
@@ -527,6 +582,8 @@ int main(int argc, char **argv) {
              : strcmp(k, "meshlib") == 0 ? KIND_MESHLIB
              : strcmp(k, "fresh") == 0   ? KIND_FRESH
              : strcmp(k, "none") == 0    ? -1
+             : strcmp(k, "marked") == 0  ? -4
+             : strcmp(k, "pair") == 0    ? -5
                                          : -3;
       if (only == -3)
         usage();
@@ -536,7 +593,7 @@ int main(int argc, char **argv) {
   }
   if (rounds < 1 || rounds > 64 || threads < 1 ||
       threads > MAX_THREADS - 1 || calls < 1 ||
-      (only == -2 && calls < (size_t)threads))
+      (only == -2 && calls / (size_t)rounds < (size_t)threads))
     usage();
   signal(SIGPIPE, SIG_IGN);
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -562,7 +619,9 @@ int main(int argc, char **argv) {
     /* One kind of call, on the main thread, for callgrind and strace. */
     worker_init(b, w0, calls);
     worker_warm(w0);
-    if (only >= 0) {
+    if (only == -4 || only == -5) {
+      w0->failed |= run_marked(w0, calls, only == -4);
+    } else if (only >= 0) {
       w0->calls = calls;
       double cps = timed_run(b, (kind)only, calls, 0);
       printf("calls_only_%s_cps %.0f\n", kind_names[only], cps);
@@ -571,13 +630,14 @@ int main(int argc, char **argv) {
     worker_fini(w0);
   } else {
     b->threads = threads;
-    worker_init(b, w0, calls);
+    size_t per_round = calls / (size_t)rounds;
+    worker_init(b, w0, per_round);
     worker_warm(w0);
     pthread_barrier_init(&b->start, NULL, (unsigned)threads + 1);
     pthread_barrier_init(&b->done, NULL, (unsigned)threads + 1);
     for (int t = 0; t < threads; t++) {
       worker *w = &b->w[1 + t];
-      worker_init(b, w, calls / (size_t)threads);
+      worker_init(b, w, per_round / (size_t)threads);
       if (pthread_create(&w->thread, NULL, worker_main, w))
         die("pthread_create");
     }
@@ -585,23 +645,31 @@ int main(int argc, char **argv) {
     memset(seq, 0, sizeof(seq));
     memset(conc, 0, sizeof(conc));
     for (int k = 0; k < 2; k++) {
-      seq[k].lat = calloc(calls * (size_t)rounds, sizeof(double));
-      conc[k].lat = calloc(calls * (size_t)rounds, sizeof(double));
+      seq[k].lat = calloc(calls, sizeof(double));
+      conc[k].lat = calloc(calls, sizeof(double));
       if (!seq[k].lat || !conc[k].lat)
         die("out of memory");
     }
-    printf("calls_n %zu\ncalls_rounds %d\ncalls_threads %d\n", calls, rounds,
-           threads);
+    printf("calls_n %zu\ncalls_rounds %d\ncalls_threads %d\n",
+           per_round * (size_t)rounds, rounds, threads);
     for (int r = 0; r < rounds; r++) {
-      /* Alternate which side goes first. */
-      for (int j = 0; j < 2; j++) {
-        kind k = (kind)((r + j) % 2);
-        double cps = timed_run(b, k, calls, 0);
-        series_add(&seq[k], r, cps, w0, 1);
+      /* Sequential: interleaved calls, each side's rate from the time
+       * its own calls took. With 16 in flight: a block of each side in
+       * turn, each side's rate from the wall time of its block (the
+       * calls of one side would otherwise queue behind the other's).
+       * Which side goes first alternates. */
+      w0->failed |= run_interleaved(w0, per_round, (kind)(r % 2));
+      for (int k = 0; k < 2; k++) {
+        const double *lat = k == KIND_PLAIN ? w0->lat : w0->lat2;
+        double sum = 0;
+        for (size_t i = 0; i < per_round; i++)
+          sum += lat[i];
+        seq[k].cps[r] = (double)per_round / (sum / 1e6);
+        series_add_lat(&seq[k], lat, per_round);
       }
       for (int j = 0; j < 2; j++) {
         kind k = (kind)((r + j) % 2);
-        double cps = timed_run(b, k, calls, threads);
+        double cps = timed_run(b, k, per_round, threads);
         series_add(&conc[k], r, cps, &b->w[1], threads);
       }
     }

@@ -8,6 +8,7 @@
 #include "error.h"
 #include "mesh.h"
 #include "request.h"
+#include "loop.h"
 #include "testing.h"
 
 #endif /* MESHLIB_H */

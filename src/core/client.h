@@ -71,16 +71,16 @@ struct meshlib_client {
   ml_call_queue done;     /* complete, callbacks due */
   ml_call_queue h2c_jobs; /* for the workers */
   ml_call_queue h2c_ended;
-  int cancel_pending; /* some call has cancel && !cancel_seen */
-  int closing;        /* meshlib_client_free() runs: perform refuses */
-  int stop;           /* own thread and workers: leave */
+  int cancel_pending;  /* some call has cancel && !cancel_seen */
+  int closing;         /* meshlib_client_free() runs: perform refuses */
+  int stop;            /* own thread and workers: leave */
   pthread_cond_t work; /* h2c_jobs or stop changed */
   pthread_t workers[ML_CLIENT_H2C_WORKERS];
   int worker_count;
   int worker_idle;
   /* The driving thread's. */
-  int efd;            /* eventfd: workers' "an exchange ended" */
-  int efd_watched;    /* the socket hook was told about |efd| */
+  int efd;         /* eventfd: workers' "an exchange ended" */
+  int efd_watched; /* the socket hook was told about |efd| */
   ml_client_slot *pool;
   size_t pool_count;
   meshlib_socket_cb socket_cb;

@@ -145,6 +145,8 @@ int meshlib_request_new(meshlib_request **out, meshlib *m, const char *method,
 void meshlib_request_free(meshlib_request *r) {
   if (!GOOD_REQUEST(r))
     return;
+  if (r->curl_state)
+    ml_curl_release(r);
   const ml_mem *mem = r->mesh->mem;
   ml_decision_release(mem, &r->decision);
   ml_xfer_result_free(mem, &r->xfer);

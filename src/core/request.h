@@ -102,6 +102,8 @@ struct meshlib_request {
   int64_t start_us;
   int64_t duration_us;
   ml_call_plan plan;
+  struct ml_curl_state *curl_state; /* prepared on an application's CURL
+                                       handle (core/curl_path.c) */
 };
 
 /* The phases of a call, for the synchronous path, the asynchronous client
@@ -112,6 +114,8 @@ struct meshlib_request {
 int ml_call_prepare(meshlib_request *r);
 int ml_call_complete(meshlib_request *r);
 int ml_request_perform(meshlib_request *r);
+/* Drop what meshlib_curl_prepare() left on |r| (meshlib_request_free()). */
+void ml_curl_release(meshlib_request *r);
 
 void ml_decision_release(const ml_mem *mem, struct meshlib_decision *d);
 int ml_decision_make(struct meshlib_decision *d, const ml_mem *mem,

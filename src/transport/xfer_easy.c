@@ -59,6 +59,11 @@ void ml_xfer_result_free(const ml_mem *mem, ml_xfer_result *r) {
 
 void ml_xfer_run_destroy(ml_xfer_run *run) {
   ml_buf_free(&run->scratch);
+  ml_buf_free(&run->url_set);
+  ml_free(NULL, run->block);
+  run->block = NULL;
+  run->block_cap = 0;
+  run->headers_set = NULL;
   ml_free(NULL, run->field_at);
   run->field_at = NULL;
   run->field_count = run->field_cap = 0;
@@ -307,6 +312,11 @@ int ml_xfer_handle_init(CURL *e, ml_xfer_run *run) {
   SET(CURLOPT_WRITEDATA, run);
   SET(CURLOPT_OPENSOCKETDATA, run);
 #undef SET
+  /* A fresh or reset handle holds none of an exchange's options. */
+  run->headers_set = NULL;
+  ml_buf_reset(&run->url_set);
+  run->connect_timeout_set = -1;
+  run->version_set = -1;
   return rc == CURLE_OK ? MESHLIB_OK : MESHLIB_ERR_NOMEM;
 }
 
@@ -365,10 +375,21 @@ int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
   bytes += url_len + host_len + 16;
 
   size_t node_bytes = nodes * sizeof(struct curl_slist);
-  char *block = ml_malloc(mem, node_bytes + bytes);
-  if (!block)
-    return MESHLIB_ERR_NOMEM;
-  run->block = block;
+  if (node_bytes + bytes > run->block_cap) {
+    /* libc: the block outlives the exchange, and may serve the next
+     * mesh's. The handle may still point at the old nodes: set again. */
+    size_t cap = (node_bytes + bytes) * 2;
+    char *nb = ml_malloc(NULL, cap);
+    if (!nb)
+      return MESHLIB_ERR_NOMEM;
+    ml_free(NULL, run->block);
+    run->block = nb;
+    run->block_cap = cap;
+    run->headers_set = NULL;
+    if (curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL) != CURLE_OK)
+      return MESHLIB_ERR_INVALID_ARG;
+  }
+  char *block = run->block;
   struct curl_slist *node = (struct curl_slist *)(void *)block;
   char *text = block + node_bytes;
   size_t k = 0;
@@ -420,6 +441,7 @@ int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
     text = put_str(text, req->authority);
   }
   text = put_str(text, path);
+  size_t ul = (size_t)(text - url);
   *text++ = '\0';
   /* Empty host and port: the pin applies to this URL whatever it is. */
   int v6 =
@@ -443,15 +465,30 @@ int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
       run->set |= (flag);                                                      \
     }                                                                          \
   } while (0)
-  SET(CURLOPT_URL, url, 0u);
-  if (run->headers)
-    SET(CURLOPT_HTTPHEADER, run->headers, ML_XFER_SET_HEADERS);
+  /* What the handle still holds from the last exchange is not set
+   * again: libcurl copies a URL on every set, and kept-alive calls to
+   * one service repeat the same URL, headers and timeouts. */
+  if (ul != run->url_set.len || memcmp(url, run->url_set.data, ul) != 0) {
+    ml_buf_reset(&run->url_set);
+    if (ml_buf_append(&run->url_set, url, ul))
+      ml_buf_reset(&run->url_set);
+    SET(CURLOPT_URL, url, 0u);
+    if (rc != CURLE_OK)
+      ml_buf_reset(&run->url_set);
+  }
+  if (run->headers != run->headers_set) {
+    SET(CURLOPT_HTTPHEADER, run->headers, 0u);
+    run->headers_set = rc == CURLE_OK ? run->headers : NULL;
+  }
   if (req->timeout_ms > 0)
     SET(CURLOPT_TIMEOUT_MS, clamp_ms(req->timeout_ms), ML_XFER_SET_TIMEOUT);
-  SET(CURLOPT_CONNECTTIMEOUT_MS,
-      req->connect_timeout_ms > 0 ? clamp_ms(req->connect_timeout_ms)
-                                  : (long)ML_XFER_DEFAULT_CONNECT_TIMEOUT_MS,
-      0u);
+  long connect_timeout = req->connect_timeout_ms > 0
+                             ? clamp_ms(req->connect_timeout_ms)
+                             : (long)ML_XFER_DEFAULT_CONNECT_TIMEOUT_MS;
+  if (connect_timeout != run->connect_timeout_set) {
+    SET(CURLOPT_CONNECTTIMEOUT_MS, connect_timeout, 0u);
+    run->connect_timeout_set = rc == CURLE_OK ? connect_timeout : -1;
+  }
 
   if (is_head) {
     SET(CURLOPT_NOBODY, 1L, ML_XFER_SET_METHOD);
@@ -490,7 +527,10 @@ int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
     version = https ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1;
     break;
   }
-  SET(CURLOPT_HTTP_VERSION, version, 0u);
+  if (version != run->version_set) {
+    SET(CURLOPT_HTTP_VERSION, version, 0u);
+    run->version_set = rc == CURLE_OK ? version : -1;
+  }
 
   if (https && req->tls) {
     const ml_xfer_tls *t = req->tls;
@@ -525,8 +565,6 @@ int ml_xfer_run_unset(ml_xfer_run *run, CURL *e) {
     curl_easy_reset(e);
     return 0;
   }
-  if (set & ML_XFER_SET_HEADERS)
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
   if (set & ML_XFER_SET_TIMEOUT)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 0L);
   if (set & ML_XFER_SET_CUSTOM)
@@ -543,9 +581,9 @@ int ml_xfer_run_unset(ml_xfer_run *run, CURL *e) {
 }
 
 void ml_xfer_run_release(ml_xfer_run *run) {
-  /* The header nodes, the URL and CONNECT_TO text share one block. */
-  ml_free(run->mem, run->block);
-  run->block = NULL;
+  /* The header nodes, the URL and CONNECT_TO text share one block, kept
+   * for the next exchange; the handle may keep pointing at the nodes
+   * (they are the run's, not the caller's). */
   run->headers = NULL;
   run->connect_to.data = NULL;
   ml_buf_free(&run->body);

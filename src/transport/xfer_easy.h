@@ -15,7 +15,6 @@ typedef struct ml_xfer_run {
   const ml_mem *mem;
   const ml_xfer_req *req;
   ml_xfer_result *res;
-  void *block;                  /* one ml_malloc block: nodes, then text */
   struct curl_slist *headers;   /* header nodes in |block|, or NULL */
   struct curl_slist connect_to; /* single node into |block| */
   char errbuf[CURL_ERROR_SIZE];
@@ -34,6 +33,17 @@ typedef struct ml_xfer_run {
   uint32_t *field_at;
   size_t field_count;
   size_t field_cap;
+  /* Also kept (libc memory, freed by ml_xfer_run_destroy()), so that a
+   * kept-alive exchange allocates nothing and sets only what changed:
+   * the block of header nodes and text, and what the handle was last
+   * given (cleared by ml_xfer_handle_init(), as a reset clears the
+   * handle). */
+  void *block; /* header nodes, then text */
+  size_t block_cap;
+  const struct curl_slist *headers_set; /* HTTPHEADER as set, or NULL */
+  ml_buf url_set;                       /* URL as set; empty: unknown */
+  long connect_timeout_set;             /* -1: unknown */
+  long version_set;                     /* -1: unknown */
 } ml_xfer_run;
 
 /* A zeroed ml_xfer_run is ready for ml_xfer_handle_init(); this frees
