@@ -189,15 +189,20 @@ cmp -s "$TMP/seed7a" "$TMP/seed8" && fail "--seed 7 and 8: other upstreams"
 
 # --- LEAST_REQUEST (and the default without a policy) -----------------
 # Sequential calls leave every endpoint idle, so the two choices tie and
-# the pick is random; with 4 threads it is at least as even.
+# the pick is random: even within 5 sd. With 4 threads the pick follows
+# load, and an endpoint slowed by a busy machine rightly gets less; it
+# must still get its part (power of two choices never starves one).
 config lr '{simple: LEAST_REQUEST}'
-for c in 1 4; do
-  if run 0 "${call[@]}" -f "$TMP/lr" -n 300 -c $c http://myapp/; then
-    observed "LEAST_REQUEST -c $c"
-    check 'set(U(L)) == {"v1", "v2", "v3"} and all(59 <= n <= 141 for n in U(L).values())' \
-      "LEAST_REQUEST -c $c spreads within 5 sd"
-  fi
-done
+if run 0 "${call[@]}" -f "$TMP/lr" -n 300 -c 1 http://myapp/; then
+  observed "LEAST_REQUEST -c 1"
+  check 'set(U(L)) == {"v1", "v2", "v3"} and all(59 <= n <= 141 for n in U(L).values())' \
+    "LEAST_REQUEST -c 1 spreads within 5 sd"
+fi
+if run 0 "${call[@]}" -f "$TMP/lr" -n 300 -c 4 http://myapp/; then
+  observed "LEAST_REQUEST -c 4"
+  check 'set(U(L)) == {"v1", "v2", "v3"} and all(n >= 20 for n in U(L).values())' \
+    "LEAST_REQUEST -c 4 serves every endpoint"
+fi
 config default ''
 if run 0 "${call[@]}" -f "$TMP/default" -n 300 http://myapp/; then
   observed "no loadBalancer (LEAST_REQUEST)"
