@@ -65,52 +65,52 @@
  * balancer over two endpoints in v1 (LEAST_REQUEST, Istio's default,
  * written out). Every endpoint is the one mock: both sides then share
  * one connection per thread. */
-#define CONFIG_FMT \
-    "apiVersion: networking.istio.io/v1\n" \
-    "kind: ServiceEntry\n" \
-    "metadata: {name: myapp, namespace: bench}\n" \
-    "spec:\n" \
-    "  hosts: [myapp.bench.svc.cluster.local]\n" \
-    "  location: MESH_INTERNAL\n" \
-    "  resolution: STATIC\n" \
-    "  ports: [{number: 80, name: http, protocol: HTTP}]\n" \
-    "  endpoints:\n" \
-    "  - {address: 127.0.0.1, ports: {http: %d}, labels: {version: v1}}\n" \
-    "  - {address: 127.0.0.1, ports: {http: %d}, labels: {version: v1}}\n" \
-    "  - {address: 127.0.0.1, ports: {http: %d}, labels: {version: v2}}\n" \
-    "---\n" \
-    "apiVersion: networking.istio.io/v1\n" \
-    "kind: DestinationRule\n" \
-    "metadata: {name: myapp, namespace: bench}\n" \
-    "spec:\n" \
-    "  host: myapp\n" \
-    "  trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}}\n" \
-    "  subsets:\n" \
-    "  - {name: v1, labels: {version: v1}}\n" \
-    "  - {name: v2, labels: {version: v2}}\n" \
-    "---\n" \
-    "apiVersion: networking.istio.io/v1\n" \
-    "kind: VirtualService\n" \
-    "metadata: {name: myapp, namespace: bench}\n" \
-    "spec:\n" \
-    "  hosts: [myapp]\n" \
-    "  http:\n" \
-    "  - name: beta\n" \
-    "    match: [{headers: {x-beta: {exact: 'yes'}}}]\n" \
-    "    route: [{destination: {host: myapp, subset: v2}}]\n" \
-    "  - name: legacy\n" \
-    "    match: [{uri: {regex: '/legacy/[a-z]+'}}]\n" \
-    "    route: [{destination: {host: myapp, subset: v1}}]\n" \
-    "  - name: admin\n" \
-    "    match: [{uri: {prefix: /admin}, method: {exact: POST}}]\n" \
-    "    route: [{destination: {host: myapp, subset: v1}}]\n" \
-    "  - name: api\n" \
-    "    match: [{uri: {prefix: /api/}}]\n" \
-    "    route:\n" \
-    "    - {destination: {host: myapp, subset: v1}, weight: 90}\n" \
-    "    - {destination: {host: myapp, subset: v2}, weight: 10}\n" \
-    "  - name: default\n" \
-    "    route: [{destination: {host: myapp, subset: v1}}]\n"
+#define CONFIG_FMT                                                             \
+  "apiVersion: networking.istio.io/v1\n"                                       \
+  "kind: ServiceEntry\n"                                                       \
+  "metadata: {name: myapp, namespace: bench}\n"                                \
+  "spec:\n"                                                                    \
+  "  hosts: [myapp.bench.svc.cluster.local]\n"                                 \
+  "  location: MESH_INTERNAL\n"                                                \
+  "  resolution: STATIC\n"                                                     \
+  "  ports: [{number: 80, name: http, protocol: HTTP}]\n"                      \
+  "  endpoints:\n"                                                             \
+  "  - {address: 127.0.0.1, ports: {http: %d}, labels: {version: v1}}\n"       \
+  "  - {address: 127.0.0.1, ports: {http: %d}, labels: {version: v1}}\n"       \
+  "  - {address: 127.0.0.1, ports: {http: %d}, labels: {version: v2}}\n"       \
+  "---\n"                                                                      \
+  "apiVersion: networking.istio.io/v1\n"                                       \
+  "kind: DestinationRule\n"                                                    \
+  "metadata: {name: myapp, namespace: bench}\n"                                \
+  "spec:\n"                                                                    \
+  "  host: myapp\n"                                                            \
+  "  trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}}\n"                 \
+  "  subsets:\n"                                                               \
+  "  - {name: v1, labels: {version: v1}}\n"                                    \
+  "  - {name: v2, labels: {version: v2}}\n"                                    \
+  "---\n"                                                                      \
+  "apiVersion: networking.istio.io/v1\n"                                       \
+  "kind: VirtualService\n"                                                     \
+  "metadata: {name: myapp, namespace: bench}\n"                                \
+  "spec:\n"                                                                    \
+  "  hosts: [myapp]\n"                                                         \
+  "  http:\n"                                                                  \
+  "  - name: beta\n"                                                           \
+  "    match: [{headers: {x-beta: {exact: 'yes'}}}]\n"                         \
+  "    route: [{destination: {host: myapp, subset: v2}}]\n"                    \
+  "  - name: legacy\n"                                                         \
+  "    match: [{uri: {regex: '/legacy/[a-z]+'}}]\n"                            \
+  "    route: [{destination: {host: myapp, subset: v1}}]\n"                    \
+  "  - name: admin\n"                                                          \
+  "    match: [{uri: {prefix: /admin}, method: {exact: POST}}]\n"              \
+  "    route: [{destination: {host: myapp, subset: v1}}]\n"                    \
+  "  - name: api\n"                                                            \
+  "    match: [{uri: {prefix: /api/}}]\n"                                      \
+  "    route:\n"                                                               \
+  "    - {destination: {host: myapp, subset: v1}, weight: 90}\n"               \
+  "    - {destination: {host: myapp, subset: v2}, weight: 10}\n"               \
+  "  - name: default\n"                                                        \
+  "    route: [{destination: {host: myapp, subset: v1}}]\n"
 
 typedef enum kind { KIND_PLAIN = 0, KIND_MESHLIB = 1, KIND_FRESH = 2 } kind;
 static const char *const kind_names[] = {"plain", "meshlib", "fresh"};
@@ -309,8 +309,8 @@ __attribute__((noinline)) static int meshlib_call(meshlib_request *r) {
     return -1;
   size_t len;
   meshlib_response_body(r, &len);
-  return meshlib_response_status(r) == 200 &&
-                 meshlib_response_flags(r) == 0 && len == strlen(BODY)
+  return meshlib_response_status(r) == 200 && meshlib_response_flags(r) == 0 &&
+                 len == strlen(BODY)
              ? 0
              : -1;
 }
@@ -555,7 +555,8 @@ static meshlib *mesh_new(int port) {
 static void usage(void) {
   fputs("usage: bench_calls [--calls N] [--rounds R] [--threads T] "
         "[--inproc]\n"
-        "       bench_calls --only plain|meshlib|fresh|none|marked|pair --calls K "
+        "       bench_calls --only plain|meshlib|fresh|none|marked|pair "
+        "--calls K "
         "[--inproc]\n",
         stderr);
   exit(2);
@@ -591,9 +592,8 @@ int main(int argc, char **argv) {
       usage();
     }
   }
-  if (rounds < 1 || rounds > 64 || threads < 1 ||
-      threads > MAX_THREADS - 1 || calls < 1 ||
-      (only == -2 && calls / (size_t)rounds < (size_t)threads))
+  if (rounds < 1 || rounds > 64 || threads < 1 || threads > MAX_THREADS - 1 ||
+      calls < 1 || (only == -2 && calls / (size_t)rounds < (size_t)threads))
     usage();
   signal(SIGPIPE, SIG_IGN);
   curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -69,7 +69,9 @@ k = int(sys.argv[1])
 callers, cost = [], {}
 def fn(line):
     m = re.match(r"\s*([\d,]+) \([^)]*\)\s+([<*])\s+(\S+)", line)
-    return (int(m.group(1).replace(",", "")), m.group(2), m.group(3)) if m else None
+    if not m:
+        return None
+    return int(m.group(1).replace(",", "")), m.group(2), m.group(3)
 for line in sys.stdin:
     x = fn(line)
     if not x:

@@ -260,7 +260,7 @@ static int plan_exchange(meshlib_request *r, const ml_decision_dest *dest,
   const char *scheme = r->scheme;
   if (x->version == ML_HTTP_2_TLS)
     scheme = "https";
-  else if (ml_strcaseeq(scheme, "https"))
+  else if (strcmp(scheme, "https") == 0) /* lower-cased by the parser */
     x->version = ML_HTTP_2_TLS;
 
   /* The request's own path and headers go as they are, without a copy,

@@ -88,8 +88,8 @@ static int fields_pack(ml_xfer_run *run, ml_header **out, size_t *count) {
   char *base = (char *)(h + n);
   memcpy(base, run->scratch.data, text);
   for (size_t i = 0; i < n; i++) {
-    h[i].name = base + run->field_at[i];
-    h[i].value = h[i].name + strlen(h[i].name) + 1;
+    h[i].name = base + run->field_at[2 * i];
+    h[i].value = base + run->field_at[2 * i + 1];
   }
   *out = h;
   *count = n;
@@ -99,12 +99,14 @@ static int fields_pack(ml_xfer_run *run, ml_header **out, size_t *count) {
   return 0;
 }
 
-/* "Name:  value " -> "name\0value\0" in the scratch. */
+/* "Name:  value " -> "name\0value\0" in the scratch. This runs for
+ * every header line: one pass copies and lower-cases the name, one copy
+ * moves the value, no call but memcpy once the scratch is big enough. */
 static int field_add(ml_xfer_run *run, const char *line, size_t nlen,
                      const char *value, size_t vlen) {
   if (run->field_count == run->field_cap) {
     size_t cap = run->field_cap ? run->field_cap * 2 : 16;
-    uint32_t *f = ml_realloc(NULL, run->field_at, cap * sizeof(*f));
+    uint32_t *f = ml_realloc(NULL, run->field_at, 2 * cap * sizeof(*f));
     if (!f)
       return -1;
     run->field_at = f;
@@ -114,19 +116,28 @@ static int field_add(ml_xfer_run *run, const char *line, size_t nlen,
   size_t off = b->len;
   if (off > UINT32_MAX - nlen - vlen - 2)
     return -1;
-  /* One append of the line up to the end of the value, then the value
-   * moves next to the name. */
-  size_t span = (size_t)(value + vlen - line);
-  if (ml_buf_append(b, line, span))
-    return -1;
+  size_t need = nlen + vlen + 2;
+  if (off + need + 1 > b->cap) {
+    /* Grow through ml_buf (its rules, its sticky failure): the line up
+     * to the end of the value and one byte hold at least |need| + 1. */
+    size_t span = (size_t)(value + vlen - line);
+    if (ml_buf_append(b, line, span) || ml_buf_putc(b, '\0'))
+      return -1;
+    b->len = off;
+  }
   char *d = b->data + off;
-  for (size_t i = 0; i < nlen; i++)
-    d[i] = ml_tolower(d[i]);
+  for (size_t i = 0; i < nlen; i++) {
+    unsigned char c = (unsigned char)line[i];
+    d[i] = (char)(c + ((unsigned)(c - 'A') < 26u ? 32 : 0));
+  }
   d[nlen] = '\0';
-  memmove(d + nlen + 1, d + (value - line), vlen);
+  memcpy(d + nlen + 1, value, vlen);
   d[nlen + 1 + vlen] = '\0';
-  b->len = off + nlen + vlen + 2;
-  run->field_at[run->field_count++] = (uint32_t)off;
+  b->len = off + need;
+  b->data[b->len] = '\0';
+  run->field_at[2 * run->field_count] = (uint32_t)off;
+  run->field_at[2 * run->field_count + 1] = (uint32_t)(off + nlen + 1);
+  run->field_count++;
   return 0;
 }
 
@@ -247,8 +258,20 @@ enum {
   ML_XFER_SET_TLS = 1u << 8 /* undone by a full reset */
 };
 
-static int has_crlf(const char *s) {
-  return strpbrk(s, "\r\n") != NULL;
+/* The length of |s|, or (size_t)-1 when it holds a CR or an LF (or, when
+ * |colon|, a ':'): strlen and the checks in one pass, for the strings of
+ * every exchange. */
+static size_t checked_len(const char *s, int colon) {
+  const char *p = s;
+  for (;; p++) {
+    unsigned char c = (unsigned char)*p;
+    if (c > ':')
+      continue;
+    if (c == '\0')
+      return (size_t)(p - s);
+    if (c == '\r' || c == '\n' || (colon && c == ':'))
+      return (size_t)-1;
+  }
 }
 
 static int given(const ml_xfer_req *req, const char *name) {
@@ -339,7 +362,10 @@ int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
   if (!https && strcmp(req->scheme, "http") != 0)
     return MESHLIB_ERR_INVALID_ARG;
   const char *path = req->path && req->path[0] ? req->path : "/";
-  if (has_crlf(req->method) || has_crlf(req->authority) || has_crlf(path) ||
+  size_t authority_len = checked_len(req->authority, 0);
+  size_t path_len = checked_len(path, 0);
+  if (checked_len(req->method, 0) == (size_t)-1 ||
+      authority_len == (size_t)-1 || path_len == (size_t)-1 ||
       strpbrk(req->connect_host, "\r\n/") != NULL)
     return MESHLIB_ERR_INVALID_ARG;
 
@@ -360,17 +386,19 @@ int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
   size_t bytes = 0;
   for (size_t i = 0; i < req->header_count; i++) {
     const ml_header *h = &req->headers[i];
-    if (!h->name || !h->name[0] || !h->value || has_crlf(h->name) ||
-        has_crlf(h->value) || strchr(h->name, ':'))
+    if (!h->name || !h->value)
       return MESHLIB_ERR_INVALID_ARG;
-    bytes += strlen(h->name) + strlen(h->value) + 3;
+    size_t nl = checked_len(h->name, 1), vl = checked_len(h->value, 0);
+    if (nl == 0 || nl == (size_t)-1 || vl == (size_t)-1)
+      return MESHLIB_ERR_INVALID_ARG;
+    bytes += nl + vl + 3;
   }
   bytes += 13 + 7 + 13; /* the defaults, "Name:" and a NUL each */
   if (host_header)
-    bytes += strlen(req->authority) + 7;
+    bytes += authority_len + 7;
   /* URL "scheme://host[:port]path" and CONNECT_TO "::[host]:port". */
-  size_t url_len = strlen(req->scheme) + 3 + strlen(req->authority) +
-                   (sni ? strlen(sni) : 0) + strlen(path) + 1;
+  size_t url_len = strlen(req->scheme) + 3 + authority_len +
+                   (sni ? strlen(sni) : 0) + path_len + 1;
   size_t host_len = strlen(req->connect_host);
   bytes += url_len + host_len + 16;
 
@@ -587,9 +615,10 @@ void ml_xfer_run_release(ml_xfer_run *run) {
   run->headers = NULL;
   run->connect_to.data = NULL;
   ml_buf_free(&run->body);
-  /* A response that was cut short can leave a big block behind. */
+  /* A response that was cut short can leave a big block behind. Only
+   * the scratch goes: the handle may still point at the header nodes. */
   if (run->scratch.cap > 65536)
-    ml_xfer_run_destroy(run);
+    ml_buf_free(&run->scratch);
 }
 
 /* ---- outcome ------------------------------------------------------ */

@@ -30,7 +30,7 @@ typedef struct ml_xfer_run {
    * trailers) being received, "name\0value\0"..., and where each
    * starts. A block is copied into the result, packed, once whole. */
   ml_buf scratch;
-  uint32_t *field_at;
+  uint32_t *field_at; /* per field: name's offset, value's offset */
   size_t field_count;
   size_t field_cap;
   /* Also kept (libc memory, freed by ml_xfer_run_destroy()), so that a
