@@ -210,6 +210,28 @@ static void classify(meshlib_request *r) {
   }
 }
 
+/* Fill r->plan.cookie with a Set-Cookie value for |ch| and put the hash
+ * of the new cookie value in *hash. */
+static int make_cookie(meshlib_request *r, const ml_consistent_hash *ch,
+                       uint64_t *hash) {
+  char value[17];
+  ml_lb_cookie_value(ml_rand_next(&r->rand), value);
+  *hash = ml_lb_hash_str(value, 16);
+  ml_buf *b = &r->plan.cookie;
+  ml_buf_reset(b);
+  ml_buf_printf(b, "%s=\"%s\"", ch->cookie_name, value);
+  if (ch->cookie_ttl_ms > 0) /* ttl 0: a session cookie */
+    ml_buf_printf(b, "; Max-Age=%lld",
+                  (long long)((ch->cookie_ttl_ms + 999) / 1000));
+  if (ch->cookie_path)
+    ml_buf_printf(b, "; Path=%s", ch->cookie_path);
+  ml_buf_puts(b, "; HttpOnly");
+  if (b->oom)
+    return -1;
+  r->plan.set_cookie = 1;
+  return 0;
+}
+
 /* Choose the endpoint in |k| (a cluster, or NULL for the host itself)
  * and build the exchange in r->plan. Returns MESHLIB_OK with
  * r->plan.send set when there is something to send. */
@@ -237,6 +259,13 @@ static int plan_exchange(meshlib_request *r, const ml_decision_dest *dest,
       in.headers = r->headers;
       in.header_count = r->header_count;
       ctx.has_hash = ml_lb_hash_key(ch, &in, NULL, &ctx.hash);
+      if (!ctx.has_hash && ml_lb_cookie_needed(ch, &in)) {
+        /* Envoy's generated cookie: a new value decides this call and is
+         * set on the response, so the caller's next calls stick. */
+        if (make_cookie(r, ch, &ctx.hash))
+          return MESHLIB_ERR_NOMEM;
+        ctx.has_hash = 1;
+      }
     }
     size_t idx = 0;
     int pick = k->lb ? ml_lb_pick(k->lb, &ctx, &idx) : ML_LB_PICK_NONE;
@@ -337,6 +366,7 @@ int ml_call_prepare(meshlib_request *r) {
   r->performed = 1;
   r->plan.send = 0;
   r->plan.state = NULL;
+  r->plan.set_cookie = 0;
   const meshlib_decision *d;
   int rc = meshlib_request_route(r, &d);
   if (rc != MESHLIB_OK)
@@ -412,7 +442,7 @@ int ml_call_complete(meshlib_request *r) {
   const ml_header_ops *ds =
       p->dest->config ? &p->dest->config->headers.response : NULL;
   int rc = MESHLIB_OK;
-  if ((rs && !ops_empty(rs)) || (ds && !ops_empty(ds))) {
+  if ((rs && !ops_empty(rs)) || (ds && !ops_empty(ds)) || p->set_cookie) {
     size_t count = 0;
     for (size_t i = 0; rc == MESHLIB_OK && i < r->xfer.header_count; i++)
       if (headers_push(mem, &r->resp_headers, &count, &r->resp_header_cap,
@@ -422,7 +452,10 @@ int ml_call_complete(meshlib_request *r) {
         ((rs && apply_ops(mem, rs, &r->resp_headers, &count,
                           &r->resp_header_cap)) ||
          (ds && apply_ops(mem, ds, &r->resp_headers, &count,
-                          &r->resp_header_cap))))
+                          &r->resp_header_cap)) ||
+         (p->set_cookie &&
+          headers_push(mem, &r->resp_headers, &count, &r->resp_header_cap,
+                       "set-cookie", p->cookie.data))))
       rc = MESHLIB_ERR_NOMEM;
     r->resp_list = r->resp_headers;
     r->resp_header_count = rc == MESHLIB_OK ? count : 0;

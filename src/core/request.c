@@ -125,6 +125,7 @@ int meshlib_request_new(meshlib_request **out, meshlib *m, const char *method,
   ml_buf_init(&r->decision.host_text, m->mem);
   ml_xfer_result_init(&r->xfer, m->mem);
   ml_buf_init(&r->plan.path, m->mem);
+  ml_buf_init(&r->plan.cookie, m->mem);
   r->details = "";
   /* Each request draws from its own generator, seeded from the mesh's
    * seed and a counter: reproducible when the seed is fixed. */
@@ -154,6 +155,7 @@ void meshlib_request_free(meshlib_request *r) {
   ml_free(mem, r->location);
   ml_free(mem, r->body);
   ml_buf_free(&r->plan.path);
+  ml_buf_free(&r->plan.cookie);
   ml_free(mem, r->plan.headers);
   ml_free(mem, r->method);
   ml_free(mem, r->url);

@@ -43,6 +43,8 @@ struct meshlib_decision {
 /* One attempt as prepared: what is sent, and where. Buffers are reused
  * from one perform to the next. */
 typedef struct ml_call_plan {
+  int set_cookie; /* a consistent-hash cookie was made for this call */
+  ml_buf cookie;  /* its Set-Cookie value */
   int send; /* an exchange is prepared (and counted in flight) */
   ml_xfer_req x;
   ml_xfer_tls tls;

@@ -307,6 +307,74 @@ static void test_app_endpoints_and_connect_failure(void **state) {
                    MESHLIB_OK);
 }
 
+/* consistentHash.httpCookie with a ttl: a call without the cookie gets
+ * one (Set-Cookie), and calls that carry it stick to one endpoint. */
+static void test_generated_cookie_sticks(void **state) {
+  fixture *f = *state;
+  char y[2048];
+  snprintf(y, sizeof(y),
+           "apiVersion: networking.istio.io/v1\n"
+           "kind: ServiceEntry\n"
+           "metadata: {name: sticky, namespace: production}\n"
+           "spec:\n"
+           "  hosts: [sticky.production.svc.cluster.local]\n"
+           "  resolution: STATIC\n"
+           "  ports: [{number: 80, name: http, protocol: HTTP}]\n"
+           "  endpoints:\n"
+           "  - {address: 127.0.0.1, ports: {http: %d}}\n"
+           "  - {address: 127.0.0.1, ports: {http: %d}}\n"
+           "---\n"
+           "apiVersion: networking.istio.io/v1\n"
+           "kind: DestinationRule\n"
+           "metadata: {name: sticky, namespace: production}\n"
+           "spec:\n"
+           "  host: sticky\n"
+           "  trafficPolicy:\n"
+           "    loadBalancer:\n"
+           "      consistentHash:\n"
+           "        httpCookie: {name: session, path: /, ttl: 3600s}\n",
+           meshlib_mock_port(f->v1), meshlib_mock_port(f->v2));
+  meshlib_config *c;
+  assert_int_equal(meshlib_config_new(&c, f->mesh), MESHLIB_OK);
+  meshlib_config_add_string(c, "canary.yaml", yaml, strlen(yaml));
+  meshlib_config_add_string(c, "sticky.yaml", y, strlen(y));
+  assert_int_equal(meshlib_config_apply(c), MESHLIB_OK);
+  meshlib_config_free(c);
+
+  int seen_v1 = 0, seen_v2 = 0;
+  for (int user = 0; user < 16; user++) {
+    meshlib_request *r = call(f, "GET", "http://sticky/cart");
+    assert_int_equal(meshlib_response_status(r), 200);
+    const char *set = meshlib_response_header(r, "set-cookie");
+    assert_non_null(set);
+    assert_true(strncmp(set, "session=\"", 9) == 0);
+    assert_non_null(strstr(set, "; Max-Age=3600; Path=/; HttpOnly"));
+    char cookie[64];
+    snprintf(cookie, sizeof(cookie), "%.*s", (int)(strchr(set, ';') - set),
+             set);
+    char first[16];
+    snprintf(first, sizeof(first), "%s",
+             meshlib_response_header(r, "x-mock-name"));
+    meshlib_request_free(r);
+    for (int i = 0; i < 5; i++) {
+      meshlib_request *again;
+      assert_int_equal(
+          meshlib_request_new(&again, f->mesh, "GET", "http://sticky/cart"),
+          MESHLIB_OK);
+      meshlib_request_add_header(again, "cookie", cookie);
+      assert_int_equal(meshlib_request_perform(again), MESHLIB_OK);
+      assert_string_equal(meshlib_response_header(again, "x-mock-name"),
+                          first);
+      assert_null(meshlib_response_header(again, "set-cookie"));
+      meshlib_request_free(again);
+    }
+    seen_v1 += strcmp(first, "v1") == 0;
+    seen_v2 += strcmp(first, "v2") == 0;
+  }
+  /* New cookies spread users over both endpoints. */
+  assert_true(seen_v1 > 0 && seen_v2 > 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_canary_split, setup, teardown),
@@ -317,6 +385,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_timeout_is_ut, setup, teardown),
       cmocka_unit_test_setup_teardown(test_app_endpoints_and_connect_failure,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(test_generated_cookie_sticks, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
