@@ -124,15 +124,19 @@ static int rewritten_path(const meshlib_request *r, const ml_http_route *rt,
   const ml_http_rewrite *rw = rt ? rt->rewrite : NULL;
   ml_buf_reset(out);
   if (rw && rw->uri) {
+    /* The prefix the path was matched on: the first prefix match of the
+     * rule that the path carries. */
     size_t cut = strlen(path);
-    const ml_http_match *m = NULL;
-    for (size_t i = 0; rt->match_count && i < rt->match_count; i++)
-      if (rt->matches[i].uri.kind == ML_MATCH_PREFIX) {
-        m = &rt->matches[i];
+    for (size_t i = 0; i < rt->match_count; i++) {
+      const ml_string_match *u = &rt->matches[i].uri;
+      size_t n = u->kind == ML_MATCH_PREFIX ? strlen(u->value) : 0;
+      if (n && n <= cut &&
+          (rt->matches[i].ignore_uri_case ? ml_strncaseeq(path, u->value, n)
+                                          : strncmp(path, u->value, n) == 0)) {
+        cut = n;
         break;
       }
-    if (m && strlen(m->uri.value) <= cut)
-      cut = strlen(m->uri.value);
+    }
     ml_buf_puts(out, rw->uri);
     ml_buf_puts(out, path + cut);
   } else if (rw && rw->regex && rw->regex_rewrite) {
