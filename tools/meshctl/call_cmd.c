@@ -474,19 +474,7 @@ static int build_mesh(const call_args *a, uint64_t seed, int have_seed,
   if (have_seed &&
       (rc = meshlib_options_set_random_seed(o, seed)) != MESHLIB_OK)
     goto fail;
-  for (size_t i = 0; i < a->c.paths.count; i++) {
-    if (check_path("call", a->c.paths.items[i]) < 0) {
-      meshlib_options_free(o);
-      return MESHCTL_USAGE;
-    }
-    if ((rc = meshlib_options_add_config_path(o, a->c.paths.items[i])) !=
-        MESHLIB_OK)
-      goto fail;
-  }
-  if ((rc = meshlib_new(out, o)) != MESHLIB_OK)
-    goto fail;
-  meshlib_options_free(o);
-  return 0;
+  return finish_mesh("call", o, &a->c, out);
 fail:
   options_error("call", o, rc);
   meshlib_options_free(o);

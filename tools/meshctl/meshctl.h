@@ -75,6 +75,10 @@ int apply_common_args(meshlib_options *o, const common_args *c);
 int check_path(const char *cmd, const char *path);
 /* Prints why meshlib_options/meshlib setup failed with |rc|. */
 void options_error(const char *cmd, const meshlib_options *o, int rc);
+/* Add |c|'s config paths to |o| (taken and freed) and create the mesh;
+ * 0, or MESHCTL_USAGE after saying why on stderr. */
+int finish_mesh(const char *cmd, meshlib_options *o, const common_args *c,
+                meshlib **out);
 
 /* Write |s| as a JSON string literal; NULL gives null. */
 void json_str(FILE *f, const char *s);

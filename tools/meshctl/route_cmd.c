@@ -124,19 +124,7 @@ static int build_mesh(const route_args *a, meshlib **out) {
     if (rc != MESHLIB_OK)
       goto fail;
   }
-  for (size_t i = 0; i < a->c.paths.count; i++) {
-    if (check_path("route", a->c.paths.items[i]) < 0) {
-      meshlib_options_free(o);
-      return MESHCTL_USAGE;
-    }
-    if ((rc = meshlib_options_add_config_path(o, a->c.paths.items[i])) !=
-        MESHLIB_OK)
-      goto fail;
-  }
-  if ((rc = meshlib_new(out, o)) != MESHLIB_OK)
-    goto fail;
-  meshlib_options_free(o);
-  return 0;
+  return finish_mesh("route", o, &a->c, out);
 fail:
   options_error("route", o, rc);
   meshlib_options_free(o);

@@ -167,6 +167,24 @@ void options_error(const char *cmd, const meshlib_options *o, int rc) {
           msg && *msg ? msg : meshlib_strerror(rc));
 }
 
+int finish_mesh(const char *cmd, meshlib_options *o, const common_args *c,
+                meshlib **out) {
+  int rc = MESHLIB_OK;
+  for (size_t i = 0; rc == MESHLIB_OK && i < c->paths.count; i++) {
+    if (check_path(cmd, c->paths.items[i]) < 0) {
+      meshlib_options_free(o);
+      return MESHCTL_USAGE;
+    }
+    rc = meshlib_options_add_config_path(o, c->paths.items[i]);
+  }
+  if (rc == MESHLIB_OK)
+    rc = meshlib_new(out, o);
+  if (rc != MESHLIB_OK)
+    options_error(cmd, o, rc);
+  meshlib_options_free(o);
+  return rc == MESHLIB_OK ? 0 : MESHCTL_USAGE;
+}
+
 void json_str(FILE *f, const char *s) {
   if (!s) {
     fputs("null", f);
