@@ -35,7 +35,15 @@ int ml_xfer_global_init(void) {
 
 void ml_xfer_result_init(ml_xfer_result *r, const ml_mem *mem) {
   (void)mem;
-  memset(r, 0, sizeof(*r));
+  /* All zero but the two text buffers (320 bytes), emptied: this runs
+   * twice per call. */
+  memset(r, 0, offsetof(ml_xfer_result, error));
+  r->error[0] = '\0';
+  memset(&r->status, 0,
+         offsetof(ml_xfer_result, upstream_address) -
+             offsetof(ml_xfer_result, status));
+  r->upstream_address[0] = '\0';
+  memset(&r->trailers, 0, sizeof(*r) - offsetof(ml_xfer_result, trailers));
 }
 
 static void free_fields(const ml_mem *mem, ml_header *h, size_t n, int packed) {
@@ -63,6 +71,7 @@ void ml_xfer_run_destroy(ml_xfer_run *run) {
   ml_free(NULL, run->block);
   run->block = NULL;
   run->block_cap = 0;
+  run->kept_ndefaults = 0;
   run->headers_set = NULL;
   ml_free(NULL, run->field_at);
   run->field_at = NULL;
@@ -99,6 +108,34 @@ static int fields_pack(ml_xfer_run *run, ml_header **out, size_t *count) {
   return 0;
 }
 
+/* ASCII lower-case copy of |n| bytes, eight at a time: every response
+ * header name goes through here. For each byte, 'A'..'Z' (and only
+ * those: bytes >= 0x80 are left alone) gains 0x20. */
+static void lower_copy(char *d, const char *s, size_t n) {
+  const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+  size_t i = 0;
+  if (n >= 8) {
+    for (;; i += 8) {
+      if (i + 8 > n)
+        i = n - 8; /* the last word overlaps: the same bytes, the same result */
+      uint64_t x;
+      memcpy(&x, s + i, 8);
+      uint64_t low7 = x & ~high;
+      uint64_t above_z = low7 + ones * (0x7f - 'Z'); /* high bit: > 'Z' */
+      uint64_t from_a = low7 + ones * (0x80 - 'A');  /* high bit: >= 'A' */
+      uint64_t upper = (from_a ^ above_z) & ~x & high;
+      x |= upper >> 2;
+      memcpy(d + i, &x, 8);
+      if (i + 8 == n)
+        return;
+    }
+  }
+  for (; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    d[i] = (char)(c + ((unsigned)(c - 'A') < 26u ? 32 : 0));
+  }
+}
+
 /* "Name:  value " -> "name\0value\0" in the scratch. This runs for
  * every header line: one pass copies and lower-cases the name, one copy
  * moves the value, no call but memcpy once the scratch is big enough. */
@@ -126,10 +163,7 @@ static int field_add(ml_xfer_run *run, const char *line, size_t nlen,
     b->len = off;
   }
   char *d = b->data + off;
-  for (size_t i = 0; i < nlen; i++) {
-    unsigned char c = (unsigned char)line[i];
-    d[i] = (char)(c + ((unsigned)(c - 'A') < 26u ? 32 : 0));
-  }
+  lower_copy(d, line, nlen);
   d[nlen] = '\0';
   memcpy(d + nlen + 1, value, vlen);
   d[nlen + 1 + vlen] = '\0';
@@ -167,6 +201,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   ml_xfer_result *res = run->res;
   size_t len = size * n;
   size_t l = len;
+  if (l >= 2 && p[l - 1] == '\n' && p[l - 2] == '\r')
+    l -= 2; /* the usual ending, then any other */
   while (l > 0 && (p[l - 1] == '\n' || p[l - 1] == '\r'))
     l--;
   if (l == 0) { /* the blank line that ends a block */
@@ -274,11 +310,46 @@ static size_t checked_len(const char *s, int colon) {
   }
 }
 
+/* strcmp(s, lit) == 0 for a short literal, without a call: the method
+ * and scheme of every exchange. */
+static inline int str_is(const char *s, const char *lit) {
+  size_t i = 0;
+  for (; lit[i]; i++)
+    if (s[i] != lit[i])
+      return 0;
+  return s[i] == '\0';
+}
+
 static int given(const ml_xfer_req *req, const char *name) {
   for (size_t i = 0; i < req->header_count; i++)
     if (ml_strcaseeq(req->headers[i].name, name))
       return 1;
   return 0;
+}
+
+/* Whether the block kept from the last exchange holds exactly |req|'s
+ * header lines (with |ndefaults| defaults after them): each name of the
+ * length it had, then "Name: value" or "Name;" as written then. Equal
+ * text was checked when it was written; a string compare per line is
+ * cheaper than checking and copying it again. */
+static int same_headers(const ml_xfer_run *run, const ml_xfer_req *req,
+                        size_t ndefaults) {
+  if (run->kept_ndefaults != ndefaults || run->kept_count != req->header_count)
+    return 0;
+  const struct curl_slist *node = run->block;
+  for (size_t i = 0; i < req->header_count; i++) {
+    const ml_header *h = &req->headers[i];
+    if (!h->name || !h->value)
+      return 0;
+    size_t nl = strlen(h->name);
+    const char *d = node[i].data;
+    if (nl != run->kept_name_len[i] || memcmp(d, h->name, nl) != 0)
+      return 0;
+    if (h->value[0] == '\0' ? d[nl] != ';' || d[nl + 1] != '\0'
+                            : d[nl] != ':' || strcmp(d + nl + 2, h->value))
+      return 0;
+  }
+  return 1;
 }
 
 /* The host part of an authority ("[::1]:80" -> "[::1]", "a:8" -> "a"). */
@@ -345,8 +416,12 @@ int ml_xfer_handle_init(CURL *e, ml_xfer_run *run) {
 
 int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
                       const ml_xfer_req *req, ml_xfer_result *res) {
-  /* Everything but the scratch kept between exchanges. */
-  memset(run, 0, offsetof(ml_xfer_run, scratch));
+  /* Everything but the scratch kept between exchanges; the error
+   * buffer (256 bytes) needs only its first byte cleared. */
+  memset(run, 0, offsetof(ml_xfer_run, errbuf));
+  run->errbuf[0] = '\0';
+  memset(&run->body, 0, offsetof(ml_xfer_run, scratch) -
+                            offsetof(ml_xfer_run, body));
   run->field_count = 0;
   ml_buf_reset(&run->scratch);
   run->mem = mem;
@@ -358,8 +433,8 @@ int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
       req->connect_port == 0 || req->connect_port > 65535 ||
       (req->header_count && !req->headers) || (req->body_len && !req->body))
     return MESHLIB_ERR_INVALID_ARG;
-  int https = strcmp(req->scheme, "https") == 0;
-  if (!https && strcmp(req->scheme, "http") != 0)
+  int https = str_is(req->scheme, "https");
+  if (!https && !str_is(req->scheme, "http"))
     return MESHLIB_ERR_INVALID_ARG;
   const char *path = req->path && req->path[0] ? req->path : "/";
   size_t authority_len = checked_len(req->authority, 0);
@@ -369,9 +444,10 @@ int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
       strpbrk(req->connect_host, "\r\n/") != NULL)
     return MESHLIB_ERR_INVALID_ARG;
 
-  int is_post = strcmp(req->method, "POST") == 0;
-  int is_head = strcmp(req->method, "HEAD") == 0;
+  int is_post = str_is(req->method, "POST");
+  int is_head = str_is(req->method, "HEAD");
   int has_body = !is_head && (req->body_len > 0 || is_post);
+  run->has_body = has_body;
   const char *sni = https && req->tls ? req->tls->sni : NULL;
   if (sni && (!sni[0] || strpbrk(sni, "\r\n/:@[]") != NULL))
     return MESHLIB_ERR_INVALID_ARG;
@@ -383,92 +459,122 @@ int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
   size_t ndefaults = has_body ? 3 : 1;
   int host_header = sni != NULL && !given(req, "host");
   size_t nodes = req->header_count + ndefaults + (size_t)host_header;
-  size_t bytes = 0;
-  for (size_t i = 0; i < req->header_count; i++) {
-    const ml_header *h = &req->headers[i];
-    if (!h->name || !h->value)
-      return MESHLIB_ERR_INVALID_ARG;
-    size_t nl = checked_len(h->name, 1), vl = checked_len(h->value, 0);
-    if (nl == 0 || nl == (size_t)-1 || vl == (size_t)-1)
-      return MESHLIB_ERR_INVALID_ARG;
-    bytes += nl + vl + 3;
-  }
-  bytes += 13 + 7 + 13; /* the defaults, "Name:" and a NUL each */
-  if (host_header)
-    bytes += authority_len + 7;
   /* URL "scheme://host[:port]path" and CONNECT_TO "::[host]:port". */
   size_t url_len = strlen(req->scheme) + 3 + authority_len +
                    (sni ? strlen(sni) : 0) + path_len + 1;
   size_t host_len = strlen(req->connect_host);
-  bytes += url_len + host_len + 16;
-
+  size_t tail = url_len + host_len + 16;
   size_t node_bytes = nodes * sizeof(struct curl_slist);
-  if (node_bytes + bytes > run->block_cap) {
-    /* libc: the block outlives the exchange, and may serve the next
-     * mesh's. The handle may still point at the old nodes: set again. */
-    size_t cap = (node_bytes + bytes) * 2;
-    char *nb = ml_malloc(NULL, cap);
-    if (!nb)
-      return MESHLIB_ERR_NOMEM;
-    ml_free(NULL, run->block);
-    run->block = nb;
-    run->block_cap = cap;
-    run->headers_set = NULL;
-    if (curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL) != CURLE_OK)
-      return MESHLIB_ERR_INVALID_ARG;
-  }
-  char *block = run->block;
-  struct curl_slist *node = (struct curl_slist *)(void *)block;
-  char *text = block + node_bytes;
-  size_t k = 0;
-  for (size_t i = 0; i < req->header_count; i++) {
-    const ml_header *h = &req->headers[i];
-    node[k++].data = text;
-    text = put_str(text, h->name);
-    /* "Name;" is libcurl's way to send a header with an empty value
-     * ("Name:" would remove it). */
-    if (h->value[0] == '\0') {
-      *text++ = ';';
-    } else {
-      text = put(text, ": ", 2);
-      text = put_str(text, h->value);
+  char *text;
+  size_t k;
+  if (!host_header && run->block &&
+      run->kept_text_end + tail <= run->block_cap &&
+      same_headers(run, req, ndefaults)) {
+    /* The block already holds these header lines, checked when they
+     * were written: only the URL and CONNECT_TO text are written again. */
+    text = (char *)run->block + run->kept_text_end;
+    k = run->kept_nodes;
+  } else {
+    size_t bytes = 0;
+    /* The lengths measured here are not measured again when copying. */
+    size_t lens[2 * ML_XFER_KEPT_HEADERS];
+    for (size_t i = 0; i < req->header_count; i++) {
+      const ml_header *h = &req->headers[i];
+      if (!h->name || !h->value)
+        return MESHLIB_ERR_INVALID_ARG;
+      size_t nl = checked_len(h->name, 1), vl = checked_len(h->value, 0);
+      if (nl == 0 || nl == (size_t)-1 || vl == (size_t)-1)
+        return MESHLIB_ERR_INVALID_ARG;
+      if (i < ML_XFER_KEPT_HEADERS) {
+        lens[2 * i] = nl;
+        lens[2 * i + 1] = vl;
+      }
+      bytes += nl + vl + 3;
     }
-    *text++ = '\0';
+    bytes += 13 + 7 + 13; /* the defaults, "Name:" and a NUL each */
+    if (host_header)
+      bytes += authority_len + 7;
+    bytes += tail;
+    if (node_bytes + bytes > run->block_cap) {
+      /* libc: the block outlives the exchange, and may serve the next
+       * mesh's. The handle may still point at the old nodes: set
+       * again. */
+      size_t cap = (node_bytes + bytes) * 2;
+      char *nb = ml_malloc(NULL, cap);
+      if (!nb)
+        return MESHLIB_ERR_NOMEM;
+      ml_free(NULL, run->block);
+      run->block = nb;
+      run->block_cap = cap;
+      run->headers_set = NULL;
+      if (curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL) != CURLE_OK)
+        return MESHLIB_ERR_INVALID_ARG;
+    }
+    /* What the block holds is being rewritten: nothing to compare
+     * against until it is whole. */
+    run->kept_ndefaults = 0;
+    char *block = run->block;
+    struct curl_slist *node = (struct curl_slist *)(void *)block;
+    text = block + node_bytes;
+    k = 0;
+    for (size_t i = 0; i < req->header_count; i++) {
+      const ml_header *h = &req->headers[i];
+      int known = i < ML_XFER_KEPT_HEADERS;
+      node[k++].data = text;
+      text = known ? put(text, h->name, lens[2 * i]) : put_str(text, h->name);
+      /* "Name;" is libcurl's way to send a header with an empty value
+       * ("Name:" would remove it). */
+      if (h->value[0] == '\0') {
+        *text++ = ';';
+      } else {
+        text = put(text, ": ", 2);
+        text = known ? put(text, h->value, lens[2 * i + 1])
+                     : put_str(text, h->value);
+      }
+      *text++ = '\0';
+    }
+    for (size_t i = 0; i < ndefaults; i++) {
+      if (given(req, defaults[i]))
+        continue;
+      node[k++].data = text;
+      text = put_str(text, defaults[i]);
+      *text++ = ':';
+      *text++ = '\0';
+    }
+    if (host_header) {
+      node[k++].data = text;
+      text = put(text, "Host: ", 6);
+      text = put_str(text, req->authority);
+      *text++ = '\0';
+    }
+    for (size_t i = 0; i + 1 < k; i++)
+      node[i].next = &node[i + 1];
+    if (k > 0)
+      node[k - 1].next = NULL;
+    if (!host_header && req->header_count <= ML_XFER_KEPT_HEADERS) {
+      for (size_t i = 0; i < req->header_count; i++)
+        run->kept_name_len[i] = (uint32_t)lens[2 * i];
+      run->kept_count = req->header_count;
+      run->kept_ndefaults = ndefaults;
+      run->kept_nodes = k;
+      run->kept_text_end = (size_t)(text - block);
+    }
   }
-  for (size_t i = 0; i < ndefaults; i++) {
-    if (given(req, defaults[i]))
-      continue;
-    node[k++].data = text;
-    text = put_str(text, defaults[i]);
-    *text++ = ':';
-    *text++ = '\0';
-  }
-  if (host_header) {
-    node[k++].data = text;
-    text = put(text, "Host: ", 6);
-    text = put_str(text, req->authority);
-    *text++ = '\0';
-  }
-  for (size_t i = 0; i + 1 < k; i++)
-    node[i].next = &node[i + 1];
-  if (k > 0) {
-    node[k - 1].next = NULL;
-    run->headers = node;
-  }
+  if (k > 0)
+    run->headers = (struct curl_slist *)run->block;
 
   /* The URL keeps the service's authority, so Host/:authority and (by
    * default) SNI name the service; CONNECT_TO pins the endpoint. An
    * explicit SNI takes the URL's host, and Host names the service. */
   char *url = text;
-  text = put_str(text, req->scheme);
-  text = put(text, "://", 3);
+  text = https ? put(text, "https://", 8) : put(text, "http://", 7);
   if (sni) {
     text = put_str(text, sni);
     text = put_str(text, req->authority + authority_host_len(req->authority));
   } else {
-    text = put_str(text, req->authority);
+    text = put(text, req->authority, authority_len);
   }
-  text = put_str(text, path);
+  text = put(text, path, path_len);
   size_t ul = (size_t)(text - url);
   *text++ = '\0';
   /* Empty host and port: the pin applies to this URL whatever it is. */
@@ -527,7 +633,7 @@ int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
     SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len, 0u);
     if (!is_post)
       SET(CURLOPT_CUSTOMREQUEST, req->method, ML_XFER_SET_CUSTOM);
-  } else if (strcmp(req->method, "GET") != 0) {
+  } else if (!str_is(req->method, "GET")) {
     SET(CURLOPT_CUSTOMREQUEST, req->method, ML_XFER_SET_CUSTOM);
   }
 
@@ -714,7 +820,8 @@ int ml_xfer_run_finish(ml_xfer_run *run, CURL *e, CURLcode rc) {
   curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &num_connects);
   curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &req_size);
   curl_easy_getinfo(e, CURLINFO_HEADER_SIZE, &hdr_size);
-  curl_easy_getinfo(e, CURLINFO_SIZE_UPLOAD_T, &up);
+  if (run->has_body) /* nothing else uploads */
+    curl_easy_getinfo(e, CURLINFO_SIZE_UPLOAD_T, &up);
   curl_easy_getinfo(e, CURLINFO_SIZE_DOWNLOAD_T, &down);
   curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total_us);
   const char *addr;

@@ -11,6 +11,9 @@
 #include <curl/curl.h>
 #include "transport/transport.h"
 
+/* Request headers up to which a kept header block is compared. */
+#define ML_XFER_KEPT_HEADERS 16
+
 typedef struct ml_xfer_run {
   const ml_mem *mem;
   const ml_xfer_req *req;
@@ -25,6 +28,7 @@ typedef struct ml_xfer_run {
   int oom;           /* an allocation failed in a callback */
   int needs_reset;   /* a new connection or an error: see unset */
   int ip_literal;    /* connect_host is an IPv4 or IPv6 address */
+  int has_body;      /* the request sends a body (POSTFIELDS) */
   /* Kept from one exchange to the next (libc memory, freed by
    * ml_xfer_run_destroy()): the fields of the header block (or the
    * trailers) being received, "name\0value\0"..., and where each
@@ -44,6 +48,15 @@ typedef struct ml_xfer_run {
   ml_buf url_set;                       /* URL as set; empty: unknown */
   long connect_timeout_set;             /* -1: unknown */
   long version_set;                     /* -1: unknown */
+  /* What the block's header lines are (when they are the request's
+   * headers and libcurl's defaults only, at most ML_XFER_KEPT_HEADERS
+   * of them), so that the same headers are neither checked nor copied
+   * again: kept_ndefaults 0 means nothing to compare against. */
+  size_t kept_count;     /* the request's header lines */
+  size_t kept_ndefaults; /* defaults considered after them */
+  size_t kept_nodes;     /* nodes in all */
+  size_t kept_text_end;  /* where the URL's text may start */
+  uint32_t kept_name_len[ML_XFER_KEPT_HEADERS];
 } ml_xfer_run;
 
 /* A zeroed ml_xfer_run is ready for ml_xfer_handle_init(); this frees

@@ -92,6 +92,92 @@ static void test_get_on_the_wire(void **state) {
   meshlib_mock_free(m);
 }
 
+/* The transport keeps the last exchange's header block and reuses it
+ * when the headers are the same: any change, even in place in the same
+ * array, to the same length, or moving a ':' between name and value,
+ * must reach the wire (and be checked again). */
+static void test_kept_headers(void **state) {
+  (void)state;
+  meshlib_mock *m = xt_start("kh");
+  char value[] = "aaa";
+  ml_header hs[] = {{"X-A", value}, {"x-b", "1"}, {"x-c", ""}};
+  ml_xfer_req req;
+  xt_req(&req, m, ML_HTTP_1_1, "kh");
+  req.headers = hs;
+  req.header_count = 3;
+  ml_xfer_result res;
+  const char *seen[] = {"aaa", "aaa", "bbb"};
+  for (int i = 0; i < 3; i++) {
+    if (i == 2)
+      memcpy(value, "bbb", 3); /* same pointer, same length */
+    meshlib_mock_reset(m);
+    assert_int_equal(ml_xfer_perform(NULL, &req, &res), MESHLIB_OK);
+    assert_int_equal(res.outcome, ML_XFER_OK);
+    ml_xfer_result_free(NULL, &res);
+    assert_string_equal(meshlib_mock_request_header(m, 0, "x-a"), seen[i]);
+    assert_string_equal(meshlib_mock_request_header(m, 0, "x-b"), "1");
+    assert_string_equal(meshlib_mock_request_header(m, 0, "x-c"), "");
+  }
+  /* An empty value becomes a set one, and back. */
+  hs[2].value = "z";
+  meshlib_mock_reset(m);
+  assert_int_equal(ml_xfer_perform(NULL, &req, &res), MESHLIB_OK);
+  ml_xfer_result_free(NULL, &res);
+  assert_string_equal(meshlib_mock_request_header(m, 0, "x-c"), "z");
+  hs[2].value = "";
+  meshlib_mock_reset(m);
+  assert_int_equal(ml_xfer_perform(NULL, &req, &res), MESHLIB_OK);
+  ml_xfer_result_free(NULL, &res);
+  assert_string_equal(meshlib_mock_request_header(m, 0, "x-c"), "");
+  /* "x-b: 1" again as name "x-b: 1"-ish: a ':' in a name is refused even
+   * when the text it would make is the kept one. */
+  hs[1].name = "x-b: 1";
+  hs[1].value = "";
+  assert_int_equal(ml_xfer_perform(NULL, &req, &res),
+                   MESHLIB_ERR_INVALID_ARG);
+  ml_xfer_result_free(NULL, &res);
+  hs[1].name = "x-b";
+  hs[1].value = "1\r\nx-evil: 1";
+  assert_int_equal(ml_xfer_perform(NULL, &req, &res),
+                   MESHLIB_ERR_INVALID_ARG);
+  ml_xfer_result_free(NULL, &res);
+  /* Fewer headers, then a POST (more defaults switched off). */
+  hs[1].value = "2";
+  req.header_count = 2;
+  meshlib_mock_reset(m);
+  assert_int_equal(ml_xfer_perform(NULL, &req, &res), MESHLIB_OK);
+  ml_xfer_result_free(NULL, &res);
+  assert_string_equal(meshlib_mock_request_header(m, 0, "x-b"), "2");
+  assert_null(meshlib_mock_request_header(m, 0, "x-c"));
+  req.method = "POST";
+  req.body = "q";
+  req.body_len = 1;
+  meshlib_mock_reset(m);
+  assert_int_equal(ml_xfer_perform(NULL, &req, &res), MESHLIB_OK);
+  ml_xfer_result_free(NULL, &res);
+  assert_string_equal(meshlib_mock_request_method(m, 0), "POST");
+  assert_null(meshlib_mock_request_header(m, 0, "content-type"));
+  assert_null(meshlib_mock_request_header(m, 0, "expect"));
+  assert_string_equal(meshlib_mock_request_header(m, 0, "x-a"), "bbb");
+  /* The URL is kept too: a path changed in place, to the same length,
+   * is sent; one that now holds a CR is refused. */
+  char path[] = "/p1";
+  req.path = path;
+  for (int i = 0; i < 2; i++) {
+    meshlib_mock_reset(m);
+    assert_int_equal(ml_xfer_perform(NULL, &req, &res), MESHLIB_OK);
+    ml_xfer_result_free(NULL, &res);
+    assert_string_equal(meshlib_mock_request_path(m, 0), path);
+    path[2] = '2';
+  }
+  path[2] = '\r';
+  assert_int_equal(ml_xfer_perform(NULL, &req, &res),
+                   MESHLIB_ERR_INVALID_ARG);
+  ml_xfer_result_free(NULL, &res);
+  ml_xfer_thread_cleanup();
+  meshlib_mock_free(m);
+}
+
 static void test_bodies_and_methods(void **state) {
   (void)state;
   meshlib_mock *m = xt_start("b");
@@ -857,6 +943,7 @@ static void test_tls_wired(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_get_on_the_wire),
+      cmocka_unit_test(test_kept_headers),
       cmocka_unit_test(test_bodies_and_methods),
       cmocka_unit_test(test_streaming),
       cmocka_unit_test(test_keep_alive),
