@@ -6,7 +6,7 @@ packages=(
   build-essential cmake pkg-config git ca-certificates
   libcurl4-openssl-dev libnghttp2-dev libwolfssl-dev libyaml-dev
   libcmocka-dev libpcre2-dev libmicrohttpd-dev
-  python3 valgrind strace
+  python3 valgrind strace clang-format
 )
 
 missing=()

@@ -152,14 +152,13 @@ MESHLIB_EXTERN const char *meshlib_response_body(const meshlib_request *r,
                                                  size_t *len);
 /** "address:port" of the endpoint that served the call, or NULL when no
  * endpoint was reached. */
-MESHLIB_EXTERN const char *meshlib_response_upstream(
-    const meshlib_request *r);
+MESHLIB_EXTERN const char *meshlib_response_upstream(const meshlib_request *r);
 /** Envoy's name of the cluster the call went to, or NULL. */
 MESHLIB_EXTERN const char *meshlib_response_cluster(const meshlib_request *r);
 /** The routing decision the call was made on (borrowed from |r| until it
  * is routed, performed again or freed), or NULL before a perform. */
-MESHLIB_EXTERN const meshlib_decision *meshlib_response_decision(
-    const meshlib_request *r);
+MESHLIB_EXTERN const meshlib_decision *
+meshlib_response_decision(const meshlib_request *r);
 /** Attempts made (1 without retries; 0 for a local reply). */
 MESHLIB_EXTERN uint32_t meshlib_response_attempts(const meshlib_request *r);
 /** Wall time of the whole call, in microseconds. */

@@ -17,7 +17,7 @@ struct ml_clusters {
   struct slot {
     uint32_t idx1; /* cluster index + 1; 0 = empty */
     uint32_t port; /* the key's port: the cluster's, or 0 for "any" */
-  } *slots;
+  } * slots;
   size_t mask;
 };
 
@@ -124,11 +124,11 @@ static ml_http_version version_of(const char *protocol,
                                   const ml_traffic_policy *p) {
   if (p->tls.present && p->tls.mode != ML_TLS_DISABLE)
     return ML_HTTP_2_TLS;
-  if (protocol && (ml_strcaseeq(protocol, "HTTP2") ||
-                   ml_strcaseeq(protocol, "GRPC")))
+  if (protocol &&
+      (ml_strcaseeq(protocol, "HTTP2") || ml_strcaseeq(protocol, "GRPC")))
     return ML_HTTP_2_PRIOR;
-  if (protocol && (ml_strcaseeq(protocol, "HTTPS") ||
-                   ml_strcaseeq(protocol, "TLS")))
+  if (protocol &&
+      (ml_strcaseeq(protocol, "HTTPS") || ml_strcaseeq(protocol, "TLS")))
     return ML_HTTP_2_TLS;
   return ML_HTTP_1_1;
 }
@@ -153,8 +153,8 @@ static uint32_t target_port(const ep_src *e, const ml_service_port *sp) {
 
 static int copy_labels(ml_arena *a, const ml_kv_list *from, ml_kv_list *to) {
   to->count = 0;
-  to->items = ml_arena_alloc(a, (from->count ? from->count : 1) *
-                                    sizeof(*to->items));
+  to->items =
+      ml_arena_alloc(a, (from->count ? from->count : 1) * sizeof(*to->items));
   if (!to->items)
     return -1;
   for (size_t i = 0; i < from->count; i++) {
@@ -202,7 +202,8 @@ static int add_cluster(ml_clusters *c, const ml_cluster_inputs *in,
   size_t n = 0;
   for (size_t i = 0; i < eps->count; i++)
     n += !selector || ml_labels_select(selector, eps->items[i].labels);
-  k->endpoints = ml_arena_alloc(&c->arena, (n ? n : 1) * sizeof(ml_lb_endpoint));
+  k->endpoints =
+      ml_arena_alloc(&c->arena, (n ? n : 1) * sizeof(ml_lb_endpoint));
   k->states = ml_arena_alloc(&c->arena, (n ? n : 1) * sizeof(ml_ep_state *));
   if (!k->name || !k->endpoints || !k->states)
     return -1;
@@ -219,8 +220,7 @@ static int add_cluster(ml_clusters *c, const ml_cluster_inputs *in,
     le->weight = e->weight ? e->weight : 1;
     if (e->labels && copy_labels(&c->arena, e->labels, &le->labels))
       return -1;
-    le->locality = e->locality ? ml_arena_strdup(&c->arena, e->locality)
-                               : NULL;
+    le->locality = e->locality ? ml_arena_strdup(&c->arena, e->locality) : NULL;
     if (!le->address)
       return -1;
     snprintf(buf, sizeof(buf), "%s|%s:%u", k->name, e->address, le->port);
@@ -249,7 +249,8 @@ static int se_endpoints(const ml_mem *mem, const ml_config *cfg,
                         ep_vec *v) {
   for (size_t i = 0; i < se->endpoint_count; i++) {
     const ml_workload_entry_spec *w = &se->endpoints[i];
-    ep_src e = {w->address, &w->ports, 0, w->weight > 0 ? (uint32_t)w->weight : 1,
+    ep_src e = {w->address, &w->ports,
+                0,          w->weight > 0 ? (uint32_t)w->weight : 1,
                 &w->labels, w->locality};
     if (w->address && vec_push(mem, v, e))
       return -1;
@@ -262,9 +263,9 @@ static int se_endpoints(const ml_mem *mem, const ml_config *cfg,
           !ml_labels_select(&se->workload_selector, &we->spec.labels))
         continue;
       const ml_workload_entry_spec *w = &we->spec;
-      ep_src e = {w->address, &w->ports, 0,
-                  w->weight > 0 ? (uint32_t)w->weight : 1, &w->labels,
-                  w->locality};
+      ep_src e = {w->address, &w->ports,
+                  0,          w->weight > 0 ? (uint32_t)w->weight : 1,
+                  &w->labels, w->locality};
       if (vec_push(mem, v, e))
         return -1;
     }

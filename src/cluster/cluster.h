@@ -21,7 +21,7 @@
 typedef struct ml_ep_state {
   _Atomic uint32_t in_flight;
   _Atomic int ejected;
-  uint32_t refs; /* snapshots holding it; under the store's lock */
+  uint32_t refs;            /* snapshots holding it; under the store's lock */
   struct ml_ep_state *next; /* hash chain */
   uint64_t hash;
   char key[]; /* "<cluster name>|<address>:<port>" */
@@ -63,8 +63,8 @@ typedef struct ml_dns_answer {
 typedef struct ml_cluster {
   const char *name; /* outbound|<port>|<subset>|<host> */
   const char *host;
-  uint32_t port;      /* 0: endpoints set for any port */
-  const char *subset; /* NULL for the whole service */
+  uint32_t port;            /* 0: endpoints set for any port */
+  const char *subset;       /* NULL for the whole service */
   ml_traffic_policy policy; /* effective */
   ml_http_version version;  /* from the port's protocol */
   const char *protocol;     /* the ServiceEntry port's protocol, or NULL */

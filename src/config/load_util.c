@@ -33,8 +33,9 @@ ml_origin ml_ld_origin(const ml_loader *L, const ynode *n) {
 #if defined(__GNUC__)
 __attribute__((format(printf, 6, 0)))
 #endif
-static void addv(ml_loader *L, int level, const char *code, const ynode *at,
-                 const char *field, const char *fmt, va_list ap) {
+static void
+addv(ml_loader *L, int level, const char *code, const ynode *at,
+     const char *field, const char *fmt, va_list ap) {
   ml_origin o = ml_ld_origin(L, at);
   if (ml_diags_addv(L->d, level, code, &o, field, L->resource, fmt, ap))
     ml_ld_fail(L, MESHLIB_ERR_NOMEM);
@@ -43,7 +44,8 @@ static void addv(ml_loader *L, int level, const char *code, const ynode *at,
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 0)))
 #endif
-static void errv(ml_loader *L, const ynode *at, const char *fmt, va_list ap) {
+static void
+errv(ml_loader *L, const ynode *at, const char *fmt, va_list ap) {
   if (L->limit_hit > 1)
     return; /* after a size limit, the rest of the document is noise */
   addv(L, MESHLIB_LEVEL_ERROR, ML_CODE_SCHEMA, at, L->path, fmt, ap);

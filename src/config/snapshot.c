@@ -29,8 +29,8 @@ static int snapshot_make(const ml_mem *mem, ml_compiled *compiled,
   snap->config = compiled->config;
   snap->routes = compiled->routes;
   snap->live = e->live;
-  ml_cluster_inputs ci = {compiled->config, compiled->routes, e->app,
-                          e->app_count, e->dns, e->dns_count,
+  ml_cluster_inputs ci = {compiled->config,   compiled->routes, e->app,
+                          e->app_count,       e->dns,           e->dns_count,
                           s->client_namespace};
   int rc = e->live ? ml_clusters_build(mem, e->live, &ci, &snap->clusters)
                    : MESHLIB_OK;
@@ -42,9 +42,9 @@ static int snapshot_make(const ml_mem *mem, ml_compiled *compiled,
   return MESHLIB_OK;
 }
 
-int ml_snapshot_new(const ml_mem *mem, ml_config *c,
-                    const ml_route_settings *s, uint64_t version,
-                    const ml_endpoint_inputs *e, ml_snapshot **out) {
+int ml_snapshot_new(const ml_mem *mem, ml_config *c, const ml_route_settings *s,
+                    uint64_t version, const ml_endpoint_inputs *e,
+                    ml_snapshot **out) {
   ml_compiled *compiled = ml_calloc(mem, 1, sizeof(*compiled));
   if (!compiled) {
     ml_config_free(c);
@@ -63,8 +63,7 @@ int ml_snapshot_new(const ml_mem *mem, ml_config *c,
 
 int ml_snapshot_with_endpoints(const ml_snapshot *base,
                                const ml_route_settings *s,
-                               const ml_endpoint_inputs *e,
-                               ml_snapshot **out) {
+                               const ml_endpoint_inputs *e, ml_snapshot **out) {
   atomic_fetch_add_explicit(&base->compiled->refs, 1, memory_order_relaxed);
   return snapshot_make(base->mem, base->compiled, s, base->version, e, out);
 }

@@ -42,14 +42,13 @@ typedef struct ml_endpoint_inputs {
 
 /* Compile |c| into a snapshot of |version|; the snapshot takes |c| in all
  * cases. Returns MESHLIB_OK or MESHLIB_ERR_NOMEM. */
-int ml_snapshot_new(const ml_mem *mem, ml_config *c,
-                    const ml_route_settings *s, uint64_t version,
-                    const ml_endpoint_inputs *e, ml_snapshot **out);
+int ml_snapshot_new(const ml_mem *mem, ml_config *c, const ml_route_settings *s,
+                    uint64_t version, const ml_endpoint_inputs *e,
+                    ml_snapshot **out);
 /* A snapshot with |base|'s config and the endpoints of |e|. */
 int ml_snapshot_with_endpoints(const ml_snapshot *base,
                                const ml_route_settings *s,
-                               const ml_endpoint_inputs *e,
-                               ml_snapshot **out);
+                               const ml_endpoint_inputs *e, ml_snapshot **out);
 ml_snapshot *ml_snapshot_ref(ml_snapshot *s);
 void ml_snapshot_unref(ml_snapshot *s);
 

@@ -66,7 +66,7 @@ static void buf_put_u32(ml_buf *b, uint32_t v) {
 
 static void index_text(char out[16], int32_t i) {
   char t[10];
-  char *p = u32_text(t, i < 0 ? (uint32_t)-(int64_t)i : (uint32_t)i);
+  char *p = u32_text(t, i < 0 ? (uint32_t) - (int64_t)i : (uint32_t)i);
   size_t n = (size_t)(t + 10 - p);
   if (i < 0)
     *out++ = '-';

@@ -59,8 +59,7 @@ static int same_addrs(const ml_dns_answer *a, char **addrs, size_t n) {
 
 /* Store a new answer (taking |addrs|) and rebuild the endpoints; the mesh's
  * apply_lock is held. */
-static void store_answer(ml_dns *d, const char *name, char **addrs,
-                         size_t n) {
+static void store_answer(ml_dns *d, const char *name, char **addrs, size_t n) {
   meshlib *m = d->mesh;
   ml_dns_answer *a = NULL;
   for (size_t i = 0; i < d->answer_count; i++)
@@ -71,8 +70,8 @@ static void store_answer(ml_dns *d, const char *name, char **addrs,
     return;
   }
   if (!a) {
-    ml_dns_answer *v = ml_realloc(NULL, d->answers,
-                                  (d->answer_count + 1) * sizeof(*v));
+    ml_dns_answer *v =
+        ml_realloc(NULL, d->answers, (d->answer_count + 1) * sizeof(*v));
     char *copy = ml_strdup(NULL, name);
     if (!v || !copy) {
       if (v)

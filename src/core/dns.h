@@ -14,8 +14,7 @@ struct meshlib;
 
 /* Resolve |name| to IPv4 addresses (owned by the caller, each and the
  * array, freed with ml_free(NULL, ...)). 0 on success with *n >= 1. */
-typedef int (*ml_dns_resolve_fn)(const char *name, char ***addrs,
-                                 size_t *n);
+typedef int (*ml_dns_resolve_fn)(const char *name, char ***addrs, size_t *n);
 
 typedef struct ml_dns {
   struct meshlib *mesh;

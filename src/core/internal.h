@@ -57,12 +57,12 @@ struct meshlib {
   ml_snapshot_slot current;
   pthread_mutex_t apply_lock; /* serialises writers only; readers never lock */
   _Atomic uint64_t next_version;
-  ml_live live;              /* endpoint state that outlives snapshots */
-  uint64_t seed;             /* of the requests' generators */
+  ml_live live;  /* endpoint state that outlives snapshots */
+  uint64_t seed; /* of the requests' generators */
   _Atomic uint64_t rand_counter;
-  ml_app_endpoints *app;     /* under apply_lock */
+  ml_app_endpoints *app; /* under apply_lock */
   size_t app_count;
-  ml_dns dns;                /* resolver of DNS ServiceEntries */
+  ml_dns dns; /* resolver of DNS ServiceEntries */
 };
 
 struct meshlib_endpoints {

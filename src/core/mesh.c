@@ -205,8 +205,7 @@ int meshlib_endpoints_add(meshlib_endpoints *e, const char *address,
                           uint32_t port, uint32_t weight) {
   if (!e || !address || !*address || port > 65535)
     return MESHLIB_ERR_INVALID_ARG;
-  ml_app_endpoint *n =
-      ml_realloc(NULL, e->items, (e->count + 1) * sizeof(*n));
+  ml_app_endpoint *n = ml_realloc(NULL, e->items, (e->count + 1) * sizeof(*n));
   if (!n)
     return MESHLIB_ERR_NOMEM;
   e->items = n;
@@ -298,9 +297,9 @@ int meshlib_set_endpoints(meshlib *m, const char *host,
   int rc = MESHLIB_OK;
   ml_app_endpoints old = {0};
   if (i == m->app_count) {
-    ml_app_endpoints *n = count ? ml_realloc(m->mem, m->app,
-                                             (m->app_count + 1) * sizeof(*n))
-                                : m->app;
+    ml_app_endpoints *n =
+        count ? ml_realloc(m->mem, m->app, (m->app_count + 1) * sizeof(*n))
+              : m->app;
     if (count && !n) {
       rc = MESHLIB_ERR_NOMEM;
     } else if (count) {

@@ -193,8 +193,7 @@ int meshlib_options_set_random_seed(meshlib_options *o, uint64_t seed) {
   return MESHLIB_OK;
 }
 
-int meshlib_options_set_dns_refresh_ms(meshlib_options *o,
-                                       int64_t refresh_ms) {
+int meshlib_options_set_dns_refresh_ms(meshlib_options *o, int64_t refresh_ms) {
   if (!GOOD_OPTIONS(o) || refresh_ms < 0)
     return MESHLIB_ERR_INVALID_ARG;
   o->settings.dns_refresh_ms = refresh_ms;

@@ -305,8 +305,8 @@ static int plan_exchange(meshlib_request *r, const ml_decision_dest *dest,
     target = p->path.data;
   }
   const ml_header_ops *rq = rt ? &rt->headers.request : NULL;
-  const ml_header_ops *dq = dest->config ? &dest->config->headers.request
-                                         : NULL;
+  const ml_header_ops *dq =
+      dest->config ? &dest->config->headers.request : NULL;
   const ml_header *headers = r->headers;
   size_t header_count = r->header_count;
   if ((rq && !ops_empty(rq)) || (dq && !ops_empty(dq))) {
@@ -315,10 +315,10 @@ static int plan_exchange(meshlib_request *r, const ml_decision_dest *dest,
       if (headers_push(mem, &p->headers, &p->header_count, &p->header_cap,
                        r->headers[i].name, r->headers[i].value))
         return MESHLIB_ERR_NOMEM;
-    if ((rq && apply_ops(mem, rq, &p->headers, &p->header_count,
-                         &p->header_cap)) ||
-        (dq && apply_ops(mem, dq, &p->headers, &p->header_count,
-                         &p->header_cap)))
+    if ((rq &&
+         apply_ops(mem, rq, &p->headers, &p->header_count, &p->header_cap)) ||
+        (dq &&
+         apply_ops(mem, dq, &p->headers, &p->header_count, &p->header_cap)))
       return MESHLIB_ERR_NOMEM;
     headers = p->headers;
     header_count = p->header_count;
@@ -349,8 +349,8 @@ static int plan_exchange(meshlib_request *r, const ml_decision_dest *dest,
     /* TLS origination as the DestinationRule asks (ISTIO_MUTUAL needs the
      * mesh's certificates, which meshlib does not have yet). */
     p->tls.ca_file = tls->ca_certificates;
-    p->tls.cert_file = tls->mode == ML_TLS_MUTUAL ? tls->client_certificate
-                                                  : NULL;
+    p->tls.cert_file =
+        tls->mode == ML_TLS_MUTUAL ? tls->client_certificate : NULL;
     p->tls.key_file = tls->mode == ML_TLS_MUTUAL ? tls->private_key : NULL;
     p->tls.sni = tls->sni;
     p->tls.insecure_skip_verify = tls->insecure_skip_verify == ML_TRI_TRUE;
@@ -453,10 +453,10 @@ int ml_call_complete(meshlib_request *r) {
                        r->xfer.headers[i].name, r->xfer.headers[i].value))
         rc = MESHLIB_ERR_NOMEM;
     if (rc == MESHLIB_OK &&
-        ((rs && apply_ops(mem, rs, &r->resp_headers, &count,
-                          &r->resp_header_cap)) ||
-         (ds && apply_ops(mem, ds, &r->resp_headers, &count,
-                          &r->resp_header_cap)) ||
+        ((rs &&
+          apply_ops(mem, rs, &r->resp_headers, &count, &r->resp_header_cap)) ||
+         (ds &&
+          apply_ops(mem, ds, &r->resp_headers, &count, &r->resp_header_cap)) ||
          (p->set_cookie &&
           headers_push(mem, &r->resp_headers, &count, &r->resp_header_cap,
                        "set-cookie", p->cookie.data))))
@@ -492,8 +492,7 @@ int meshlib_request_perform(meshlib_request *r) {
   return ml_request_perform(r);
 }
 
-int meshlib_request_set_body(meshlib_request *r, const void *data,
-                             size_t len) {
+int meshlib_request_set_body(meshlib_request *r, const void *data, size_t len) {
   if (!GOOD_REQUEST(r) || (!data && len))
     return MESHLIB_ERR_INVALID_ARG;
   char *copy = ml_malloc(r->mesh->mem, len + 1);

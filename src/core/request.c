@@ -129,9 +129,8 @@ int meshlib_request_new(meshlib_request **out, meshlib *m, const char *method,
   r->details = "";
   /* Each request draws from its own generator, seeded from the mesh's
    * seed and a counter: reproducible when the seed is fixed. */
-  ml_rand_seed(&r->rand,
-               m->seed + 0x9e3779b97f4a7c15ULL *
-                             atomic_fetch_add(&m->rand_counter, 1));
+  ml_rand_seed(&r->rand, m->seed + 0x9e3779b97f4a7c15ULL *
+                                       atomic_fetch_add(&m->rand_counter, 1));
   r->method = ml_strdup(m->mem, method);
   r->url = ml_strdup(m->mem, url);
   int rc = (r->method && r->url) ? parse_url(r, url) : MESHLIB_ERR_NOMEM;

@@ -45,7 +45,7 @@ struct meshlib_decision {
 typedef struct ml_call_plan {
   int set_cookie; /* a consistent-hash cookie was made for this call */
   ml_buf cookie;  /* its Set-Cookie value */
-  int send; /* an exchange is prepared (and counted in flight) */
+  int send;       /* an exchange is prepared (and counted in flight) */
   ml_xfer_req x;
   ml_xfer_tls tls;
   ml_buf path;
@@ -66,7 +66,7 @@ struct meshlib_request {
   char *host;      /* lower-case, without port or brackets */
   char *authority; /* as written in the URL */
   char *path;
-  char *query; /* NULL when the URL has none */
+  char *query;  /* NULL when the URL has none */
   char *target; /* path, then "?query" when there is one: what is sent
                    when no rewrite applies */
   uint32_t port;
@@ -86,7 +86,7 @@ struct meshlib_request {
   int performed;
   int32_t status;
   uint32_t flags;
-  ml_xfer_result xfer;      /* upstream answer (headers, body) */
+  ml_xfer_result xfer;     /* upstream answer (headers, body) */
   ml_header *resp_headers; /* after the route's header rules; strings
                               borrowed from xfer, the snapshot or
                               |location|; kept between performs */
@@ -94,7 +94,7 @@ struct meshlib_request {
   const ml_header *resp_list; /* what the getters read: |resp_headers|,
                                  or xfer.headers when no rule applies */
   size_t resp_header_count;
-  char *location;     /* a redirect's Location */
+  char *location;         /* a redirect's Location */
   const char *local_body; /* a local reply's body (snapshot or static) */
   size_t local_body_len;
   const char *details; /* static text */

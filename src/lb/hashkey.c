@@ -8,7 +8,9 @@
 #include "lb/lb.h"
 #include "util/str.h"
 
-uint64_t ml_lb_hash_str(const char *s, size_t n) { return ml_xxh64(s, n, 0); }
+uint64_t ml_lb_hash_str(const char *s, size_t n) {
+  return ml_xxh64(s, n, 0);
+}
 
 /* Values of |name| in the request, or the request line's own field for
  * the pseudo-headers when the list lacks them. Several values are combined
@@ -115,8 +117,8 @@ int ml_lb_hash_key(const ml_consistent_hash *ch, const ml_route_input *in,
   case ML_HASH_COOKIE: {
     const char *v;
     size_t n;
-    if (!in || !ch->cookie_name ||
-        !cookie_value(in, ch->cookie_name, &v, &n) || n == 0)
+    if (!in || !ch->cookie_name || !cookie_value(in, ch->cookie_name, &v, &n) ||
+        n == 0)
       return 0;
     *out = ml_lb_hash_str(v, n);
     return 1;

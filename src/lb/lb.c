@@ -60,8 +60,8 @@ uint64_t ml_lb_rand64(const ml_lb *lb, ml_lb_ctx *ctx) {
     return ml_rand_next(ctx->rand);
   /* No generator: a counter through a strong mixer is uniform enough for
    * balancing, and needs no lock. */
-  uint64_t c = atomic_fetch_add_explicit(&lb->counters[1], 1,
-                                         memory_order_relaxed);
+  uint64_t c =
+      atomic_fetch_add_explicit(&lb->counters[1], 1, memory_order_relaxed);
   return ml_mix64(c ^ (uint64_t)(uintptr_t)lb);
 }
 
@@ -87,8 +87,7 @@ size_t ml_lb_draw(const ml_lb *lb, ml_lb_ctx *ctx) {
   return lo;
 }
 
-int ml_lb_scan(const ml_lb *lb, ml_lb_ctx *ctx, ml_lb_filter *f,
-               size_t *out) {
+int ml_lb_scan(const ml_lb *lb, ml_lb_ctx *ctx, ml_lb_filter *f, size_t *out) {
   uint64_t total = 0;
   for (size_t i = 0; i < lb->n; i++)
     if (ml_lb_ok(f, i))
@@ -207,8 +206,7 @@ static int rr_select(const ml_lb *lb, ml_lb_ctx *ctx, ml_lb_filter *f,
   uint64_t slot = 0;
   size_t tries = len < FAST_TRIES * 4 ? len : FAST_TRIES * 4;
   for (size_t k = 0; k < tries; k++) {
-    slot = atomic_fetch_add_explicit(&lb->counters[0], 1,
-                                     memory_order_relaxed);
+    slot = atomic_fetch_add_explicit(&lb->counters[0], 1, memory_order_relaxed);
     size_t i = rr_slot(lb, slot);
     if (ml_lb_ok(f, i)) {
       *out = i;
@@ -229,7 +227,9 @@ static int rr_select(const ml_lb *lb, ml_lb_ctx *ctx, ml_lb_filter *f,
   return ML_LB_PICK_NONE; /* live state changed under us */
 }
 
-static void rr_destroy(ml_lb *lb) { ml_free(lb->mem, lb->table); }
+static void rr_destroy(ml_lb *lb) {
+  ml_free(lb->mem, lb->table);
+}
 
 static const ml_lb_callbacks rr_cb = {rr_select, rr_destroy};
 
@@ -351,8 +351,8 @@ int ml_lb_new(const ml_mem *mem, const ml_lb_config *cfg,
   lb->counters_mem = ml_calloc(mem, 1, 128);
   if (!lb->counters_mem)
     goto fail;
-  lb->counters = (_Atomic uint64_t *)(((uintptr_t)lb->counters_mem + 63) &
-                                      ~(uintptr_t)63);
+  lb->counters =
+      (_Atomic uint64_t *)(((uintptr_t)lb->counters_mem + 63) & ~(uintptr_t)63);
   atomic_init(&lb->counters[0], cfg->rr_start);
   atomic_init(&lb->counters[1], 0);
   if (n) {
@@ -444,9 +444,13 @@ int ml_lb_pick(const ml_lb *lb, ml_lb_ctx *ctx, size_t *out) {
   return rc;
 }
 
-ml_lb_kind ml_lb_kind_of(const ml_lb *lb) { return lb->cfg.kind; }
+ml_lb_kind ml_lb_kind_of(const ml_lb *lb) {
+  return lb->cfg.kind;
+}
 
-size_t ml_lb_count(const ml_lb *lb) { return lb ? lb->n : 0; }
+size_t ml_lb_count(const ml_lb *lb) {
+  return lb ? lb->n : 0;
+}
 
 const ml_lb_endpoint *ml_lb_endpoint_at(const ml_lb *lb, size_t i) {
   return lb && i < lb->n ? &lb->eps[i] : NULL;

@@ -33,8 +33,8 @@ typedef struct ml_lb_endpoint {
   const char *address; /* IP literal or host name; with the port, the
                           endpoint's identity on a hash ring */
   uint32_t port;
-  uint32_t weight;     /* >= 1; 0 (absent) counts as 1 */
-  ml_kv_list labels;   /* for subsets; not used by the balancers */
+  uint32_t weight;      /* >= 1; 0 (absent) counts as 1 */
+  ml_kv_list labels;    /* for subsets; not used by the balancers */
   const char *locality; /* "region/zone/subzone"; NULL when unknown */
   /* Live state, owned by the caller; NULL reads as 0. */
   const _Atomic uint32_t *in_flight; /* requests outstanding */
@@ -53,12 +53,12 @@ typedef enum ml_lb_kind {
 typedef struct ml_lb_config {
   ml_lb_kind kind;
   uint32_t panic_threshold_percent; /* 0..100; 0: never panic */
-  uint64_t ring_size_min;     /* RING_HASH; 0: 1024 (minimumRingSize) */
-  uint64_t ring_size_max;     /* RING_HASH; 0: 8M (Envoy's default) */
-  uint64_t maglev_table_size; /* MAGLEV; 0: 65537; must be a prime */
-  uint64_t rr_start;          /* ROUND_ROBIN's first slot, so that
-                                 processes started together do not all
-                                 begin with the same endpoint */
+  uint64_t ring_size_min;           /* RING_HASH; 0: 1024 (minimumRingSize) */
+  uint64_t ring_size_max;           /* RING_HASH; 0: 8M (Envoy's default) */
+  uint64_t maglev_table_size;       /* MAGLEV; 0: 65537; must be a prime */
+  uint64_t rr_start;                /* ROUND_ROBIN's first slot, so that
+                                       processes started together do not all
+                                       begin with the same endpoint */
 } ml_lb_config;
 
 typedef struct ml_lb ml_lb;
@@ -129,8 +129,7 @@ int ml_lb_hash_key(const ml_consistent_hash *ch, const ml_route_input *in,
  * value (ml_lb_cookie_value), hash it with ml_lb_hash_str, and set the
  * cookie on the response (name, path, Max-Age from ttl; ttl 0 gives a
  * session cookie). */
-int ml_lb_cookie_needed(const ml_consistent_hash *ch,
-                        const ml_route_input *in);
+int ml_lb_cookie_needed(const ml_consistent_hash *ch, const ml_route_input *in);
 /* A cookie value: 16 lower-case hex digits of |r| (random bits), NUL
  * terminated, into |buf| of at least 17 bytes. */
 void ml_lb_cookie_value(uint64_t r, char buf[17]);

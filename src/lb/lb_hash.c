@@ -43,10 +43,10 @@ static int ring_cmp(const void *pa, const void *pb) {
 }
 
 int ml_lb_build_ring(ml_lb *lb) {
-  uint64_t min_size = lb->cfg.ring_size_min ? lb->cfg.ring_size_min
-                                            : RING_MIN_DEFAULT;
-  uint64_t max_size = lb->cfg.ring_size_max ? lb->cfg.ring_size_max
-                                            : RING_MAX_DEFAULT;
+  uint64_t min_size =
+      lb->cfg.ring_size_min ? lb->cfg.ring_size_min : RING_MIN_DEFAULT;
+  uint64_t max_size =
+      lb->cfg.ring_size_max ? lb->cfg.ring_size_max : RING_MAX_DEFAULT;
   if (max_size > RING_MAX_DEFAULT || min_size > max_size)
     return MESHLIB_ERR_INVALID_ARG;
   if (lb->n == 0)
@@ -124,7 +124,9 @@ static int ring_select(const ml_lb *lb, ml_lb_ctx *ctx, ml_lb_filter *f,
   return ML_LB_PICK_NONE;
 }
 
-static void ring_destroy(ml_lb *lb) { ml_free(lb->mem, lb->ring); }
+static void ring_destroy(ml_lb *lb) {
+  ml_free(lb->mem, lb->ring);
+}
 
 const ml_lb_callbacks ml_lb_ring_cb = {ring_select, ring_destroy};
 
@@ -136,8 +138,8 @@ typedef struct maglev_entry {
 } maglev_entry;
 
 int ml_lb_build_maglev(ml_lb *lb) {
-  uint64_t m = lb->cfg.maglev_table_size ? lb->cfg.maglev_table_size
-                                         : MAGLEV_DEFAULT;
+  uint64_t m =
+      lb->cfg.maglev_table_size ? lb->cfg.maglev_table_size : MAGLEV_DEFAULT;
   if (m > MAGLEV_MAX || !ml_lb_is_prime(m))
     return MESHLIB_ERR_INVALID_ARG;
   if (lb->n == 0)
@@ -215,6 +217,8 @@ static int maglev_select(const ml_lb *lb, ml_lb_ctx *ctx, ml_lb_filter *f,
   return ML_LB_PICK_NONE;
 }
 
-static void maglev_destroy(ml_lb *lb) { ml_free(lb->mem, lb->table); }
+static void maglev_destroy(ml_lb *lb) {
+  ml_free(lb->mem, lb->table);
+}
 
 const ml_lb_callbacks ml_lb_maglev_cb = {maglev_select, maglev_destroy};

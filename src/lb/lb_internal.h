@@ -18,8 +18,7 @@ typedef struct ml_lb_callbacks {
   /* Choose an index that ml_lb_ok() accepts: ML_LB_PICK_OK or
    * ML_LB_PICK_NONE. Must terminate in bounded time whatever the live
    * state does meanwhile. */
-  int (*select)(const ml_lb *lb, ml_lb_ctx *ctx, ml_lb_filter *f,
-                size_t *out);
+  int (*select)(const ml_lb *lb, ml_lb_ctx *ctx, ml_lb_filter *f, size_t *out);
   void (*destroy)(ml_lb *lb); /* frees what build() added; may be NULL */
 } ml_lb_callbacks;
 
@@ -41,7 +40,7 @@ struct ml_lb {
    * Alone on a cache line: they are the only words picks write. */
   _Atomic uint64_t *counters;
   void *counters_mem; /* the allocation counters is aligned within */
-  uint32_t *table; /* round-robin schedule or Maglev table */
+  uint32_t *table;    /* round-robin schedule or Maglev table */
   size_t table_len;
   ml_lb_ring_entry *ring;
   size_t ring_len;
@@ -52,9 +51,8 @@ static inline uint32_t ml_lb_weight(const ml_lb_endpoint *e) {
 }
 
 static inline uint32_t ml_lb_load(const ml_lb_endpoint *e) {
-  return e->in_flight
-             ? atomic_load_explicit(e->in_flight, memory_order_relaxed)
-             : 0;
+  return e->in_flight ? atomic_load_explicit(e->in_flight, memory_order_relaxed)
+                      : 0;
 }
 
 static inline int ml_lb_ejected(const ml_lb_endpoint *e) {
@@ -71,8 +69,7 @@ uint64_t ml_lb_rand_below(const ml_lb *lb, ml_lb_ctx *ctx, uint64_t n);
 /* A weighted draw over all endpoints (O(log n)). */
 size_t ml_lb_draw(const ml_lb *lb, ml_lb_ctx *ctx);
 /* A weighted draw among the endpoints that pass the filter (O(n)). */
-int ml_lb_scan(const ml_lb *lb, ml_lb_ctx *ctx, ml_lb_filter *f,
-               size_t *out);
+int ml_lb_scan(const ml_lb *lb, ml_lb_ctx *ctx, ml_lb_filter *f, size_t *out);
 
 /* Builders for the hash balancers (lb_hash.c). */
 int ml_lb_build_ring(ml_lb *lb);

@@ -76,8 +76,8 @@ int ml_effective_policy_explain(const ml_dr_view *v, const char *subset,
   ml_traffic_policy sp;
   ml_policy_sources ss;
   int sub_port;
-  resolve_port(s->traffic_policy, port, ML_POLICY_SUBSET,
-               ML_POLICY_SUBSET_PORT, &sp, &ss, &sub_port);
+  resolve_port(s->traffic_policy, port, ML_POLICY_SUBSET, ML_POLICY_SUBSET_PORT,
+               &sp, &ss, &sub_port);
   /* A group replaces the DR's when the subset sets it, or always when the
    * subset has a port-level entry for this port (which replaces, not
    * merges). retryBudget has no port-level form: only an explicit subset
@@ -100,8 +100,8 @@ int ml_effective_policy_explain(const ml_dr_view *v, const char *subset,
   return MESHLIB_OK;
 }
 
-int ml_effective_policy(const ml_dr_view *v, const char *subset,
-                        uint32_t port, ml_traffic_policy *out) {
+int ml_effective_policy(const ml_dr_view *v, const char *subset, uint32_t port,
+                        ml_traffic_policy *out) {
   return ml_effective_policy_explain(v, subset, port, out, NULL);
 }
 

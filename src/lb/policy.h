@@ -53,8 +53,8 @@ typedef struct ml_policy_sources {
  * Returns MESHLIB_OK, or MESHLIB_ERR_NOT_FOUND when |subset| is named but
  * |v| does not define it (|out| then holds the host-level policy; Istio
  * answers such a route with 503 NR, which is the caller's business). */
-int ml_effective_policy(const ml_dr_view *v, const char *subset,
-                        uint32_t port, ml_traffic_policy *out);
+int ml_effective_policy(const ml_dr_view *v, const char *subset, uint32_t port,
+                        ml_traffic_policy *out);
 /* The same, also telling where each group came from (|src| may be
  * NULL). */
 int ml_effective_policy_explain(const ml_dr_view *v, const char *subset,

@@ -52,8 +52,8 @@ int ml_labels_select(const ml_kv_list *selector, const ml_kv_list *labels) {
     for (size_t j = 0; labels && j < labels->count; j++) {
       const ml_kv *have = &labels->items[j];
       if (have->key && want->key && strcmp(have->key, want->key) == 0) {
-        found = have->value && want->value &&
-                strcmp(have->value, want->value) == 0;
+        found =
+            have->value && want->value && strcmp(have->value, want->value) == 0;
         /* Also accept "" == NULL-valued labels written as `key: ""`. */
         if (!found && (!have->value || !*have->value) &&
             (!want->value || !*want->value))

@@ -19,8 +19,7 @@
  *    would refuse such a route; the analyzer reports it, see
  *    ml_destinations_all_zero()).
  * |n| 0 gives 0; the caller must not index an empty array. */
-size_t ml_pick_destination(const ml_route_destination *d, size_t n,
-                           uint64_t r);
+size_t ml_pick_destination(const ml_route_destination *d, size_t n, uint64_t r);
 
 /* Nonzero when there are at least two destinations and none has a
  * positive weight: the case ml_pick_destination() resolves by taking the

@@ -135,9 +135,9 @@ int ml_regex_replace(const ml_regex *re, const char *s, const char *rewrite,
     PCRE2_SIZE outlen = cap;
     int n = pcre2_substitute(
         re->code, (PCRE2_SPTR)s, len, 0,
-        PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH, NULL,
-        NULL, (PCRE2_SPTR)(repl.data ? repl.data : ""), repl.len,
-        (PCRE2_UCHAR *)buf, &outlen);
+        PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH, NULL, NULL,
+        (PCRE2_SPTR)(repl.data ? repl.data : ""), repl.len, (PCRE2_UCHAR *)buf,
+        &outlen);
     if (n >= 0) {
       rc = ml_buf_append(out, buf, outlen);
       ml_free(out->mem, buf);

@@ -13,17 +13,17 @@
 #include "util/mem.h"
 
 typedef enum ml_http_version {
-  ML_HTTP_1_1 = 0,       /* HTTP/1.1 (h2 via ALPN when TLS offers it) */
-  ML_HTTP_2_PRIOR = 1,   /* h2c with prior knowledge (ports HTTP2, GRPC) */
-  ML_HTTP_2_TLS = 2      /* TLS, ALPN h2 preferred */
+  ML_HTTP_1_1 = 0,     /* HTTP/1.1 (h2 via ALPN when TLS offers it) */
+  ML_HTTP_2_PRIOR = 1, /* h2c with prior knowledge (ports HTTP2, GRPC) */
+  ML_HTTP_2_TLS = 2    /* TLS, ALPN h2 preferred */
 } ml_http_version;
 
 /* TLS origination; all NULL/0 for plaintext or the system defaults. */
 typedef struct ml_xfer_tls {
-  const char *ca_file;     /* caCertificates; NULL: the system bundle */
-  const char *cert_file;   /* clientCertificate (MUTUAL) */
-  const char *key_file;    /* privateKey */
-  const char *sni;         /* NULL: the request's host */
+  const char *ca_file;   /* caCertificates; NULL: the system bundle */
+  const char *cert_file; /* clientCertificate (MUTUAL) */
+  const char *key_file;  /* privateKey */
+  const char *sni;       /* NULL: the request's host */
   int insecure_skip_verify;
 } ml_xfer_tls;
 
@@ -32,56 +32,56 @@ typedef struct ml_xfer_tls {
 typedef int (*ml_xfer_body_cb)(const char *data, size_t len, void *user_data);
 
 typedef struct ml_xfer_req {
-  const char *method;      /* "GET" */
-  const char *scheme;      /* "http" or "https" */
-  const char *authority;   /* Host / :authority sent: "reviews:9080" */
-  const char *path;        /* path and query as sent: "/api?x=1" */
+  const char *method;       /* "GET" */
+  const char *scheme;       /* "http" or "https" */
+  const char *authority;    /* Host / :authority sent: "reviews:9080" */
+  const char *path;         /* path and query as sent: "/api?x=1" */
   const char *connect_host; /* endpoint address (IP or name) */
   uint32_t connect_port;
   ml_http_version version;
   const ml_header *headers; /* sent as given (names as given) */
   size_t header_count;
-  const char *body;        /* borrowed for the exchange; may be NULL */
+  const char *body; /* borrowed for the exchange; may be NULL */
   size_t body_len;
-  int64_t timeout_ms;      /* whole exchange; <= 0: none */
+  int64_t timeout_ms;         /* whole exchange; <= 0: none */
   int64_t connect_timeout_ms; /* <= 0: 10 s, Istio's default */
-  const ml_xfer_tls *tls;  /* NULL: no client settings */
-  ml_xfer_body_cb on_body; /* NULL: buffer the body in the result */
+  const ml_xfer_tls *tls;     /* NULL: no client settings */
+  ml_xfer_body_cb on_body;    /* NULL: buffer the body in the result */
   void *body_user_data;
 } ml_xfer_req;
 
 /* What happened, in the terms response flags and retry conditions need. */
 typedef enum ml_xfer_outcome {
-  ML_XFER_OK = 0,              /* a response arrived (any status) */
-  ML_XFER_CONNECT_FAILURE,     /* connect refused/unreachable/timed out: UF */
-  ML_XFER_TIMEOUT,             /* timeout_ms passed before the end: UT */
-  ML_XFER_RESET,               /* closed or reset before a full response: UC/UR */
-  ML_XFER_REFUSED_STREAM,      /* HTTP/2 REFUSED_STREAM: retriable */
-  ML_XFER_PROTOCOL_ERROR,      /* malformed response: UPE */
-  ML_XFER_TLS_ERROR,           /* handshake or verification failed: UF */
-  ML_XFER_ABORTED,             /* the body callback asked to stop: DC */
-  ML_XFER_LOCAL_ERROR          /* out of memory or curl misuse */
+  ML_XFER_OK = 0,          /* a response arrived (any status) */
+  ML_XFER_CONNECT_FAILURE, /* connect refused/unreachable/timed out: UF */
+  ML_XFER_TIMEOUT,         /* timeout_ms passed before the end: UT */
+  ML_XFER_RESET,           /* closed or reset before a full response: UC/UR */
+  ML_XFER_REFUSED_STREAM,  /* HTTP/2 REFUSED_STREAM: retriable */
+  ML_XFER_PROTOCOL_ERROR,  /* malformed response: UPE */
+  ML_XFER_TLS_ERROR,       /* handshake or verification failed: UF */
+  ML_XFER_ABORTED,         /* the body callback asked to stop: DC */
+  ML_XFER_LOCAL_ERROR      /* out of memory or curl misuse */
 } ml_xfer_outcome;
 
 typedef struct ml_xfer_result {
   ml_xfer_outcome outcome;
-  int curl_code;           /* CURLcode, for messages */
-  char error[256];         /* curl's error text when outcome != OK */
-  int status;              /* 0 when no response */
-  int http_version;        /* 11 or 20 as used on the wire */
-  ml_header *headers;      /* response headers, names lower-cased;
-                              owned, freed by ml_xfer_result_free() */
+  int curl_code;      /* CURLcode, for messages */
+  char error[256];    /* curl's error text when outcome != OK */
+  int status;         /* 0 when no response */
+  int http_version;   /* 11 or 20 as used on the wire */
+  ml_header *headers; /* response headers, names lower-cased;
+                         owned, freed by ml_xfer_result_free() */
   size_t header_count;
-  int headers_complete;    /* the header block arrived whole */
-  char *body;              /* buffered body (NUL-terminated) unless on_body */
+  int headers_complete; /* the header block arrived whole */
+  char *body;           /* buffered body (NUL-terminated) unless on_body */
   size_t body_len;
   uint64_t bytes_sent;     /* request bytes on the wire */
   uint64_t bytes_received; /* response bytes on the wire */
   int64_t duration_us;
-  int reused_connection;   /* the exchange rode a kept-alive connection */
+  int reused_connection;     /* the exchange rode a kept-alive connection */
   char upstream_address[64]; /* "ip:port" actually connected */
-  ml_header *trailers;     /* trailer fields (gRPC's grpc-status), as
-                              headers; freed by ml_xfer_result_free() */
+  ml_header *trailers;       /* trailer fields (gRPC's grpc-status), as
+                                headers; freed by ml_xfer_result_free() */
   size_t trailer_count;
   /* How the two lists are allocated, for ml_xfer_result_free(): 0, one
    * ml_malloc block "name\0value\0" per field (name first) plus the

@@ -420,8 +420,8 @@ int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
    * buffer (256 bytes) needs only its first byte cleared. */
   memset(run, 0, offsetof(ml_xfer_run, errbuf));
   run->errbuf[0] = '\0';
-  memset(&run->body, 0, offsetof(ml_xfer_run, scratch) -
-                            offsetof(ml_xfer_run, body));
+  memset(&run->body, 0,
+         offsetof(ml_xfer_run, scratch) - offsetof(ml_xfer_run, body));
   run->field_count = 0;
   ml_buf_reset(&run->scratch);
   run->mem = mem;

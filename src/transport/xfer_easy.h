@@ -22,13 +22,13 @@ typedef struct ml_xfer_run {
   struct curl_slist connect_to; /* single node into |block| */
   char errbuf[CURL_ERROR_SIZE];
   ml_buf body;
-  unsigned set;      /* ML_XFER_SET_* options to undo */
-  int final_block;   /* the current header block is final */
-  int aborted;       /* the body callback said stop */
-  int oom;           /* an allocation failed in a callback */
-  int needs_reset;   /* a new connection or an error: see unset */
-  int ip_literal;    /* connect_host is an IPv4 or IPv6 address */
-  int has_body;      /* the request sends a body (POSTFIELDS) */
+  unsigned set;    /* ML_XFER_SET_* options to undo */
+  int final_block; /* the current header block is final */
+  int aborted;     /* the body callback said stop */
+  int oom;         /* an allocation failed in a callback */
+  int needs_reset; /* a new connection or an error: see unset */
+  int ip_literal;  /* connect_host is an IPv4 or IPv6 address */
+  int has_body;    /* the request sends a body (POSTFIELDS) */
   /* Kept from one exchange to the next (libc memory, freed by
    * ml_xfer_run_destroy()): the fields of the header block (or the
    * trailers) being received, "name\0value\0"..., and where each

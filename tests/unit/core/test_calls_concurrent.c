@@ -46,8 +46,8 @@ static const char *config(char *buf, size_t len, int which) {
            "spec:\n"
            "  hosts: [svc]\n"
            "  http: [{route: [{destination: {host: svc, subset: %s}}]}]\n",
-           meshlib_mock_port(v1), meshlib_mock_port(v2),
-           which ? "b" : "a", which ? "v2" : "v1");
+           meshlib_mock_port(v1), meshlib_mock_port(v2), which ? "b" : "a",
+           which ? "v2" : "v1");
   return buf;
 }
 
@@ -61,8 +61,7 @@ static void *worker(void *p) {
   worker_arg *a = p;
   for (int i = 0; i < CALLS; i++) {
     meshlib_request *r;
-    if (meshlib_request_new(&r, a->mesh, "GET", "http://svc/x") !=
-        MESHLIB_OK) {
+    if (meshlib_request_new(&r, a->mesh, "GET", "http://svc/x") != MESHLIB_OK) {
       a->failed++;
       continue;
     }
@@ -74,8 +73,7 @@ static void *worker(void *p) {
       const char *vs = meshlib_decision_vs_name(d);
       const char *who = meshlib_response_header(r, "x-mock-name");
       /* The rule and the endpoint come from one snapshot. */
-      if (vs && who &&
-          (strcmp(vs, "a") == 0) != (strcmp(who, "v1") == 0))
+      if (vs && who && (strcmp(vs, "a") == 0) != (strcmp(who, "v1") == 0))
         a->mixed++;
     }
     meshlib_request_free(r);

@@ -50,8 +50,8 @@ static meshlib *mesh_with(const char *yaml, int64_t refresh_ms) {
 /* The address the cluster of api.example.test:80 holds now. */
 static const char *cluster_address(meshlib *m, char *buf, size_t len) {
   ml_snapshot *s = ml_snapshot_slot_acquire(&m->current);
-  const ml_cluster *k = ml_clusters_find(s->clusters, "api.example.test", 80,
-                                         NULL);
+  const ml_cluster *k =
+      ml_clusters_find(s->clusters, "api.example.test", 80, NULL);
   snprintf(buf, len, "%s",
            k && k->endpoint_count ? k->endpoints[0].address : "-");
   ml_snapshot_unref(s);

@@ -23,81 +23,82 @@ static char yaml[8192];
 
 /* The seed's canary, with the endpoints of myapp as a ServiceEntry. */
 static const char *canary_yaml(int p1, int p2, int w1, int w2) {
-  snprintf(yaml, sizeof(yaml),
-           "apiVersion: networking.istio.io/v1\n"
-           "kind: ServiceEntry\n"
-           "metadata: {name: myapp, namespace: production}\n"
-           "spec:\n"
-           "  hosts: [myapp.production.svc.cluster.local]\n"
-           "  location: MESH_INTERNAL\n"
-           "  resolution: STATIC\n"
-           "  ports: [{number: 80, name: http, protocol: HTTP}]\n"
-           "  endpoints:\n"
-           "  - {address: 127.0.0.1, ports: {http: %d}, labels: {version: v1}}\n"
-           "  - {address: 127.0.0.1, ports: {http: %d}, labels: {version: v2}}\n"
-           "---\n"
-           "apiVersion: networking.istio.io/v1\n"
-           "kind: DestinationRule\n"
-           "metadata: {name: myapp, namespace: production}\n"
-           "spec:\n"
-           "  host: myapp\n"
-           "  subsets:\n"
-           "  - {name: v1, labels: {version: v1}}\n"
-           "  - {name: v2, labels: {version: v2}}\n"
-           "  - {name: v3, labels: {version: v3}}\n"
-           "---\n"
-           "apiVersion: networking.istio.io/v1\n"
-           "kind: VirtualService\n"
-           "metadata: {name: myapp, namespace: production}\n"
-           "spec:\n"
-           "  hosts: [myapp]\n"
-           "  http:\n"
-           "  - name: direct\n"
-           "    match: [{uri: {exact: /direct}}]\n"
-           "    directResponse: {status: 418, body: {string: teapot}}\n"
-           "  - name: moved\n"
-           "    match: [{uri: {prefix: /old}}]\n"
-           "    redirect: {uri: /new, redirectCode: 308}\n"
-           "  - name: none\n"
-           "    match: [{uri: {prefix: /nobody}}]\n"
-           "    route: [{destination: {host: myapp, subset: v3}}]\n"
-           "  - name: missing\n"
-           "    match: [{uri: {prefix: /missing}}]\n"
-           "    route: [{destination: {host: myapp, subset: v9}}]\n"
-           "  - name: rewrite\n"
-           "    match: [{uri: {prefix: /api/v1}}]\n"
-           "    rewrite: {uri: /v1, authority: backend.internal}\n"
-           "    headers:\n"
-           "      request: {set: {x-route: rewrite}, remove: [x-secret]}\n"
-           "      response: {add: {x-served-via: meshlib}}\n"
-           "    route: [{destination: {host: myapp, subset: v1}}]\n"
-           "  - name: regex\n"
-           "    match: [{uri: {prefix: /r/}}]\n"
-           "    rewrite: {uriRegexRewrite: {match: '^/r/([a-z]+)/(\\d+)$', "
-           "rewrite: '/items/\\2/\\1'}}\n"
-           "    route: [{destination: {host: myapp, subset: v2}}]\n"
-           "  - name: slow\n"
-           "    match: [{uri: {prefix: /slow}}]\n"
-           "    timeout: 200ms\n"
-           "    route: [{destination: {host: myapp, subset: v1}}]\n"
-           "  - name: only-get\n"
-           "    match: [{uri: {prefix: /get-only}, method: {exact: GET}}]\n"
-           "    route: [{destination: {host: myapp, subset: v1}}]\n"
-           "  - name: canary\n"
-           "    match: [{uri: {prefix: /}}]\n"
-           "    route:\n"
-           "    - {destination: {host: myapp, subset: v1}, weight: %d}\n"
-           "    - {destination: {host: myapp, subset: v2}, weight: %d}\n"
-           "---\n"
-           "apiVersion: networking.istio.io/v1\n"
-           "kind: VirtualService\n"
-           "metadata: {name: strict, namespace: production}\n"
-           "spec:\n"
-           "  hosts: [strict]\n"
-           "  http:\n"
-           "  - match: [{method: {exact: GET}}]\n"
-           "    route: [{destination: {host: myapp, subset: v1}}]\n",
-           p1, p2, w1, w2);
+  snprintf(
+      yaml, sizeof(yaml),
+      "apiVersion: networking.istio.io/v1\n"
+      "kind: ServiceEntry\n"
+      "metadata: {name: myapp, namespace: production}\n"
+      "spec:\n"
+      "  hosts: [myapp.production.svc.cluster.local]\n"
+      "  location: MESH_INTERNAL\n"
+      "  resolution: STATIC\n"
+      "  ports: [{number: 80, name: http, protocol: HTTP}]\n"
+      "  endpoints:\n"
+      "  - {address: 127.0.0.1, ports: {http: %d}, labels: {version: v1}}\n"
+      "  - {address: 127.0.0.1, ports: {http: %d}, labels: {version: v2}}\n"
+      "---\n"
+      "apiVersion: networking.istio.io/v1\n"
+      "kind: DestinationRule\n"
+      "metadata: {name: myapp, namespace: production}\n"
+      "spec:\n"
+      "  host: myapp\n"
+      "  subsets:\n"
+      "  - {name: v1, labels: {version: v1}}\n"
+      "  - {name: v2, labels: {version: v2}}\n"
+      "  - {name: v3, labels: {version: v3}}\n"
+      "---\n"
+      "apiVersion: networking.istio.io/v1\n"
+      "kind: VirtualService\n"
+      "metadata: {name: myapp, namespace: production}\n"
+      "spec:\n"
+      "  hosts: [myapp]\n"
+      "  http:\n"
+      "  - name: direct\n"
+      "    match: [{uri: {exact: /direct}}]\n"
+      "    directResponse: {status: 418, body: {string: teapot}}\n"
+      "  - name: moved\n"
+      "    match: [{uri: {prefix: /old}}]\n"
+      "    redirect: {uri: /new, redirectCode: 308}\n"
+      "  - name: none\n"
+      "    match: [{uri: {prefix: /nobody}}]\n"
+      "    route: [{destination: {host: myapp, subset: v3}}]\n"
+      "  - name: missing\n"
+      "    match: [{uri: {prefix: /missing}}]\n"
+      "    route: [{destination: {host: myapp, subset: v9}}]\n"
+      "  - name: rewrite\n"
+      "    match: [{uri: {prefix: /api/v1}}]\n"
+      "    rewrite: {uri: /v1, authority: backend.internal}\n"
+      "    headers:\n"
+      "      request: {set: {x-route: rewrite}, remove: [x-secret]}\n"
+      "      response: {add: {x-served-via: meshlib}}\n"
+      "    route: [{destination: {host: myapp, subset: v1}}]\n"
+      "  - name: regex\n"
+      "    match: [{uri: {prefix: /r/}}]\n"
+      "    rewrite: {uriRegexRewrite: {match: '^/r/([a-z]+)/(\\d+)$', "
+      "rewrite: '/items/\\2/\\1'}}\n"
+      "    route: [{destination: {host: myapp, subset: v2}}]\n"
+      "  - name: slow\n"
+      "    match: [{uri: {prefix: /slow}}]\n"
+      "    timeout: 200ms\n"
+      "    route: [{destination: {host: myapp, subset: v1}}]\n"
+      "  - name: only-get\n"
+      "    match: [{uri: {prefix: /get-only}, method: {exact: GET}}]\n"
+      "    route: [{destination: {host: myapp, subset: v1}}]\n"
+      "  - name: canary\n"
+      "    match: [{uri: {prefix: /}}]\n"
+      "    route:\n"
+      "    - {destination: {host: myapp, subset: v1}, weight: %d}\n"
+      "    - {destination: {host: myapp, subset: v2}, weight: %d}\n"
+      "---\n"
+      "apiVersion: networking.istio.io/v1\n"
+      "kind: VirtualService\n"
+      "metadata: {name: strict, namespace: production}\n"
+      "spec:\n"
+      "  hosts: [strict]\n"
+      "  http:\n"
+      "  - match: [{method: {exact: GET}}]\n"
+      "    route: [{destination: {host: myapp, subset: v1}}]\n",
+      p1, p2, w1, w2);
   return yaml;
 }
 
@@ -111,8 +112,8 @@ static int setup(void **state) {
   assert_int_equal(meshlib_options_new(&o), MESHLIB_OK);
   meshlib_options_set_namespace(o, "production");
   meshlib_options_set_random_seed(o, 42);
-  const char *y = canary_yaml(meshlib_mock_port(f->v1),
-                              meshlib_mock_port(f->v2), 90, 10);
+  const char *y =
+      canary_yaml(meshlib_mock_port(f->v1), meshlib_mock_port(f->v2), 90, 10);
   meshlib_options_add_config_string(o, "canary.yaml", y, strlen(y));
   int rc = meshlib_new(&f->mesh, o);
   if (rc != MESHLIB_OK)
@@ -163,9 +164,9 @@ static void test_canary_split(void **state) {
 static void test_served_request_is_right(void **state) {
   fixture *f = *state;
   meshlib_request *r;
-  assert_int_equal(meshlib_request_new(&r, f->mesh, "POST",
-                                       "http://myapp/api/v1/items?x=1"),
-                   MESHLIB_OK);
+  assert_int_equal(
+      meshlib_request_new(&r, f->mesh, "POST", "http://myapp/api/v1/items?x=1"),
+      MESHLIB_OK);
   meshlib_request_add_header(r, "X-Secret", "s3cr3t");
   meshlib_request_add_header(r, "X-Keep", "yes");
   meshlib_request_set_body(r, "{\"a\":1}", 7);
@@ -184,8 +185,7 @@ static void test_served_request_is_right(void **state) {
   assert_true(n >= 1);
   assert_string_equal(meshlib_mock_request_method(f->v1, n - 1), "POST");
   /* rewrite.uri replaced the matched prefix and kept the query. */
-  assert_string_equal(meshlib_mock_request_path(f->v1, n - 1),
-                      "/v1/items?x=1");
+  assert_string_equal(meshlib_mock_request_path(f->v1, n - 1), "/v1/items?x=1");
   assert_string_equal(meshlib_mock_request_header(f->v1, n - 1, "host"),
                       "backend.internal");
   assert_string_equal(meshlib_mock_request_header(f->v1, n - 1, "x-route"),
@@ -303,8 +303,7 @@ static void test_app_endpoints_and_connect_failure(void **state) {
 
   /* Removing them falls back to the name itself (which does not resolve
    * here): still a clean 503 UF, no crash. */
-  assert_int_equal(meshlib_set_endpoints(f->mesh, "ratings", NULL),
-                   MESHLIB_OK);
+  assert_int_equal(meshlib_set_endpoints(f->mesh, "ratings", NULL), MESHLIB_OK);
 }
 
 /* consistentHash.httpCookie with a ttl: a call without the cookie gets
@@ -363,8 +362,7 @@ static void test_generated_cookie_sticks(void **state) {
           MESHLIB_OK);
       meshlib_request_add_header(again, "cookie", cookie);
       assert_int_equal(meshlib_request_perform(again), MESHLIB_OK);
-      assert_string_equal(meshlib_response_header(again, "x-mock-name"),
-                          first);
+      assert_string_equal(meshlib_response_header(again, "x-mock-name"), first);
       assert_null(meshlib_response_header(again, "set-cookie"));
       meshlib_request_free(again);
     }

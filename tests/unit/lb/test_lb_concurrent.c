@@ -84,7 +84,7 @@ static void test_threads_share_balancers(void **state) {
     atomic_init(&g_ejected[i], 0);
     atomic_init(&g_rr_counts[i], 0);
     atomic_init(&g_lr_counts[i], 0);
-    g_eps[i] = (ml_lb_endpoint){addr[i], 80, 1, {NULL, 0}, NULL,
+    g_eps[i] = (ml_lb_endpoint){addr[i],         80,  1, {NULL, 0}, NULL,
                                 &g_in_flight[i], NULL};
   }
   /* RR and LR see no ejection, so their shares are checkable; the ring

@@ -117,10 +117,10 @@ static void test_removing_one_remaps_its_share(void **state) {
     ml_lb *after = build(rest, 9, kHash[h]);
     uint64_t moved = 0, moved_other = 0;
     for (uint64_t k = 0; k < NKEYS; k++) {
-      const ml_lb_endpoint *a = ml_lb_endpoint_at(before,
-                                                  pick_key(before, key_of(k)));
-      const ml_lb_endpoint *b = ml_lb_endpoint_at(after,
-                                                  pick_key(after, key_of(k)));
+      const ml_lb_endpoint *a =
+          ml_lb_endpoint_at(before, pick_key(before, key_of(k)));
+      const ml_lb_endpoint *b =
+          ml_lb_endpoint_at(after, pick_key(after, key_of(k)));
       if (a->address != b->address) {
         moved++;
         moved_other += a->address != f.eps[4].address;
@@ -242,7 +242,9 @@ static ml_consistent_hash ch_of(ml_hash_key key) {
   return ch;
 }
 
-static uint64_t H(const char *s) { return ml_lb_hash_str(s, strlen(s)); }
+static uint64_t H(const char *s) {
+  return ml_lb_hash_str(s, strlen(s));
+}
 
 static void test_hash_key_header(void **state) {
   (void)state;

@@ -87,8 +87,8 @@ static ml_route_destination dest(int64_t weight) {
   return d;
 }
 
-static void count_picks(const ml_route_destination *d, size_t n,
-                        uint64_t picks, uint64_t seed, uint64_t *counts) {
+static void count_picks(const ml_route_destination *d, size_t n, uint64_t picks,
+                        uint64_t seed, uint64_t *counts) {
   ml_rand r;
   ml_rand_seed(&r, seed);
   for (uint64_t i = 0; i < picks; i++) {
@@ -130,8 +130,7 @@ static void test_destinations_single_and_zero(void **state) {
   ml_route_destination one[1] = {dest(0)};
   ml_route_destination absent[1] = {dest(-1)};
   for (uint64_t r = 0; r < 1000; r += 7) {
-    assert_int_equal(ml_pick_destination(one, 1, r * 0x9e3779b97f4a7c15ULL),
-                     0);
+    assert_int_equal(ml_pick_destination(one, 1, r * 0x9e3779b97f4a7c15ULL), 0);
     assert_int_equal(ml_pick_destination(absent, 1, r), 0);
   }
   assert_false(ml_destinations_all_zero(one, 1));
@@ -150,8 +149,7 @@ static void test_destinations_single_and_zero(void **state) {
 
 static void test_labels_select(void **state) {
   (void)state;
-  ml_kv have_items[] = {{"app", "reviews"}, {"version", "v2"},
-                        {"zone", "a"}};
+  ml_kv have_items[] = {{"app", "reviews"}, {"version", "v2"}, {"zone", "a"}};
   ml_kv_list have = {have_items, 3};
   ml_kv sel1_items[] = {{"version", "v2"}};
   ml_kv_list sel1 = {sel1_items, 1};

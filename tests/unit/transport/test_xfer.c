@@ -133,13 +133,11 @@ static void test_kept_headers(void **state) {
    * when the text it would make is the kept one. */
   hs[1].name = "x-b: 1";
   hs[1].value = "";
-  assert_int_equal(ml_xfer_perform(NULL, &req, &res),
-                   MESHLIB_ERR_INVALID_ARG);
+  assert_int_equal(ml_xfer_perform(NULL, &req, &res), MESHLIB_ERR_INVALID_ARG);
   ml_xfer_result_free(NULL, &res);
   hs[1].name = "x-b";
   hs[1].value = "1\r\nx-evil: 1";
-  assert_int_equal(ml_xfer_perform(NULL, &req, &res),
-                   MESHLIB_ERR_INVALID_ARG);
+  assert_int_equal(ml_xfer_perform(NULL, &req, &res), MESHLIB_ERR_INVALID_ARG);
   ml_xfer_result_free(NULL, &res);
   /* Fewer headers, then a POST (more defaults switched off). */
   hs[1].value = "2";
@@ -171,8 +169,7 @@ static void test_kept_headers(void **state) {
     path[2] = '2';
   }
   path[2] = '\r';
-  assert_int_equal(ml_xfer_perform(NULL, &req, &res),
-                   MESHLIB_ERR_INVALID_ARG);
+  assert_int_equal(ml_xfer_perform(NULL, &req, &res), MESHLIB_ERR_INVALID_ARG);
   ml_xfer_result_free(NULL, &res);
   ml_xfer_thread_cleanup();
   meshlib_mock_free(m);
@@ -696,9 +693,7 @@ static void test_curl_10634_present(void **state) {
   for (int i = 0; i < 2; i++) {
     ml_xfer_result res;
     ml_xfer_result_init(&res, NULL);
-    assert_int_equal(
-        ml_xfer_run_setup(&run, e, NULL, &req, &res),
-        MESHLIB_OK);
+    assert_int_equal(ml_xfer_run_setup(&run, e, NULL, &req, &res), MESHLIB_OK);
     cc[i] = curl_easy_perform(e);
     ml_xfer_run_finish(&run, e, cc[i]);
     if (!ml_xfer_run_unset(&run, e)) /* a new connection: reset */
