@@ -239,7 +239,7 @@ static void complete_h2c(meshlib_client *c) {
 
 /* Act on meshlib_client_cancel() for calls the driving thread owns. */
 static void process_cancels(meshlib_client *c) {
-  ml_call_queue todo = {NULL, NULL};
+  ml_call_queue due = {NULL, NULL};
   pthread_mutex_lock(&c->lock);
   if (!c->cancel_pending) {
     pthread_mutex_unlock(&c->lock);
@@ -251,14 +251,14 @@ static void process_cancels(meshlib_client *c) {
       continue;
     if (k->state == ML_CALL_NEW && q_remove(&c->incoming, k)) {
       k->cancel_seen = 1;
-      q_push(&todo, k);
+      q_push(&due, k);
     } else if (k->state == ML_CALL_CURL) {
       k->cancel_seen = 1;
-      q_push(&todo, k);
+      q_push(&due, k);
     }
   }
   pthread_mutex_unlock(&c->lock);
-  for (ml_call *k = todo.head, *next; k; k = next) {
+  for (ml_call *k = due.head, *next; k; k = next) {
     next = k->qnext;
     if (k->slot) /* abandoned mid-exchange: libcurl's word for it */
       end_curl(c, k->slot, CURLE_ABORTED_BY_CALLBACK);
@@ -408,21 +408,21 @@ static void shutdown_calls(meshlib_client *c) {
   for (int i = 0; i < workers; i++)
     pthread_join(c->workers[i], NULL);
 
-  ml_call_queue todo = {NULL, NULL};
+  ml_call_queue due = {NULL, NULL};
   pthread_mutex_lock(&c->lock);
   c->worker_count = 0;
   ml_call *in = q_take_all(&c->incoming);
   for (k = c->calls; k; k = k->next)
     if (k->state == ML_CALL_CURL)
-      q_push(&todo, k);
+      q_push(&due, k);
   pthread_mutex_unlock(&c->lock);
   for (ml_call *next; in; in = next) {
     next = in->qnext;
     end_without_exchange(c, in, ML_XFER_ABORTED, MESHLIB_OK);
   }
-  for (ml_call *next; todo.head; todo.head = next) {
-    next = todo.head->qnext;
-    end_curl(c, todo.head->slot, CURLE_ABORTED_BY_CALLBACK);
+  for (ml_call *next; due.head; due.head = next) {
+    next = due.head->qnext;
+    end_curl(c, due.head->slot, CURLE_ABORTED_BY_CALLBACK);
   }
   complete_h2c(c);
   for (;;) {
