@@ -131,7 +131,8 @@ MESHLIB_EXTERN int meshlib_request_perform(meshlib_request *r);
 /*
  * Response getters, valid after meshlib_request_perform() returned
  * MESHLIB_OK, until the request is performed again or freed. Strings are
- * borrowed from |r|.
+ * borrowed from |r|. Thread-safety: the owning thread of |r| (or any
+ * thread once no thread changes |r|). Since: 0.1.0
  */
 
 /** HTTP status (upstream's, or meshlib's local reply). Since: 0.1.0 */
