@@ -160,7 +160,10 @@ static int redirect_reply(meshlib_request *r, const ml_http_redirect *rd) {
   if (rd->authority) {
     ml_buf_puts(&b, rd->authority);
   } else {
-    ml_buf_puts(&b, r->host);
+    if (strchr(r->host, ':')) /* an IPv6 literal keeps its brackets */
+      ml_buf_printf(&b, "[%s]", r->host);
+    else
+      ml_buf_puts(&b, r->host);
     uint32_t port = rd->port;
     if (!port && rd->derive_port == 2)
       port = r->port;
