@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <netdb.h>
+#include <sys/socket.h>
 
 #include "cluster/cluster.h"
 #include "core/internal.h"
@@ -70,6 +72,16 @@ static int wait_address(meshlib *m, const char *want) {
 
 static void test_localhost_resolves_and_serves(void **state) {
   (void)state;
+  /* The system resolver must know localhost (/etc/hosts); a bare chroot
+   * may not, and then there is nothing here to test against. */
+  struct addrinfo hints, *ai = NULL;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_INET;
+  if (getaddrinfo("localhost", NULL, &hints, &ai) != 0) {
+    print_message("the system resolver does not know localhost: skipped\n");
+    skip();
+  }
+  freeaddrinfo(ai);
   meshlib_mock *mock;
   assert_int_equal(meshlib_mock_new(&mock), MESHLIB_OK);
   meshlib_mock_set_name(mock, "dns");
