@@ -487,22 +487,10 @@ static int split_headers(const call_args *a, call_run *run) {
   if (!run->headers)
     return -1;
   for (size_t i = 0; i < a->headers.count; i++) {
-    const char *h = a->headers.items[i];
-    const char *colon = strchr(h, ':');
-    if (!colon || colon == h) {
-      fprintf(stderr,
-              "meshctl call: bad header \"%s\" (expected 'Name: value')\n", h);
-      return -1;
-    }
-    size_t n = (size_t)(colon - h);
-    char *name = malloc(n + 1);
+    const char *value;
+    char *name = split_header("call", a->headers.items[i], &value);
     if (!name)
       return -1;
-    memcpy(name, h, n);
-    name[n] = '\0';
-    const char *value = colon + 1;
-    while (*value == ' ' || *value == '\t')
-      value++;
     run->headers[run->header_count].name = name;
     run->headers[run->header_count].value = value;
     run->header_count++;

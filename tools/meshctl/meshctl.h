@@ -75,6 +75,9 @@ int apply_common_args(meshlib_options *o, const common_args *c);
 int check_path(const char *cmd, const char *path);
 /* Prints why meshlib_options/meshlib setup failed with |rc|. */
 void options_error(const char *cmd, const meshlib_options *o, int rc);
+/* "Name: value" split: the name (malloc'd) and *value (borrowed from |h|,
+ * leading blanks skipped); NULL after saying why on stderr. */
+char *split_header(const char *cmd, const char *h, const char **value);
 /* Add |c|'s config paths to |o| (taken and freed) and create the mesh;
  * 0, or MESHCTL_USAGE after saying why on stderr. */
 int finish_mesh(const char *cmd, meshlib_options *o, const common_args *c,

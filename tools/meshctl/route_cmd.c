@@ -134,25 +134,10 @@ fail:
 static int add_headers(const route_args *a, meshlib_request *r) {
   for (size_t i = 0; i < a->headers.count; i++) {
     const char *h = a->headers.items[i];
-    const char *colon = strchr(h, ':');
-    if (!colon || colon == h) {
-      fprintf(stderr,
-              "meshctl route: bad header \"%s\" (expected "
-              "'Name: value')\n",
-              h);
+    const char *value;
+    char *name = split_header("route", h, &value);
+    if (!name)
       return -1;
-    }
-    size_t n = (size_t)(colon - h);
-    char *name = malloc(n + 1);
-    if (!name) {
-      fprintf(stderr, "meshctl route: out of memory\n");
-      return -1;
-    }
-    memcpy(name, h, n);
-    name[n] = '\0';
-    const char *value = colon + 1;
-    while (*value == ' ' || *value == '\t')
-      value++;
     int rc = meshlib_request_add_header(r, name, value);
     if (rc != MESHLIB_OK) {
       const char *msg = meshlib_request_errmsg(r);

@@ -167,6 +167,28 @@ void options_error(const char *cmd, const meshlib_options *o, int rc) {
           msg && *msg ? msg : meshlib_strerror(rc));
 }
 
+char *split_header(const char *cmd, const char *h, const char **value) {
+  const char *colon = strchr(h, ':');
+  if (!colon || colon == h) {
+    fprintf(stderr, "meshctl %s: bad header \"%s\" (expected 'Name: value')\n",
+            cmd, h);
+    return NULL;
+  }
+  size_t n = (size_t)(colon - h);
+  char *name = malloc(n + 1);
+  if (!name) {
+    fprintf(stderr, "meshctl %s: out of memory\n", cmd);
+    return NULL;
+  }
+  memcpy(name, h, n);
+  name[n] = '\0';
+  const char *v = colon + 1;
+  while (*v == ' ' || *v == '\t')
+    v++;
+  *value = v;
+  return name;
+}
+
 int finish_mesh(const char *cmd, meshlib_options *o, const common_args *c,
                 meshlib **out) {
   int rc = MESHLIB_OK;
