@@ -37,6 +37,8 @@
  *   bench_calls --only pair --calls K
  *     The same without the fresh calls (for callgrind: libcurl then
  *     works for the plain and the meshlib calls only).
+ *   --tracing off|PCT (with any of the above): trace headers and sampling
+ *     off, or PCT % of calls sampled with spans exported to the mock.
  * Output: one "name value" line per figure. */
 #include <curl/curl.h>
 #include <errno.h>
@@ -534,6 +536,11 @@ static double timed_run(bench *b, kind k, size_t n, int threads) {
   return (double)n / ((t1 - t0) / 1e6);
 }
 
+/* --tracing off|PCT: no trace headers and no sampling, or PCT % sampled
+ * with spans exported (OTLP and Zipkin) to the mock, which takes any POST.
+ * Without the option: meshlib's defaults (headers on, 1 %, no export). */
+static const char *tracing_mode;
+
 static meshlib *mesh_new(int port) {
   char yaml[4096];
   snprintf(yaml, sizeof(yaml), CONFIG_FMT, port, port, port);
@@ -542,6 +549,17 @@ static meshlib *mesh_new(int port) {
     die("meshlib_options_new");
   meshlib_options_set_namespace(o, "bench");
   meshlib_options_set_random_seed(o, 1);
+  if (tracing_mode && strcmp(tracing_mode, "off") == 0) {
+    meshlib_options_set_trace_headers(o, 0);
+    meshlib_options_set_tracing_sampling(o, 0.0);
+  } else if (tracing_mode) {
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    meshlib_options_set_tracing_sampling(o, strtod(tracing_mode, NULL));
+    meshlib_options_set_otlp_endpoint(o, url);
+    meshlib_options_set_zipkin_endpoint(o, url);
+    meshlib_options_set_tracing_queue(o, 65536, 512, 200);
+  }
   meshlib_options_add_config_string(o, "bench.yaml", yaml, strlen(yaml));
   meshlib *m;
   if (meshlib_new(&m, o) != MESHLIB_OK) {
@@ -575,6 +593,8 @@ int main(int argc, char **argv) {
       calls = (size_t)strtoul(argv[++i], NULL, 10);
     } else if (i + 1 < argc && strcmp(a, "--rounds") == 0) {
       rounds = atoi(argv[++i]);
+    } else if (i + 1 < argc && strcmp(a, "--tracing") == 0) {
+      tracing_mode = argv[++i];
     } else if (i + 1 < argc && strcmp(a, "--threads") == 0) {
       threads = atoi(argv[++i]);
     } else if (i + 1 < argc && strcmp(a, "--only") == 0) {
@@ -691,6 +711,14 @@ int main(int argc, char **argv) {
     }
     pthread_barrier_destroy(&b->start);
     pthread_barrier_destroy(&b->done);
+  }
+  if (tracing_mode) {
+    meshlib_tracing_stats ts;
+    meshlib_tracing_flush(b->mesh, 5000);
+    meshlib_tracing_get_stats(b->mesh, &ts);
+    printf("tracing_spans_exported %llu\ntracing_spans_dropped %llu\n",
+           (unsigned long long)ts.spans_exported,
+           (unsigned long long)ts.spans_dropped);
   }
   meshlib_free(b->mesh);
   curl_slist_free_all(b->plain_headers);

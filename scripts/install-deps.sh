@@ -7,6 +7,7 @@ packages=(
   libcurl4-openssl-dev libnghttp2-dev libwolfssl-dev libyaml-dev
   libcmocka-dev libpcre2-dev libmicrohttpd-dev
   python3 valgrind strace clang-format
+  prometheus # promtool and a Prometheus server for tests/prometheus
 )
 
 missing=()
@@ -15,15 +16,37 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+# Node.js and npm run the test collector (tests/collector): Debian's, unless
+# a node with npm is there already (NodeSource's bundles npm and conflicts
+# with Debian's npm package).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
+if [ ${#missing[@]} -ne 0 ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo="sudo"
+  fi
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Debian's package starts a prometheus service; the tests run their own
+  # on loopback with a temporary config, so none is left running.
+  if printf '%s\n' "${missing[@]}" | grep -qx prometheus; then
+    if [ -d /run/systemd/system ]; then
+      $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+    elif command -v service >/dev/null; then
+      $sudo service prometheus stop >/dev/null 2>&1 || true
+    fi
+  fi
 fi
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  sudo="sudo"
+# The test collector's npm packages (protobufjs, ajv, js-yaml), exactly as
+# its package-lock.json pins them.
+collector="$(cd "$(dirname "$0")/.." && pwd)/tests/collector"
+if [ ! -d "$collector/node_modules/protobufjs" ] ||
+   [ ! -d "$collector/node_modules/ajv" ] ||
+   [ ! -d "$collector/node_modules/js-yaml" ]; then
+  (cd "$collector" && npm ci --no-audit --no-fund)
 fi
-echo "installing: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

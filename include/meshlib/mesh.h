@@ -131,6 +131,34 @@ MESHLIB_EXTERN int meshlib_options_set_dns_refresh_ms(meshlib_options *o,
                                                       int64_t refresh_ms);
 
 /**
+ * Whether routes without `retries` get Istio's default retry policy (on
+ * by default, as Istio: 2 retries on connect-failure, refused-stream,
+ * unavailable, cancelled and retriable-status-codes, never on the same
+ * endpoint twice). 0: a route retries only when its `retries` say so, as
+ * with Istio's meshConfig.defaultHttpRetryPolicy set to no attempts.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG.
+ * Thread-safety: the owning thread. Since: 0.2.0
+ */
+MESHLIB_EXTERN int meshlib_options_set_default_retries(meshlib_options *o,
+                                                       int enabled);
+
+/**
+ * A retry rate budget per destination cluster, beyond Istio, in the
+ * spirit of Finagle's RetryBudget: over a sliding 10 s window, retries
+ * may not exceed |percent| % of the requests seen plus |min_per_second| x
+ * 10, so that retries cannot multiply the load on a struggling service.
+ * A retry over the budget is not made: the call ends with the last
+ * answer and flag URX. Applies on top of maxRetries and retryBudget.
+ * Default 0 and 0: off.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG (|percent| outside
+ * 0..1000 or |min_per_second| outside 0..1e6).
+ * Thread-safety: the owning thread. Since: 0.2.0
+ */
+MESHLIB_EXTERN int meshlib_options_set_retry_rate_budget(meshlib_options *o,
+                                                         double percent,
+                                                         double min_per_second);
+
+/**
  * Add a YAML file, or a directory whose *.yaml, *.yml and *.json files are
  * read in name order, to the config meshlib_new() loads. May be called more
  * than once.

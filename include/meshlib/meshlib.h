@@ -7,8 +7,12 @@
 #include <meshlib/version.h> /* generated at build time */
 #include "error.h"
 #include "mesh.h"
+#include "clusters.h"
+#include "control.h"
 #include "request.h"
 #include "loop.h"
 #include "testing.h"
+#include "tracing.h"
+#include "metrics.h"
 
 #endif /* MESHLIB_H */

@@ -170,6 +170,32 @@ MESHLIB_EXTERN int64_t meshlib_response_duration_us(const meshlib_request *r);
 MESHLIB_EXTERN const char *meshlib_response_details(const meshlib_request *r);
 
 /*
+ * Each attempt of the last perform, |i| from 0 to
+ * meshlib_response_attempts() - 1: what a retrying call tried, where, and
+ * why it tried again. Out of range: NULL, 0 or -1. Same lifetime and
+ * thread-safety as the getters above. Since: 0.2.0
+ */
+
+/** "address:port" the attempt went to. */
+MESHLIB_EXTERN const char *
+meshlib_response_attempt_upstream(const meshlib_request *r, uint32_t i);
+/** The attempt's status: the upstream's, or meshlib's local reply (503 for
+ * a connect failure, 504 for a per-try timeout). */
+MESHLIB_EXTERN int32_t meshlib_response_attempt_status(const meshlib_request *r,
+                                                       uint32_t i);
+/** The attempt's response flags (MESHLIB_RF_UF, MESHLIB_RF_UT, ...). */
+MESHLIB_EXTERN uint32_t meshlib_response_attempt_flags(const meshlib_request *r,
+                                                       uint32_t i);
+/** The attempt's duration in microseconds; -1 out of range. */
+MESHLIB_EXTERN int64_t
+meshlib_response_attempt_duration_us(const meshlib_request *r, uint32_t i);
+/** The retryOn condition that made meshlib try again after this attempt
+ * ("connect-failure", "5xx", "retriable-status-codes", ...), or NULL for
+ * the last attempt. */
+MESHLIB_EXTERN const char *
+meshlib_response_attempt_retry_reason(const meshlib_request *r, uint32_t i);
+
+/*
  * Decision getters. Unless said otherwise: strings are borrowed as long
  * as the decision is, and are NULL when the part is absent; any thread
  * may read a decision that no thread changes.
@@ -323,6 +349,18 @@ MESHLIB_EXTERN int meshlib_decision_header(const meshlib_decision *d,
  */
 MESHLIB_EXTERN int meshlib_decision_to_json(const meshlib_decision *d,
                                             char **out);
+
+/**
+ * The effective policy of |d| as lines of text, defaults filled in as
+ * istiod would give them to Envoy: the route timeout, the retries (Istio's
+ * default when the route names none), and per destination cluster its
+ * circuit breakers and outlier detection. What `meshctl route` prints.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG, MESHLIB_ERR_NOMEM.
+ * Ownership: *out is the caller's; free it with meshlib_free_str().
+ * Thread-safety: as meshlib_decision_to_json(). Since: 0.2.0
+ */
+MESHLIB_EXTERN int meshlib_decision_policy_text(const meshlib_decision *d,
+                                                char **out);
 
 #ifdef __cplusplus
 }

@@ -113,6 +113,7 @@ void ml_clusters_free(ml_clusters *c) {
   for (size_t i = 0; i < c->count; i++) {
     ml_lb_free(c->items[i].lb);
     ml_live_release(c->live, c->items[i].states, c->items[i].endpoint_count);
+    ml_live_release_cluster(c->live, c->items[i].state);
   }
   ml_free(c->mem, c->items);
   ml_free(c->mem, c->slots);
@@ -208,6 +209,9 @@ static int add_cluster(ml_clusters *c, const ml_cluster_inputs *in,
   if (!k->name || !k->endpoints || !k->states)
     return -1;
   c->count++; /* from here on, ml_clusters_free() cleans up after us */
+  k->state = ml_live_acquire_cluster(c->live, k->name);
+  if (!k->state)
+    return -1;
   for (size_t i = 0; i < eps->count; i++) {
     const ep_src *e = &eps->items[i];
     if (selector && !ml_labels_select(selector, e->labels))

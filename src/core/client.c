@@ -152,9 +152,75 @@ static void end_without_exchange(meshlib_client *c, ml_call *k,
   ml_xfer_result_free(c->mesh->mem, &r->xfer);
   ml_xfer_result_init(&r->xfer, c->mesh->mem);
   r->xfer.outcome = o;
-  int rc = ml_call_complete(r);
-  k->result = result != MESHLIB_OK ? result : rc;
+  if (result != MESHLIB_OK) { /* an error, not a response */
+    ml_call_abandon(r);
+    k->result = result;
+  } else {
+    k->result = ml_call_complete(r);
+  }
   mark_done(c, k);
+}
+
+static void start_curl(meshlib_client *c, ml_call *k);
+static int h2c_enqueue(meshlib_client *c, ml_call *k);
+static int is_h2c(const ml_xfer_req *x);
+
+/* Carry a call on from where its phases left it (driving thread): its
+ * next exchange, a wait, or its end. */
+static void step_call(meshlib_client *c, ml_call *k, int rc) {
+  meshlib_request *r = k->r;
+  if (rc != MESHLIB_OK) {
+    ml_call_abandon(r);
+    k->result = rc;
+    mark_done(c, k);
+    return;
+  }
+  if (r->plan.step == ML_STEP_DONE) {
+    k->result = ml_call_complete(r);
+    mark_done(c, k);
+    return;
+  }
+  if (r->plan.step == ML_STEP_WAIT) {
+    pthread_mutex_lock(&c->lock);
+    k->due_ms = mono_ms() + r->plan.wait_ms;
+    k->state = ML_CALL_WAITING;
+    q_push(&c->waiting, k);
+    pthread_mutex_unlock(&c->lock);
+    return;
+  }
+  if (is_h2c(&r->plan.x)) {
+    pthread_mutex_lock(&c->lock);
+    rc = h2c_enqueue(c, k);
+    pthread_mutex_unlock(&c->lock);
+    if (rc != MESHLIB_OK)
+      end_without_exchange(c, k, ML_XFER_LOCAL_ERROR, rc);
+    return;
+  }
+  start_curl(c, k);
+}
+
+/* Resume the calls whose wait is over; the earliest wait left, as a
+ * deadline (-1: none). */
+static int64_t resume_due(meshlib_client *c) {
+  int64_t now = mono_ms(), next = -1;
+  ml_call_queue due = {NULL, NULL};
+  pthread_mutex_lock(&c->lock);
+  for (ml_call *k = c->waiting.head, *n; k; k = n) {
+    n = k->qnext;
+    if (k->due_ms <= now) {
+      q_remove(&c->waiting, k);
+      q_push(&due, k);
+    } else if (next < 0 || k->due_ms < next) {
+      next = k->due_ms;
+    }
+  }
+  pthread_mutex_unlock(&c->lock);
+  for (ml_call *k = due.head, *n; k; k = n) {
+    n = k->qnext;
+    k->qnext = NULL;
+    step_call(c, k, ml_call_resume(k->r));
+  }
+  return due.head ? 0 : next;
 }
 
 static void end_curl(meshlib_client *c, ml_client_slot *s, CURLcode cc) {
@@ -168,9 +234,11 @@ static void end_curl(meshlib_client *c, ml_client_slot *s, CURLcode cc) {
   s->call = NULL;
   k->slot = NULL;
   slot_put(c, s);
-  int rc2 = ml_call_complete(k->r);
-  k->result = rc != MESHLIB_OK ? rc : rc2;
-  mark_done(c, k);
+  if (rc != MESHLIB_OK) {
+    step_call(c, k, rc);
+    return;
+  }
+  step_call(c, k, ml_call_attempt_end(k->r));
 }
 
 static void start_curl(meshlib_client *c, ml_call *k) {
@@ -225,14 +293,12 @@ static void complete_h2c(meshlib_client *c) {
   pthread_mutex_unlock(&c->lock);
   while (k) {
     ml_call *next = k->qnext;
-    if (k->cancel) {
+    if (k->cancel)
       end_without_exchange(c, k, ML_XFER_ABORTED, MESHLIB_OK);
-    } else {
-      int rc = ml_call_complete(k->r);
-      if (k->result == MESHLIB_OK)
-        k->result = rc;
-      mark_done(c, k);
-    }
+    else
+      step_call(c, k,
+                k->result != MESHLIB_OK ? k->result
+                                        : ml_call_attempt_end(k->r));
     k = next;
   }
 }
@@ -249,7 +315,8 @@ static void process_cancels(meshlib_client *c) {
   for (ml_call *k = c->calls; k; k = k->next) {
     if (!k->cancel || k->cancel_seen)
       continue;
-    if (k->state == ML_CALL_NEW && q_remove(&c->incoming, k)) {
+    if ((k->state == ML_CALL_NEW && q_remove(&c->incoming, k)) ||
+        (k->state == ML_CALL_WAITING && q_remove(&c->waiting, k))) {
       k->cancel_seen = 1;
       q_push(&due, k);
     } else if (k->state == ML_CALL_CURL) {
@@ -295,6 +362,17 @@ static void drain_efd(meshlib_client *c) {
     ;
 }
 
+/* When the earliest waiting call is due (monotonic ms), or -1. */
+static int64_t next_wait(meshlib_client *c) {
+  int64_t next = -1;
+  pthread_mutex_lock(&c->lock);
+  for (ml_call *k = c->waiting.head; k; k = k->qnext)
+    if (next < 0 || k->due_ms < next)
+      next = k->due_ms;
+  pthread_mutex_unlock(&c->lock);
+  return next;
+}
+
 /* Tell the application's timer what the client needs now: 0 when
  * callbacks are due, else libcurl's next deadline. */
 static void sync_timer(meshlib_client *c) {
@@ -308,6 +386,14 @@ static void sync_timer(meshlib_client *c) {
     ms = 0;
   else if (curl_multi_timeout(c->multi, &ms) != CURLM_OK)
     ms = -1;
+  int64_t wake = next_wait(c);
+  if (!due && wake >= 0) {
+    int64_t in = wake - mono_ms();
+    if (in < 0)
+      in = 0;
+    if (ms < 0 || in < ms)
+      ms = (long)in;
+  }
   int64_t want = ms < 0 ? -1 : mono_ms() + ms;
   int64_t have = c->app_deadline_ms;
   if (want == have ||
@@ -322,6 +408,7 @@ static void progress(meshlib_client *c) {
   read_infos(c);
   process_cancels(c);
   complete_h2c(c);
+  resume_due(c);
   deliver(c);
 }
 
@@ -412,6 +499,7 @@ static void shutdown_calls(meshlib_client *c) {
   pthread_mutex_lock(&c->lock);
   c->worker_count = 0;
   ml_call *in = q_take_all(&c->incoming);
+  ml_call *waits = q_take_all(&c->waiting);
   for (k = c->calls; k; k = k->next)
     if (k->state == ML_CALL_CURL)
       q_push(&due, k);
@@ -419,6 +507,10 @@ static void shutdown_calls(meshlib_client *c) {
   for (ml_call *next; in; in = next) {
     next = in->qnext;
     end_without_exchange(c, in, ML_XFER_ABORTED, MESHLIB_OK);
+  }
+  for (ml_call *next; waits; waits = next) {
+    next = waits->qnext;
+    end_without_exchange(c, waits, ML_XFER_ABORTED, MESHLIB_OK);
   }
   for (ml_call *next; due.head; due.head = next) {
     next = due.head->qnext;
@@ -458,8 +550,14 @@ static void *thread_main(void *arg) {
     pthread_mutex_unlock(&c->lock);
     /* curl_multi_poll() also returns at libcurl's own next deadline, and
      * at once after curl_multi_wakeup() (new calls, cancels). */
+    int timeout = busy ? 0 : 1000;
+    int64_t wake = next_wait(c);
+    if (!busy && wake >= 0) {
+      int64_t left = wake - mono_ms();
+      timeout = left <= 0 ? 0 : left < 1000 ? (int)left : 1000;
+    }
     struct curl_waitfd w = {c->efd, CURL_WAIT_POLLIN, 0};
-    curl_multi_poll(c->multi, &w, 1, busy ? 0 : 1000, NULL);
+    curl_multi_poll(c->multi, &w, 1, timeout, NULL);
     if (w.revents)
       drain_efd(c);
   }
@@ -591,33 +689,43 @@ int meshlib_client_perform(meshlib_client *c, meshlib_request *r,
   k->user_data = user_data;
   /* Routing and picking run here, on the caller's thread: the mesh is
    * shared, the request is still the caller's. */
+  r->plan.blocking = 0;
   int rc = ml_call_prepare(r);
   if (rc != MESHLIB_OK) {
+    ml_call_abandon(r);
     ml_free(mem, k);
     return rc;
   }
-  int send = r->plan.send;
+  ml_call_step step = r->plan.step;
+  if (step == ML_STEP_DONE) /* meshlib answered itself */
+    k->result = ml_call_complete(r);
+  int send = step == ML_STEP_SEND;
   int h2c = send && is_h2c(&r->plan.x);
 
   pthread_mutex_lock(&c->lock);
   if (c->closing) {
     pthread_mutex_unlock(&c->lock);
-    r->xfer.outcome = ML_XFER_ABORTED;
-    ml_call_complete(r); /* releases the endpoint's in-flight count */
+    if (step != ML_STEP_DONE) {
+      r->xfer.outcome = ML_XFER_ABORTED;
+      ml_call_complete(r); /* releases the endpoint's in-flight count */
+    }
     ml_free(mem, k);
     return MESHLIB_ERR_INVALID_ARG;
   }
   list_add(c, k);
-  if (!send) {
+  if (step == ML_STEP_DONE) {
     k->state = ML_CALL_DONE;
     q_push(&c->done, k);
+  } else if (step == ML_STEP_WAIT) {
+    k->due_ms = mono_ms() + r->plan.wait_ms;
+    k->state = ML_CALL_WAITING;
+    q_push(&c->waiting, k);
   } else if (h2c) {
     rc = h2c_enqueue(c, k);
     if (rc != MESHLIB_OK) {
       list_del(c, k);
       pthread_mutex_unlock(&c->lock);
-      r->xfer.outcome = ML_XFER_LOCAL_ERROR;
-      ml_call_complete(r);
+      ml_call_abandon(r);
       ml_free(mem, k);
       return rc;
     }
@@ -658,6 +766,7 @@ int meshlib_client_cancel(meshlib_client *c, meshlib_request *r) {
     switch (k->state) {
     case ML_CALL_NEW:
     case ML_CALL_CURL:
+    case ML_CALL_WAITING:
       k->cancel = 1;
       c->cancel_pending = 1;
       break;

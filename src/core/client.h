@@ -31,6 +31,7 @@ typedef enum ml_call_state {
   ML_CALL_H2C_RUNNING, /* a worker runs the exchange */
   ML_CALL_H2C_ENDED,   /* exchange over; to complete on the driving thread */
   ML_CALL_ABANDONED,   /* cancelled before sending; to complete likewise */
+  ML_CALL_WAITING,     /* a fault's delay or a retry's backoff runs */
   ML_CALL_DONE         /* complete; the callback is due */
 } ml_call_state;
 
@@ -51,6 +52,7 @@ typedef struct ml_call {
   int cancel;      /* meshlib_client_cancel() asked for it */
   int cancel_seen; /* the driving thread acted on |cancel| */
   ml_client_slot *slot;
+  int64_t due_ms;              /* ML_CALL_WAITING: when to resume (monotonic) */
   struct ml_call *prev, *next; /* every call of the client */
   struct ml_call *qnext;       /* in one queue at a time */
 } ml_call;
@@ -71,10 +73,11 @@ struct meshlib_client {
   ml_call_queue done;     /* complete, callbacks due */
   ml_call_queue h2c_jobs; /* for the workers */
   ml_call_queue h2c_ended;
-  int cancel_pending;  /* some call has cancel && !cancel_seen */
-  int closing;         /* meshlib_client_free() runs: perform refuses */
-  int stop;            /* own thread and workers: leave */
-  pthread_cond_t work; /* h2c_jobs or stop changed */
+  ml_call_queue waiting; /* ML_CALL_WAITING, in no order */
+  int cancel_pending;    /* some call has cancel && !cancel_seen */
+  int closing;           /* meshlib_client_free() runs: perform refuses */
+  int stop;              /* own thread and workers: leave */
+  pthread_cond_t work;   /* h2c_jobs or stop changed */
   pthread_t workers[ML_CLIENT_H2C_WORKERS];
   int worker_count;
   int worker_idle;

@@ -76,6 +76,12 @@ void ml_curl_release(meshlib_request *r) {
   }
 }
 
+/* The request's headers, then the attempt's own. */
+static const ml_header *header_at(const ml_xfer_req *x, size_t i) {
+  return i < x->header_count ? &x->headers[i]
+                             : &x->extra_headers[i - x->header_count];
+}
+
 int meshlib_curl_add_headers(meshlib_request *r,
                              const struct curl_slist *headers) {
   if (!GOOD_REQUEST(r))
@@ -115,27 +121,40 @@ int meshlib_curl_add_headers(meshlib_request *r,
 int meshlib_curl_prepare(meshlib_request *r, CURL *easy) {
   if (!GOOD_REQUEST(r) || !easy || r->curl_state)
     return MESHLIB_ERR_INVALID_ARG;
+  /* The application performs the exchange, once: no retries here, and a
+   * fault's delay blocks this call (docs/resilience.md). */
+  r->plan.blocking = 0;
   int rc = ml_call_prepare(r);
-  if (rc != MESHLIB_OK)
+  while (rc == MESHLIB_OK && r->plan.step == ML_STEP_WAIT) {
+    ml_sleep_ms(r->plan.wait_ms);
+    rc = ml_call_resume(r);
+  }
+  if (rc != MESHLIB_OK) {
+    ml_call_abandon(r);
     return rc;
-  if (!r->plan.send)
+  }
+  if (!r->plan.send) {
+    ml_call_complete(r);
     return MESHLIB_CURL_LOCAL_REPLY;
+  }
 
   const ml_mem *mem = r->mesh->mem;
   const ml_xfer_req *x = &r->plan.x;
   const char *path = x->path && x->path[0] ? x->path : "/";
+  size_t count = x->header_count + x->extra_header_count;
   size_t bytes = 0;
-  for (size_t i = 0; i < x->header_count; i++)
-    bytes += strlen(x->headers[i].name) + strlen(x->headers[i].value) + 3;
+  for (size_t i = 0; i < count; i++) {
+    const ml_header *h = header_at(x, i);
+    bytes += strlen(h->name) + strlen(h->value) + 3;
+  }
   size_t url_len =
       strlen(x->scheme) + 3 + strlen(x->authority) + strlen(path) + 1;
   size_t ct_len = strlen(x->connect_host) + 16;
-  size_t head = sizeof(struct ml_curl_state) +
-                x->header_count * sizeof(struct curl_slist);
+  size_t head =
+      sizeof(struct ml_curl_state) + count * sizeof(struct curl_slist);
   char *block = ml_malloc(mem, head + bytes + url_len + ct_len);
   if (!block) {
-    r->xfer.outcome = ML_XFER_LOCAL_ERROR;
-    ml_call_complete(r);
+    ml_call_abandon(r);
     return MESHLIB_ERR_NOMEM;
   }
   struct ml_curl_state *s = (struct ml_curl_state *)(void *)block;
@@ -144,10 +163,10 @@ int meshlib_curl_prepare(meshlib_request *r, CURL *easy) {
   struct curl_slist *node =
       (struct curl_slist *)(void *)(block + sizeof(struct ml_curl_state));
   char *text = block + head;
-  for (size_t i = 0; i < x->header_count; i++) {
-    const ml_header *h = &x->headers[i];
+  for (size_t i = 0; i < count; i++) {
+    const ml_header *h = header_at(x, i);
     node[i].data = text;
-    node[i].next = i + 1 < x->header_count ? &node[i + 1] : NULL;
+    node[i].next = i + 1 < count ? &node[i + 1] : NULL;
     /* "Name;" is libcurl's way to send an empty value. */
     size_t nl = strlen(h->name), vl = strlen(h->value);
     memcpy(text, h->name, nl);
@@ -161,7 +180,7 @@ int meshlib_curl_prepare(meshlib_request *r, CURL *easy) {
     }
     *text++ = '\0';
   }
-  s->headers = x->header_count ? node : NULL;
+  s->headers = count ? node : NULL;
   char *url = text;
   text += snprintf(text, url_len, "%s://%s%s", x->scheme, x->authority, path);
   text++;
@@ -208,8 +227,7 @@ int meshlib_curl_prepare(meshlib_request *r, CURL *easy) {
   if (cc != CURLE_OK) {
     restore(easy, s->set);
     ml_free(mem, block);
-    r->xfer.outcome = ML_XFER_LOCAL_ERROR;
-    ml_call_complete(r);
+    ml_call_abandon(r);
     return cc == CURLE_OUT_OF_MEMORY ? MESHLIB_ERR_NOMEM
                                      : MESHLIB_ERR_INVALID_ARG;
   }

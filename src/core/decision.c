@@ -112,6 +112,7 @@ int ml_decision_make(struct meshlib_decision *d, const ml_mem *mem,
     in.source_label_count = m->settings.label_count;
   }
   in.source_namespace = m->settings.namespace_;
+  d->default_retries = !m->settings.no_default_retries;
 
   ml_route_result res;
   int rc = ml_route_decide(snap->routes, &in, &res);

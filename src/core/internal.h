@@ -10,6 +10,9 @@
 #include "config/load.h"
 #include "config/snapshot.h"
 #include "core/dns.h"
+#include "policy/breaker.h"
+#include "control/events.h"
+#include "telemetry/metrics.h"
 #include "util/mem.h"
 
 /* Magic numbers catch a stale or mistyped handle (curl's GOOD_EASY_HANDLE). */
@@ -34,9 +37,13 @@ typedef struct ml_settings {
   int has_seed;
   uint64_t seed;
   int64_t dns_refresh_ms;
+  int no_default_retries;     /* routes without `retries` do not retry */
+  ml_rate_budget rate_budget; /* 0, 0: off */
   int log_level;
   meshlib_log_cb log_cb;
   void *log_user_data;
+  struct ml_trace_settings *trace; /* tracing, access log; NULL: defaults */
+  ml_metrics_settings metrics;     /* plain data: copied whole */
 } ml_settings;
 
 struct meshlib_options {
@@ -47,6 +54,7 @@ struct meshlib_options {
   ml_source *sources;
   size_t source_count;
   char *errmsg;
+  struct ml_control_opts *control; /* src/control: watch, URLs; or NULL */
 };
 
 struct meshlib {
@@ -63,6 +71,14 @@ struct meshlib {
   ml_app_endpoints *app; /* under apply_lock */
   size_t app_count;
   ml_dns dns; /* resolver of DNS ServiceEntries */
+  /* src/control: the watcher thread (NULL when none), and the record of
+   * applied and rejected configs with their subscribers. */
+  struct ml_control *control;
+  ml_config_events events;
+  struct ml_tracer *tracer;         /* telemetry/trace.c */
+  struct ml_access_log *access_log; /* telemetry/access_log.c; NULL: off */
+  struct ml_metrics *metrics;       /* telemetry/metrics.c */
+  struct ml_admin *admin;           /* telemetry/admin.c; NULL: off */
 };
 
 struct meshlib_endpoints {

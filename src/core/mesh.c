@@ -4,7 +4,9 @@
 #include <string.h>
 #include <time.h>
 #include "config/analyze.h"
+#include "control/control.h"
 #include "core/internal.h"
+#include "telemetry/trace.h"
 
 #define GOOD_MESH(m) ((m) && (m)->magic == ML_MAGIC_MESH)
 #define GOOD_CONFIG(c) ((c) && (c)->magic == ML_MAGIC_CONFIG)
@@ -80,8 +82,10 @@ int meshlib_new(meshlib **out, meshlib_options *o) {
                 : (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)m << 16);
   pthread_mutex_init(&m->apply_lock, NULL);
   ml_dns_init(&m->dns, m, o->settings.dns_refresh_ms);
+  ml_config_events_init(&m->events);
   rc = ml_live_init(&m->live, m->mem);
   if (rc != MESHLIB_OK) {
+    ml_config_events_destroy(m->mem, &m->events);
     ml_dns_destroy(&m->dns);
     pthread_mutex_destroy(&m->apply_lock);
     ml_settings_free(m->mem, &m->settings);
@@ -92,8 +96,24 @@ int meshlib_new(meshlib **out, meshlib_options *o) {
   /* Version 0: the empty config, so that a snapshot is always in force. */
   ml_config *empty = ml_config_new(m->mem);
   rc = empty ? ml_mesh_install(m, empty, 0) : MESHLIB_ERR_NOMEM;
-  if (rc == MESHLIB_OK && o->source_count)
+  if (rc == MESHLIB_OK && ml_control_wanted(o)) {
+    /* Watched sources, URLs or subscribers: src/control loads them and
+     * starts the thread that follows them. */
+    char err[1024] = "";
+    rc = ml_control_start(m, o, err, sizeof(err));
+    if (rc != MESHLIB_OK && err[0])
+      set_options_error(o, err);
+  } else if (rc == MESHLIB_OK && o->source_count) {
     rc = load_sources(m, o, o);
+  }
+  if (rc == MESHLIB_OK)
+    rc = ml_trace_mesh_init(m); /* tracer, exporter thread, access log */
+  if (rc == MESHLIB_OK) {
+    char err[256] = "";
+    rc = ml_telemetry_mesh_init(m, err, sizeof(err)); /* metrics, admin */
+    if (rc != MESHLIB_OK && err[0])
+      set_options_error(o, err);
+  }
   if (rc != MESHLIB_OK) {
     if (!o->errmsg || !o->errmsg[0])
       set_options_error(o, meshlib_strerror(rc));
@@ -122,6 +142,10 @@ static void app_endpoints_free(const ml_mem *mem, ml_app_endpoint *e,
 void meshlib_free(meshlib *m) {
   if (!GOOD_MESH(m))
     return;
+  ml_telemetry_mesh_free(m); /* the admin thread reads the mesh */
+  /* The control thread applies config: stopped before what it uses. */
+  ml_control_stop(m);
+  ml_trace_mesh_free(m); /* flushes spans with a bounded wait */
   ml_dns_destroy(&m->dns); /* its thread rebuilds snapshots */
   ml_snapshot_slot_clear(&m->current);
   for (size_t i = 0; i < m->app_count; i++) {
@@ -130,6 +154,7 @@ void meshlib_free(meshlib *m) {
   }
   ml_free(m->mem, m->app);
   ml_live_destroy(&m->live);
+  ml_config_events_destroy(m->mem, &m->events);
   pthread_mutex_destroy(&m->apply_lock);
   const ml_mem *mem = m->mem;
   ml_settings_free(mem, &m->settings);
@@ -407,8 +432,16 @@ int meshlib_config_apply(meshlib_config *c) {
     return MESHLIB_ERR_CONFIG_EMPTY; /* already applied */
   if (c->first_error != MESHLIB_OK || c->diags.errors) {
     const struct meshlib_diag *e = ml_diags_first_error(&c->diags);
-    ml_log(m, MESHLIB_LEVEL_ERROR, "config rejected: %s",
-           e ? e->text : meshlib_strerror(c->first_error));
+    const char *why = e ? e->text : meshlib_strerror(c->first_error);
+    /* A rejected attempt takes a version too, so that it can be named
+     * (an xDS NACK names the version it refuses). */
+    uint64_t version = atomic_fetch_add(&m->next_version, 1);
+    ml_log(m, MESHLIB_LEVEL_ERROR,
+           "config version %llu rejected, version %llu stays: %s",
+           (unsigned long long)version,
+           (unsigned long long)atomic_load(&m->events.last_applied_version),
+           why);
+    ml_config_rejected(m, version, why);
     return c->first_error != MESHLIB_OK ? c->first_error : MESHLIB_ERR_CONFIG;
   }
   pthread_mutex_lock(&m->apply_lock);
@@ -416,10 +449,14 @@ int meshlib_config_apply(meshlib_config *c) {
   /* The snapshot takes the config whatever happens. */
   int rc = ml_mesh_install(m, c->config, version);
   c->config = NULL;
-  pthread_mutex_unlock(&m->apply_lock);
   if (rc == MESHLIB_OK)
+    ml_config_applied_begin(m); /* subscribers hear of versions in order */
+  pthread_mutex_unlock(&m->apply_lock);
+  if (rc == MESHLIB_OK) {
     ml_log(m, MESHLIB_LEVEL_INFO, "config version %llu in force",
            (unsigned long long)version);
+    ml_config_applied_end(m, version);
+  }
   return rc;
 }
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <string.h>
+#include "control/control.h"
 #include "core/internal.h"
+#include "telemetry/trace.h"
 
 int ml_settings_copy(const ml_mem *mem, ml_settings *dst,
                      const ml_settings *src) {
@@ -8,10 +10,13 @@ int ml_settings_copy(const ml_mem *mem, ml_settings *dst,
   dst->strict = src->strict;
   dst->has_seed = src->has_seed;
   dst->dns_refresh_ms = src->dns_refresh_ms;
+  dst->no_default_retries = src->no_default_retries;
+  dst->rate_budget = src->rate_budget;
   dst->seed = src->seed;
   dst->log_level = src->log_level;
   dst->log_cb = src->log_cb;
   dst->log_user_data = src->log_user_data;
+  dst->metrics = src->metrics;
   dst->namespace_ = ml_strdup(mem, src->namespace_);
   dst->domain_suffix = ml_strdup(mem, src->domain_suffix);
   if (!dst->namespace_ || !dst->domain_suffix)
@@ -28,6 +33,8 @@ int ml_settings_copy(const ml_mem *mem, ml_settings *dst,
         goto oom;
     }
   }
+  if (src->trace && !(dst->trace = ml_trace_settings_dup(mem, src->trace)))
+    goto oom;
   return MESHLIB_OK;
 oom:
   ml_settings_free(mem, dst);
@@ -42,6 +49,7 @@ void ml_settings_free(const ml_mem *mem, ml_settings *s) {
     ml_free(mem, (char *)s->labels[i].value);
   }
   ml_free(mem, s->labels);
+  ml_trace_settings_free(mem, s->trace);
   memset(s, 0, sizeof(*s));
 }
 
@@ -96,6 +104,7 @@ void meshlib_options_free(meshlib_options *o) {
   ml_settings_free(mem, &o->settings);
   sources_free(mem, o->sources, o->source_count);
   ml_free(mem, o->errmsg);
+  ml_control_opts_free(o->control); /* libc memory, like |o| */
   o->magic = 0;
   /* The struct itself came from libc: the allocator may be set later. */
   ml_free(NULL, o);
@@ -197,6 +206,24 @@ int meshlib_options_set_dns_refresh_ms(meshlib_options *o, int64_t refresh_ms) {
   if (!GOOD_OPTIONS(o) || refresh_ms < 0)
     return MESHLIB_ERR_INVALID_ARG;
   o->settings.dns_refresh_ms = refresh_ms;
+  return MESHLIB_OK;
+}
+
+int meshlib_options_set_default_retries(meshlib_options *o, int enabled) {
+  if (!GOOD_OPTIONS(o))
+    return MESHLIB_ERR_INVALID_ARG;
+  o->settings.no_default_retries = !enabled;
+  return MESHLIB_OK;
+}
+
+int meshlib_options_set_retry_rate_budget(meshlib_options *o, double percent,
+                                          double min_per_second) {
+  /* Written so that NaN fails every test. */
+  if (!GOOD_OPTIONS(o) || !(percent >= 0 && percent <= 1000) ||
+      !(min_per_second >= 0 && min_per_second <= 1e6))
+    return MESHLIB_ERR_INVALID_ARG;
+  o->settings.rate_budget.percent = percent;
+  o->settings.rate_budget.min_per_sec = min_per_second;
   return MESHLIB_OK;
 }
 

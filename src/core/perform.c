@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The path of one call: route, fault-free local replies (no route,
- * direct response, redirect), destination, cluster, endpoint, exchange,
- * response header rules. Retries, timeouts per try, outlier detection
- * and faults join this path with the resilience work. */
+/* The path of one call up to its first attempt: route, local replies (no
+ * route, direct response, redirect), destination, cluster, what is sent;
+ * then, per attempt, the endpoint; and the response's header rules and
+ * getters. Attempts, retries, timeouts and faults: core/attempt.c. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -18,20 +18,8 @@
 /* Envoy's local reply texts, so that logs read the same. */
 #define DETAILS_NR "route_not_found"
 #define DETAILS_NC "cluster_not_found"
-#define DETAILS_UH "no healthy upstream"
-#define DETAILS_UF                                                             \
-  "upstream connect error or disconnect/reset before headers. reset "          \
-  "reason: connection failure"
-#define DETAILS_UC                                                             \
-  "upstream connect error or disconnect/reset before headers. reset "          \
-  "reason: connection termination"
-#define DETAILS_UR                                                             \
-  "upstream connect error or disconnect/reset before headers. reset "          \
-  "reason: remote refused stream reset"
-#define DETAILS_UT "upstream request timeout"
-#define DETAILS_DC "downstream cancelled"
 
-static int64_t now_us(void) {
+int64_t ml_now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
@@ -58,8 +46,8 @@ static void response_reset(meshlib_request *r) {
   r->attempts = 0;
 }
 
-static void local_reply(meshlib_request *r, int32_t status, uint32_t flags,
-                        const char *details, const char *body, size_t len) {
+void ml_call_local_reply(meshlib_request *r, int32_t status, uint32_t flags,
+                         const char *details, const char *body, size_t len) {
   r->status = status;
   r->flags |= flags;
   r->details = details;
@@ -186,35 +174,9 @@ static int redirect_reply(meshlib_request *r, const ml_http_redirect *rd) {
     return MESHLIB_ERR_NOMEM;
   r->resp_list = r->resp_headers;
   r->resp_header_count = n;
-  local_reply(r, rd->redirect_code ? rd->redirect_code : 301, 0, "", "", 0);
+  ml_call_local_reply(r, rd->redirect_code ? rd->redirect_code : 301, 0, "", "",
+                      0);
   return MESHLIB_OK;
-}
-
-static void classify(meshlib_request *r) {
-  switch (r->xfer.outcome) {
-  case ML_XFER_OK:
-    r->status = r->xfer.status;
-    return;
-  case ML_XFER_CONNECT_FAILURE:
-  case ML_XFER_TLS_ERROR:
-    local_reply(r, 503, MESHLIB_RF_UF, DETAILS_UF, DETAILS_UF,
-                strlen(DETAILS_UF));
-    return;
-  case ML_XFER_TIMEOUT:
-    local_reply(r, 504, MESHLIB_RF_UT, DETAILS_UT, DETAILS_UT,
-                strlen(DETAILS_UT));
-    return;
-  case ML_XFER_REFUSED_STREAM:
-    local_reply(r, 503, MESHLIB_RF_UR, DETAILS_UR, DETAILS_UR,
-                strlen(DETAILS_UR));
-    return;
-  case ML_XFER_ABORTED:
-    local_reply(r, 499, MESHLIB_RF_DC, DETAILS_DC, "", 0);
-    return;
-  default:
-    local_reply(r, 503, MESHLIB_RF_UC, DETAILS_UC, DETAILS_UC,
-                strlen(DETAILS_UC));
-  }
 }
 
 /* Fill r->plan.cookie with a Set-Cookie value for |ch| and put the hash
@@ -239,23 +201,21 @@ static int make_cookie(meshlib_request *r, const ml_consistent_hash *ch,
   return 0;
 }
 
-/* Choose the endpoint in |k| (a cluster, or NULL for the host itself)
- * and build the exchange in r->plan. Returns MESHLIB_OK with
- * r->plan.send set when there is something to send. */
-static int plan_exchange(meshlib_request *r, const ml_decision_dest *dest,
-                         const ml_cluster *k, const ml_http_route *rt) {
+/* Once per call: the hash key (and a generated cookie), the path and
+ * headers sent and the exchange's fixed fields. The endpoint is chosen
+ * per attempt (ml_call_plan_attempt). */
+static int setup_exchange(meshlib_request *r, const ml_decision_dest *dest,
+                          const ml_cluster *k, const ml_http_route *rt) {
   const ml_mem *mem = r->mesh->mem;
   ml_call_plan *p = &r->plan;
   ml_xfer_req *x = &p->x;
   memset(x, 0, sizeof(*x));
-  /* With no endpoints known, the call goes where it names: the request's
-   * own host for a host without rules, else the destination's FQDN. */
-  const char *connect_host = dest->config ? dest->host : r->host;
-  uint32_t connect_port = dest->port ? dest->port : r->port;
-
+  p->dest = dest;
+  p->route = rt;
+  p->cluster = k;
+  p->has_hash = 0;
   if (k) {
     r->cluster = k->name;
-    ml_lb_ctx ctx = {&r->rand, 0, 0, NULL, 0};
     const ml_consistent_hash *ch = k->policy.load_balancer.consistent_hash;
     if (ch) {
       /* The key the request carries (header, cookie, query parameter);
@@ -265,28 +225,14 @@ static int plan_exchange(meshlib_request *r, const ml_decision_dest *dest,
       in.query = r->query;
       in.headers = r->headers;
       in.header_count = r->header_count;
-      ctx.has_hash = ml_lb_hash_key(ch, &in, NULL, &ctx.hash);
-      if (!ctx.has_hash && ml_lb_cookie_needed(ch, &in)) {
+      p->has_hash = ml_lb_hash_key(ch, &in, NULL, &p->hash);
+      if (!p->has_hash && ml_lb_cookie_needed(ch, &in)) {
         /* Envoy's generated cookie: a new value decides this call and is
          * set on the response, so the caller's next calls stick. */
-        if (make_cookie(r, ch, &ctx.hash))
+        if (make_cookie(r, ch, &p->hash))
           return MESHLIB_ERR_NOMEM;
-        ctx.has_hash = 1;
+        p->has_hash = 1;
       }
-    }
-    size_t idx = 0;
-    int pick = k->lb ? ml_lb_pick(k->lb, &ctx, &idx) : ML_LB_PICK_NONE;
-    if (pick == ML_LB_PICK_NONE) {
-      local_reply(r, 503, MESHLIB_RF_UH, DETAILS_UH, DETAILS_UH,
-                  strlen(DETAILS_UH));
-      return MESHLIB_OK;
-    }
-    if (pick == ML_LB_PICK_OK) {
-      const ml_lb_endpoint *ep = &k->endpoints[idx];
-      connect_host = ep->address;
-      if (ep->port)
-        connect_port = ep->port;
-      p->state = k->states[idx];
     }
     x->version = k->version;
   } else {
@@ -333,19 +279,26 @@ static int plan_exchange(meshlib_request *r, const ml_decision_dest *dest,
                      ? rt->rewrite->authority
                      : r->authority;
   x->path = target;
-  x->connect_host = connect_host;
-  x->connect_port = connect_port;
+  p->base_headers = headers;
+  p->base_header_count = header_count;
   x->headers = headers;
   x->header_count = header_count;
   x->body = r->body;
   x->body_len = r->body_len;
-  int64_t timeout = rt ? rt->timeout_ms : -1;
-  if (r->timeout_ms > 0 && (timeout <= 0 || r->timeout_ms < timeout))
-    timeout = r->timeout_ms;
-  x->timeout_ms = timeout > 0 ? timeout : 0;
-  if (k && k->policy.connection_pool.present &&
-      k->policy.connection_pool.connect_timeout_ms > 0)
-    x->connect_timeout_ms = k->policy.connection_pool.connect_timeout_ms;
+  const ml_connection_pool *cp = k ? &k->policy.connection_pool : NULL;
+  if (cp && cp->present) {
+    if (cp->connect_timeout_ms > 0)
+      x->connect_timeout_ms = cp->connect_timeout_ms;
+    ml_xfer_pool *pool = &p->pool;
+    pool->max_requests_per_connection = cp->max_requests_per_connection;
+    pool->idle_timeout_ms = cp->http_idle_timeout_ms;
+    pool->max_connection_duration_ms = cp->max_connection_duration_ms;
+    pool->tcp_keepalive = cp->has_tcp_keepalive;
+    pool->keepalive_time_ms = cp->tcp_keepalive.time_ms;
+    pool->keepalive_interval_ms = cp->tcp_keepalive.interval_ms;
+    pool->keepalive_probes = cp->tcp_keepalive.probes;
+    x->pool = pool;
+  }
   const ml_client_tls *tls = k ? &k->policy.tls : NULL;
   if (tls && tls->present &&
       (tls->mode == ML_TLS_SIMPLE || tls->mode == ML_TLS_MUTUAL)) {
@@ -359,21 +312,56 @@ static int plan_exchange(meshlib_request *r, const ml_decision_dest *dest,
     p->tls.insecure_skip_verify = tls->insecure_skip_verify == ML_TRI_TRUE;
     x->tls = &p->tls;
   }
-  p->dest = dest;
-  p->route = rt;
-  p->send = 1;
-  if (p->state)
-    atomic_fetch_add_explicit(&p->state->in_flight, 1, memory_order_relaxed);
   return MESHLIB_OK;
 }
 
+int ml_call_plan_attempt(meshlib_request *r) {
+  ml_call_plan *p = &r->plan;
+  const ml_cluster *k = p->cluster;
+  ml_xfer_req *x = &p->x;
+  /* With no endpoints known, the call goes where it names: the request's
+   * own host for a host without rules, else the destination's FQDN. */
+  x->connect_host = p->dest->config ? p->dest->host : r->host;
+  x->connect_port = p->dest->port ? p->dest->port : r->port;
+  p->state = NULL;
+  p->has_ep = 0;
+  if (!k)
+    return 1;
+  size_t tried = p->tried_count < 8 ? p->tried_count : 8;
+  ml_lb_ctx ctx = {&r->rand, p->hash, p->has_hash,
+                   p->retry.previous_hosts ? p->tried : NULL,
+                   p->retry.previous_hosts ? tried : 0};
+  size_t idx = 0;
+  int pick = k->lb ? ml_lb_pick(k->lb, &ctx, &idx) : ML_LB_PICK_NONE;
+  if (pick == ML_LB_PICK_NONE)
+    return 0;
+  if (pick == ML_LB_PICK_OK) {
+    const ml_lb_endpoint *ep = &k->endpoints[idx];
+    x->connect_host = ep->address;
+    if (ep->port)
+      x->connect_port = ep->port;
+    p->state = k->states[idx];
+    p->ep_index = idx;
+    p->has_ep = 1;
+  }
+  return 1;
+}
+
 int ml_call_prepare(meshlib_request *r) {
-  r->start_us = now_us();
+  struct timespec wall;
+  clock_gettime(CLOCK_REALTIME, &wall);
+  r->start_wall_us = (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000;
+  r->start_us = ml_now_us();
   response_reset(r);
   r->performed = 1;
-  r->plan.send = 0;
-  r->plan.state = NULL;
-  r->plan.set_cookie = 0;
+  ml_call_plan *p = &r->plan;
+  p->step = ML_STEP_DONE;
+  p->send = 0;
+  p->state = NULL;
+  p->set_cookie = 0;
+  p->route = NULL;
+  p->dest = NULL;
+  p->cluster = NULL;
   const meshlib_decision *d;
   int rc = meshlib_request_route(r, &d);
   if (rc != MESHLIB_OK)
@@ -381,11 +369,12 @@ int ml_call_prepare(meshlib_request *r) {
   const ml_http_route *rt = r->decision.res.route;
 
   if (r->decision.flags & MESHLIB_RF_NR) {
-    local_reply(r, 404, MESHLIB_RF_NR, DETAILS_NR, "", 0);
+    ml_call_local_reply(r, 404, MESHLIB_RF_NR, DETAILS_NR, "", 0);
   } else if (rt && rt->direct_response) {
-    local_reply(r, rt->direct_response->status, 0, "direct_response",
-                rt->direct_response->body ? rt->direct_response->body : "",
-                rt->direct_response->body_len);
+    ml_call_local_reply(r, rt->direct_response->status, 0, "direct_response",
+                        rt->direct_response->body ? rt->direct_response->body
+                                                  : "",
+                        rt->direct_response->body_len);
   } else if (rt && rt->redirect) {
     rc = redirect_reply(r, rt->redirect);
   } else if (r->decision.dest_count) {
@@ -394,60 +383,33 @@ int ml_call_prepare(meshlib_request *r) {
       i = ml_pick_destination(rt->route, rt->route_count,
                               ml_rand_next(&r->rand));
     const ml_decision_dest *dest = &r->decision.dests[i];
+    p->dest = dest;
+    p->route = rt;
     if (dest->missing_subset) {
       r->cluster = meshlib_decision_destination_cluster(&r->decision, i);
-      local_reply(r, 503, MESHLIB_RF_NC, DETAILS_NC, "", 0);
+      ml_call_local_reply(r, 503, MESHLIB_RF_NC, DETAILS_NC, "", 0);
     } else {
-      /* Found once per decision (ml_decision_make). */
-      rc = plan_exchange(r, dest, dest->cluster, rt);
+      /* The cluster is found once per decision (ml_decision_make). */
+      rc = setup_exchange(r, dest, dest->cluster, rt);
+      if (rc == MESHLIB_OK)
+        rc = ml_call_begin(r);
     }
   } else {
-    local_reply(r, 404, MESHLIB_RF_NR, DETAILS_NR, "", 0);
+    ml_call_local_reply(r, 404, MESHLIB_RF_NR, DETAILS_NR, "", 0);
   }
-  if (!r->plan.send)
-    r->duration_us = now_us() - r->start_us;
   return rc;
 }
 
-int ml_call_complete(meshlib_request *r) {
+/* The response headers, after the route's rules: the transport's list
+ * itself when no rule applies. */
+int ml_call_response_headers(meshlib_request *r) {
   const ml_mem *mem = r->mesh->mem;
   ml_call_plan *p = &r->plan;
-  if (!p->send)
-    return MESHLIB_OK;
-  p->send = 0;
-  if (p->state)
-    atomic_fetch_sub_explicit(&p->state->in_flight, 1, memory_order_relaxed);
-  r->attempts = 1;
-  /* memcpy, not snprintf: this runs for every call. The transport's
-   * text (64 bytes) fits in ours (80); a connect host is cut to fit. */
-  const char *ua = r->xfer.upstream_address;
-  const char *end = memchr(ua, '\0', sizeof(r->xfer.upstream_address));
-  size_t n = end ? (size_t)(end - ua) : sizeof(r->xfer.upstream_address) - 1;
-  if (n) {
-    memcpy(r->upstream, ua, n);
-    r->upstream[n] = '\0';
-  } else {
-    n = strlen(p->x.connect_host);
-    if (n + 12 > sizeof(r->upstream))
-      n = sizeof(r->upstream) - 12;
-    memcpy(r->upstream, p->x.connect_host, n);
-    r->upstream[n++] = ':';
-    char t[10], *d = t + 10;
-    uint32_t port = p->x.connect_port;
-    do {
-      *--d = (char)('0' + port % 10);
-      port /= 10;
-    } while (port);
-    memcpy(r->upstream + n, d, (size_t)(t + 10 - d));
-    r->upstream[n + (size_t)(t + 10 - d)] = '\0';
-  }
-  classify(r);
-
-  /* The response headers, after the route's rules: the transport's list
-   * itself when no rule applies. */
   const ml_header_ops *rs = p->route ? &p->route->headers.response : NULL;
   const ml_header_ops *ds =
-      p->dest->config ? &p->dest->config->headers.response : NULL;
+      p->dest && p->dest->config ? &p->dest->config->headers.response : NULL;
+  if (r->resp_list) /* a redirect's Location */
+    return MESHLIB_OK;
   int rc = MESHLIB_OK;
   if ((rs && !ops_empty(rs)) || (ds && !ops_empty(ds)) || p->set_cookie) {
     size_t count = 0;
@@ -470,21 +432,7 @@ int ml_call_complete(meshlib_request *r) {
     r->resp_list = r->xfer.headers;
     r->resp_header_count = r->xfer.header_count;
   }
-  r->duration_us = now_us() - r->start_us;
   return rc;
-}
-
-int ml_request_perform(meshlib_request *r) {
-  int rc = ml_call_prepare(r);
-  if (rc != MESHLIB_OK || !r->plan.send)
-    return rc; /* an error, or meshlib answered itself */
-  rc = ml_xfer_perform(r->mesh->mem, &r->plan.x, &r->xfer);
-  if (rc != MESHLIB_OK) {
-    r->xfer.outcome = ML_XFER_LOCAL_ERROR;
-    ml_call_complete(r);
-    return rc;
-  }
-  return ml_call_complete(r);
 }
 
 /* Public entry points. */

@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <string.h>
+#include "telemetry/trace.h"
 #include "util/str.h"
 
 #define GOOD_REQUEST(r) ((r) && (r)->magic == ML_MAGIC_REQUEST)
@@ -156,6 +157,8 @@ void meshlib_request_free(meshlib_request *r) {
   ml_buf_free(&r->plan.path);
   ml_buf_free(&r->plan.cookie);
   ml_free(mem, r->plan.headers);
+  ml_free(mem, r->plan.attempts);
+  ml_free(mem, r->plan.sent);
   ml_free(mem, r->method);
   ml_free(mem, r->url);
   ml_free(mem, r->scheme);
@@ -175,6 +178,7 @@ void meshlib_request_free(meshlib_request *r) {
   }
   ml_free(mem, r->source_labels);
   ml_free(mem, r->errmsg);
+  ml_trace_call_free(mem, r->trace);
   r->magic = 0;
   ml_free(mem, r);
 }
@@ -246,6 +250,7 @@ int meshlib_request_route(meshlib_request *r, const meshlib_decision **out) {
     return MESHLIB_ERR_INVALID_ARG;
   *out = NULL;
   meshlib *m = r->mesh;
+  r->has_decision = 0;
   ml_snapshot *snap = ml_snapshot_slot_acquire(&m->current);
   int rc = ml_decision_make(&r->decision, m->mem, snap, r, m);
   if (rc != MESHLIB_OK) {

@@ -3,7 +3,9 @@
 #define ML_CORE_REQUEST_H
 
 #include "core/internal.h"
+#include "policy/policy.h"
 #include "route/route.h"
+#include "telemetry/telemetry.h"
 #include "transport/transport.h"
 #include "util/rand.h"
 
@@ -38,23 +40,69 @@ struct meshlib_decision {
   ml_route_destination implicit; /* the route of a host without rules */
   uint32_t dest_flags; /* MESHLIB_RF_NC when a destination lacks its subset */
   int valid; /* dests and text describe (snap, res.vs, res.route, port) */
+  int default_retries; /* routes without `retries` get Istio's default */
 };
 
-/* One attempt as prepared: what is sent, and where. Buffers are reused
- * from one perform to the next. */
+/* Where a call stands between its phases (core/attempt.c). */
+typedef enum ml_call_step {
+  ML_STEP_DONE = 0, /* nothing more to send: ml_call_complete() */
+  ML_STEP_SEND, /* plan.x is ready: perform it, then ml_call_attempt_end() */
+  ML_STEP_WAIT  /* wait plan.wait_ms (a fault's delay, a retry's
+                   backoff), then ml_call_resume() */
+} ml_call_step;
+
+/* Extra headers of one attempt: x-envoy-attempt-count and telemetry's. */
+#define ML_ATTEMPT_HEADERS_MAX 12
+
+/* The call as prepared and as it goes: what is sent, where, and under
+ * which policy. Buffers are reused from one perform to the next. */
 typedef struct ml_call_plan {
+  ml_call_step step;
+  int send; /* step == ML_STEP_SEND: an exchange is prepared (and the
+               endpoint counts it in flight) */
+  int64_t wait_ms;
+  int blocking;         /* the driver may block this thread (a pending request
+                           waits for a pool slot); set by the driver */
+  int abort_after_wait; /* a fault's abort follows its delay */
+  ml_fault_action fault;
+  ml_header local_headers[2]; /* a gRPC abort's response headers */
+  char grpc_text[4];
   int set_cookie; /* a consistent-hash cookie was made for this call */
   ml_buf cookie;  /* its Set-Cookie value */
-  int send;       /* an exchange is prepared (and counted in flight) */
   ml_xfer_req x;
   ml_xfer_tls tls;
+  ml_xfer_pool pool; /* the DestinationRule's connectionPool */
   ml_buf path;
   ml_header *headers;
   size_t header_count;
   size_t header_cap;
+  const ml_header *base_headers; /* after the route's rules */
+  size_t base_header_count;
+  ml_header *sent; /* base_headers less those an attempt replaces */
+  size_t sent_cap;
+  ml_header extra[ML_ATTEMPT_HEADERS_MAX];
+  char attempt_text[12]; /* x-envoy-attempt-count's value */
   const ml_decision_dest *dest;
   const ml_http_route *route;
+  const struct ml_cluster *cluster; /* NULL: passthrough */
+  uint64_t hash;                    /* the consistent-hash key, when has_hash */
+  int has_hash;
+  size_t ep_index; /* the endpoint of this attempt */
+  int has_ep;
   struct ml_ep_state *state; /* the endpoint's live state, or NULL */
+  /* Policy. */
+  ml_retry_policy retry;
+  uint32_t retries;    /* made so far */
+  int64_t deadline_us; /* the route's (or the caller's) timeout; 0: none */
+  int admitted;        /* this attempt passed the circuit breakers */
+  int pending;         /* it waits for an HTTP/1.1 connection slot */
+  int64_t pending_until_us;
+  int retry_admitted;  /* this attempt is a retry the budget counts */
+  uint32_t call_flags; /* flags of the call as a whole (DI, URX) */
+  size_t tried[8];     /* endpoints of earlier attempts */
+  size_t tried_count;
+  ml_attempt_info *attempts; /* one per exchange; reused */
+  size_t attempt_cap;
 } ml_call_plan;
 
 struct meshlib_request {
@@ -102,10 +150,12 @@ struct meshlib_request {
   char upstream[80];
   uint32_t attempts;
   int64_t start_us;
+  int64_t start_wall_us; /* CLOCK_REALTIME, for logs and spans */
   int64_t duration_us;
   ml_call_plan plan;
   struct ml_curl_state *curl_state; /* prepared on an application's CURL
                                        handle (core/curl_path.c) */
+  struct ml_trace_call *trace;      /* trace context (telemetry/trace.c) */
 };
 
 /* The phases of a call, for the synchronous path, the asynchronous client
@@ -115,6 +165,25 @@ struct meshlib_request {
  * ml_call_complete() classifies the outcome and applies response rules. */
 int ml_call_prepare(meshlib_request *r);
 int ml_call_complete(meshlib_request *r);
+/* After an exchange: classify it, report it to outlier detection, and
+ * decide whether to retry. Leaves plan.step at ML_STEP_DONE, ML_STEP_WAIT
+ * (backoff) or ML_STEP_SEND (retry at once). */
+int ml_call_attempt_end(meshlib_request *r);
+/* The call fails with an error (no response): give back what it holds,
+ * report nothing. */
+void ml_call_abandon(meshlib_request *r);
+/* After a wait: the fault's abort, or the next attempt. */
+int ml_call_resume(meshlib_request *r);
+/* Internal to core/perform.c and core/attempt.c. */
+int ml_call_begin(meshlib_request *r);
+/* Choose the endpoint of the next attempt into plan.x; 0 when no endpoint
+ * can be chosen (UH). */
+int ml_call_plan_attempt(meshlib_request *r);
+int ml_call_response_headers(meshlib_request *r);
+void ml_call_local_reply(meshlib_request *r, int32_t status, uint32_t flags,
+                         const char *details, const char *body, size_t len);
+int64_t ml_now_us(void);
+void ml_sleep_ms(int64_t ms);
 int ml_request_perform(meshlib_request *r);
 /* Drop what meshlib_curl_prepare() left on |r| (meshlib_request_free()). */
 void ml_curl_release(meshlib_request *r);

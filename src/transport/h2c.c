@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "meshlib/error.h"
+#include "transport/xfer_easy.h" /* ml_xfer_apply_keepalive() */
 #include "util/str.h"
 
 #define ML_H2C_MAX_CONNS 32   /* open sessions per thread */
@@ -56,8 +57,14 @@ typedef struct ml_h2c_conn {
   uint32_t goaway_code;
   int local_goaway; /* we sent GOAWAY (the server broke the protocol) */
   uint32_t local_goaway_code;
-  unsigned exchanges; /* exchanges carried so far */
-  char peer[64];      /* "ip:port" from getpeername() */
+  unsigned exchanges;   /* exchanges carried so far */
+  char peer[64];        /* "ip:port" from getpeername() */
+  int64_t created_us;   /* connected at (monotonic) */
+  int64_t last_used_us; /* its last exchange ended at */
+  /* The pool rules of its destination, from its last exchange: */
+  int64_t idle_us;        /* idle this long: closed; 0: never */
+  int64_t life_us;        /* this old: no new exchange; 0: no limit */
+  uint64_t max_exchanges; /* exchanges it may carry; 0: unlimited */
 } ml_h2c_conn;
 
 struct ml_h2c_xfer {
@@ -83,6 +90,7 @@ struct ml_h2c_xfer {
 typedef struct ml_h2c_cache {
   ml_h2c_conn *head, *tail;
   size_t n;
+  int64_t sweep_at_us; /* when to look for expired sessions next */
 } ml_h2c_cache;
 
 /* The cache lives in a thread-local pointer (fast path) registered with
@@ -486,6 +494,47 @@ void ml_h2c_thread_cleanup(void) {
   tls_cache = NULL;
 }
 
+/* ---- pool rules -------------------------------------------------------- */
+
+static int64_t ms_to_us(int64_t ms) {
+  return ms > INT64_MAX / 2000 ? INT64_MAX / 2 : ms * 1000;
+}
+
+/* Take the pool rules of |pool| (NULL: Istio's defaults) for |c|. */
+static void conn_rules(ml_h2c_conn *c, const ml_xfer_pool *pool) {
+  int64_t idle = pool != NULL ? pool->idle_timeout_ms : -1;
+  c->idle_us = ms_to_us(idle < 0 ? ML_XFER_DEFAULT_IDLE_TIMEOUT_MS : idle);
+  c->life_us = pool != NULL && pool->max_connection_duration_ms > 0
+                   ? ms_to_us(pool->max_connection_duration_ms)
+                   : 0;
+  c->max_exchanges = pool != NULL && pool->max_requests_per_connection > 0
+                         ? (uint64_t)pool->max_requests_per_connection
+                         : 0;
+}
+
+/* Whether |c| may carry no new exchange at |now|: idle too long, too
+ * old, or done with its count. */
+static int conn_expired(const ml_h2c_conn *c, int64_t now) {
+  return (c->idle_us > 0 && now - c->last_used_us >= c->idle_us) ||
+         (c->life_us > 0 && now - c->created_us >= c->life_us) ||
+         (c->max_exchanges > 0 && c->exchanges >= c->max_exchanges);
+}
+
+/* Close the idle sessions whose own rules say so, at most once a
+ * second: what Envoy's idle timer does, on the thread's next exchange. */
+static void cache_sweep(ml_h2c_cache *k, int64_t now) {
+  if (now < k->sweep_at_us)
+    return;
+  k->sweep_at_us = now + 1000000;
+  for (ml_h2c_conn *c = k->head, *next; c != NULL; c = next) {
+    next = c->next;
+    if (c->cur == NULL && conn_expired(c, now)) {
+      cache_unlink(k, c);
+      conn_free(c, 1);
+    }
+  }
+}
+
 /* Can |c| carry one more exchange? Reads (without waiting) what the
  * server sent while the session was idle, so that a GOAWAY, a close or a
  * PING is handled before we write on it. */
@@ -501,14 +550,21 @@ static int conn_usable(ml_h2c_conn *c) {
   return nghttp2_session_want_read(c->s) || want_write(c);
 }
 
-/* The thread's idle session to host:port, moved to the front, or NULL
- * (a dead one is closed on the way). */
-static ml_h2c_conn *cache_take(ml_h2c_cache *k, const char *host,
-                               uint32_t port) {
+/* The thread's idle session to the request's endpoint, moved to the
+ * front, or NULL (a dead or expired one is closed on the way). */
+static ml_h2c_conn *cache_take(ml_h2c_cache *k, const ml_xfer_req *req,
+                               int64_t now) {
+  cache_sweep(k, now);
   for (ml_h2c_conn *c = k->head; c != NULL; c = c->next) {
-    if (c->port != port || c->cur != NULL || strcmp(c->host, host) != 0)
+    if (c->port != req->connect_port || c->cur != NULL ||
+        strcmp(c->host, req->connect_host) != 0)
       continue;
     cache_unlink(k, c);
+    conn_rules(c, req->pool); /* the rules of the destination it serves */
+    if (conn_expired(c, now)) {
+      conn_free(c, 1); /* a GOAWAY: done with it */
+      return NULL;
+    }
     if (!conn_usable(c)) {
       conn_free(c, 0);
       return NULL;
@@ -705,12 +761,16 @@ static ml_h2c_conn *conn_open(const ml_xfer_req *req, int64_t start_us,
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  ml_xfer_apply_keepalive(fd, req->pool);
   ml_h2c_conn *c = session_new(fd, req->connect_host, req->connect_port);
   if (c == NULL) {
     close(fd);
     *nomem = 1;
     set_error(res, ML_XFER_LOCAL_ERROR, CURLE_OUT_OF_MEMORY, "Out of memory");
+    return NULL;
   }
+  c->created_us = c->last_used_us = now_us();
+  conn_rules(c, req->pool);
   return c;
 }
 
@@ -743,10 +803,14 @@ static nghttp2_nv make_nv(const char *name, size_t nl, const char *value) {
 /* Queue the request on a new stream of |c|. 0, or an nghttp2 error. */
 static int submit(ml_h2c_conn *c, ml_h2c_xfer *x) {
   const ml_xfer_req *req = x->req;
-  size_t cap = 4 + req->header_count, names_len = 0;
-  for (size_t i = 0; i < req->header_count; i++)
-    if (req->headers[i].name != NULL)
-      names_len += strlen(req->headers[i].name) + 1;
+  size_t hc = req->header_count, n = hc + req->extra_header_count;
+  size_t cap = 4 + n, names_len = 0;
+  for (size_t i = 0; i < n; i++) {
+    const ml_header *h =
+        i < hc ? &req->headers[i] : &req->extra_headers[i - hc];
+    if (h->name != NULL)
+      names_len += strlen(h->name) + 1;
+  }
   /* One block: the name/value array, then the lower-cased names. */
   nghttp2_nv stack_nv[24];
   char stack_names[512];
@@ -768,8 +832,10 @@ static int submit(ml_h2c_conn *c, ml_h2c_xfer *x) {
   nva[k++] = make_nv(":authority", 10, req->authority);
   nva[k++] = make_nv(":path", 5, path);
   char *np = names;
-  for (size_t i = 0; i < req->header_count; i++) {
-    const ml_header *h = &req->headers[i];
+  for (size_t i = 0; i < n; i++) {
+    /* The request's headers, then the attempt's extra ones. */
+    const ml_header *h =
+        i < hc ? &req->headers[i] : &req->extra_headers[i - hc];
     if (h->name == NULL || h->name[0] == '\0' ||
         skip_request_header(h->name, h->value))
       continue;
@@ -918,6 +984,7 @@ int ml_h2c_perform(const ml_mem *mem, const ml_xfer_req *req,
       req->connect_host == NULL || req->connect_port == 0 ||
       req->connect_port > 65535 ||
       (req->header_count > 0 && req->headers == NULL) ||
+      (req->extra_header_count > 0 && req->extra_headers == NULL) ||
       (req->body_len > 0 && req->body == NULL)) {
     set_error(res, ML_XFER_LOCAL_ERROR, CURLE_BAD_FUNCTION_ARGUMENT,
               "Invalid request");
@@ -939,7 +1006,7 @@ int ml_h2c_perform(const ml_mem *mem, const ml_xfer_req *req,
     goto out;
   }
   for (int attempt = 0;; attempt++) {
-    ml_h2c_conn *c = cache_take(k, req->connect_host, req->connect_port);
+    ml_h2c_conn *c = cache_take(k, req, start);
     int reused = c != NULL;
     if (c == NULL) {
       int nomem = 0;
@@ -1005,10 +1072,17 @@ int ml_h2c_perform(const ml_mem *mem, const ml_xfer_req *req,
     }
     c->cur = NULL;
     c->exchanges++;
+    c->last_used_us = now_us();
     if (c->eof || c->fatal != 0 || c->goaway || c->local_goaway ||
         (!nghttp2_session_want_read(c->s) && !want_write(c))) {
       cache_unlink(k, c);
       conn_free(c, 0);
+    } else if ((c->max_exchanges > 0 && c->exchanges >= c->max_exchanges) ||
+               (c->life_us > 0 &&
+                c->last_used_us - c->created_us >= c->life_us)) {
+      /* Its last exchange under the pool's rules: GOAWAY, then close. */
+      cache_unlink(k, c);
+      conn_free(c, 1);
     }
     break;
   }

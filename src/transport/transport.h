@@ -31,6 +31,35 @@ typedef struct ml_xfer_tls {
  * 0 to go on, nonzero to abort the exchange. */
 typedef int (*ml_xfer_body_cb)(const char *data, size_t len, void *user_data);
 
+/* Connection-pool settings of a DestinationRule, with Envoy's meaning,
+ * applied by both transports to the connections an exchange uses. The
+ * fields take the config model's "unset" (-1) directly. A zeroed struct
+ * means: unlimited requests, no idle timeout, no maximum duration, no
+ * TCP keepalive. */
+typedef struct ml_xfer_pool {
+  /* http.maxRequestsPerConnection: a connection is closed once it has
+   * carried this many exchanges; <= 0: unlimited, 1: no keep-alive. */
+  int64_t max_requests_per_connection;
+  /* http.idleTimeout: a connection idle this long is not used again and
+   * is closed; < 0: Istio's default, 1 h; 0: never. HTTP/1.1 over
+   * libcurl 7.88 counts whole seconds (closed once idle ceil(ms/1000) s). */
+  int64_t idle_timeout_ms;
+  /* tcp.maxConnectionDuration: a connection this old carries no new
+   * exchange (closed after the one under way); <= 0: none. */
+  int64_t max_connection_duration_ms;
+  /* tcp.tcpKeepalive: nonzero turns SO_KEEPALIVE on; then time and
+   * interval (TCP_KEEPIDLE, TCP_KEEPINTVL, whole seconds rounded up) and
+   * probes (TCP_KEEPCNT), each <= 0 for the system's value (Linux: 7200
+   * s, 75 s, 9). */
+  int tcp_keepalive;
+  int64_t keepalive_time_ms;
+  int64_t keepalive_interval_ms;
+  int64_t keepalive_probes;
+} ml_xfer_pool;
+
+/* Istio's http.idleTimeout when none is given. */
+#define ML_XFER_DEFAULT_IDLE_TIMEOUT_MS 3600000
+
 typedef struct ml_xfer_req {
   const char *method;       /* "GET" */
   const char *scheme;       /* "http" or "https" */
@@ -41,11 +70,17 @@ typedef struct ml_xfer_req {
   ml_http_version version;
   const ml_header *headers; /* sent as given (names as given) */
   size_t header_count;
+  /* Sent after |headers|, also as given: what one attempt adds
+   * (x-envoy-attempt-count, trace context) without a copy of the list.
+   * A name in both lists is sent twice. */
+  const ml_header *extra_headers;
+  size_t extra_header_count;
   const char *body; /* borrowed for the exchange; may be NULL */
   size_t body_len;
   int64_t timeout_ms;         /* whole exchange; <= 0: none */
   int64_t connect_timeout_ms; /* <= 0: 10 s, Istio's default */
   const ml_xfer_tls *tls;     /* NULL: no client settings */
+  const ml_xfer_pool *pool;   /* NULL: Istio's defaults (see above) */
   ml_xfer_body_cb on_body;    /* NULL: buffer the body in the result */
   void *body_user_data;
 } ml_xfer_req;

@@ -54,6 +54,7 @@ static ml_xfer_thread *thread_get(void) {
     ml_free(NULL, t);
     return NULL;
   }
+  t->run.own_connections = 1; /* this thread's handle alone uses them */
   if (g_key_ok)
     pthread_setspecific(g_key, t);
   t_self = t;
@@ -119,6 +120,7 @@ int ml_xfer_perform(const ml_mem *mem, const ml_xfer_req *req,
     if (!e)
       return MESHLIB_ERR_NOMEM;
     memset(&own_run, 0, sizeof(own_run));
+    own_run.own_connections = 1;
     run = &own_run;
     ready = &own_ready;
   } else {

@@ -4,10 +4,14 @@
 #include "transport/xfer_easy.h"
 
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "meshlib/error.h"
 #include "util/str.h"
@@ -17,6 +21,12 @@
  * too few for a thread that talks to a few services of a few endpoints
  * each). */
 #define ML_XFER_MAX_CONNECTS 64L
+
+/* What libcurl 7.88 is told for an idle timeout of |ms|: it stops
+ * reusing a connection once its whole seconds idle exceed MAXAGE_CONN,
+ * so a connection idle ceil(ms / 1000) s is not reused. */
+#define ML_XFER_MAXAGE(ms) ((long)(((ms) + 999) / 1000) - 1)
+#define ML_XFER_DEFAULT_MAXAGE ML_XFER_MAXAGE(ML_XFER_DEFAULT_IDLE_TIMEOUT_MS)
 
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
 static CURLcode g_curl_init_rc = CURLE_FAILED_INIT;
@@ -281,6 +291,133 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud) {
   return len;
 }
 
+/* ---- connection pool ---------------------------------------------- */
+
+/* libcurl 7.88 says neither which connection an exchange used nor how
+ * many it carried (CURLINFO_CONN_ID is 8.2), but after an exchange it
+ * gives the socket of the connection it kept (CURLINFO_ACTIVESOCKET),
+ * and CURLINFO_NUM_CONNECTS says whether that connection is new. A
+ * socket is one connection while it is open, so the counts are kept by
+ * descriptor, in a table of chunks made on first use and kept for the
+ * process's life. A descriptor belongs to one connection of one handle,
+ * driven by one thread at a time: relaxed atomics only keep descriptor
+ * reuse across threads (the kernel orders it) clean for TSan. */
+typedef struct ml_conn_slot {
+  _Atomic uint32_t requests;  /* exchanges carried; 0: not known */
+  _Atomic int64_t created_ms; /* when it was opened; 0: not known */
+} ml_conn_slot;
+
+#define ML_CONN_CHUNK_BITS 10
+#define ML_CONN_CHUNKS 1024 /* descriptors below 2^20 are tracked */
+static _Atomic(ml_conn_slot *) g_conn_chunks[ML_CONN_CHUNKS];
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The slot of |fd|, made when |make| (NULL when it cannot be). */
+static ml_conn_slot *conn_slot(curl_socket_t fd, int make) {
+  if (fd < 0 || (fd >> ML_CONN_CHUNK_BITS) >= ML_CONN_CHUNKS)
+    return NULL;
+  _Atomic(ml_conn_slot *) *pc = &g_conn_chunks[fd >> ML_CONN_CHUNK_BITS];
+  ml_conn_slot *c = atomic_load_explicit(pc, memory_order_acquire);
+  if (!c && make) {
+    /* libc: the table outlives every mesh. */
+    ml_conn_slot *n =
+        ml_calloc(NULL, (size_t)1 << ML_CONN_CHUNK_BITS, sizeof(*n));
+    if (!n)
+      return NULL;
+    if (atomic_compare_exchange_strong_explicit(pc, &c, n, memory_order_acq_rel,
+                                                memory_order_acquire))
+      c = n;
+    else
+      ml_free(NULL, n); /* another thread's chunk won: |c| holds it */
+  }
+  return c ? &c[fd & ((1 << ML_CONN_CHUNK_BITS) - 1)] : NULL;
+}
+
+/* Whole seconds for a TCP keepalive option: rounded up, at least 1. */
+static int keepalive_secs(int64_t ms) {
+  int64_t s = (ms + 999) / 1000;
+  return s < 1 ? 1 : s > INT_MAX ? INT_MAX : (int)s;
+}
+
+void ml_xfer_apply_keepalive(int fd, const ml_xfer_pool *pool) {
+  if (!pool || !pool->tcp_keepalive)
+    return;
+  int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+  if (pool->keepalive_time_ms > 0) {
+    int v = keepalive_secs(pool->keepalive_time_ms);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v));
+  }
+  if (pool->keepalive_interval_ms > 0) {
+    int v = keepalive_secs(pool->keepalive_interval_ms);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &v, sizeof(v));
+  }
+  if (pool->keepalive_probes > 0) {
+    int v = pool->keepalive_probes > INT_MAX ? INT_MAX
+                                             : (int)pool->keepalive_probes;
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &v, sizeof(v));
+  }
+}
+
+/* Every new connection's socket, before it connects: the keepalive
+ * options (libcurl 7.88 has no TCP_KEEPCNT option), and a fresh count
+ * in the table (a descriptor may have served a closed connection). */
+static int on_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose) {
+  ml_xfer_run *run = ud;
+  if (purpose != CURLSOCKTYPE_IPCXN || !run->req)
+    return CURL_SOCKOPT_OK;
+  const ml_xfer_pool *pool = run->req->pool;
+  ml_conn_slot *slot = conn_slot(fd, pool != NULL);
+  if (slot) {
+    atomic_store_explicit(&slot->requests, 0, memory_order_relaxed);
+    atomic_store_explicit(&slot->created_ms, pool ? mono_ms() : 0,
+                          memory_order_relaxed);
+  }
+  ml_xfer_apply_keepalive((int)fd, pool);
+  return CURL_SOCKOPT_OK;
+}
+
+/* After an exchange under a pool that limits requests or age: count it
+ * on its connection, and close the connection once it has carried its
+ * last exchange or outlived its duration. Closing is a shutdown(): the
+ * connection stays in libcurl's cache, which finds it dead before any
+ * reuse and closes it. An HTTP/2 connection of a CURLM may carry other
+ * streams: left alone (MAXLIFETIME_CONN still ages it out). */
+static void pool_after(ml_xfer_run *run, CURL *e, const ml_xfer_pool *pool,
+                       long num_connects, curl_off_t total_us) {
+  if (run->res->http_version >= 20 && !run->own_connections)
+    return;
+  curl_socket_t fd = CURL_SOCKET_BAD;
+  if (curl_easy_getinfo(e, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK ||
+      fd == CURL_SOCKET_BAD)
+    return; /* not kept: closed already */
+  ml_conn_slot *slot = conn_slot(fd, 1);
+  if (!slot)
+    return;
+  int64_t now = mono_ms();
+  uint32_t n = atomic_load_explicit(&slot->requests, memory_order_relaxed);
+  int64_t created =
+      atomic_load_explicit(&slot->created_ms, memory_order_relaxed);
+  if (num_connects > 0 || n == 0) {
+    n = 0; /* opened by this exchange, or before counting began */
+    if (num_connects > 0 || created == 0)
+      created = now - (int64_t)(total_us / 1000);
+    atomic_store_explicit(&slot->created_ms, created, memory_order_relaxed);
+  }
+  n++;
+  atomic_store_explicit(&slot->requests, n, memory_order_relaxed);
+  if ((pool->max_requests_per_connection > 0 &&
+       n >= pool->max_requests_per_connection) ||
+      (pool->max_connection_duration_ms > 0 &&
+       now - created >= pool->max_connection_duration_ms))
+    shutdown(fd, SHUT_RDWR);
+}
+
 /* ---- request setup ------------------------------------------------ */
 
 /* Options an exchange set beyond the handle's shared ones. */
@@ -291,6 +428,7 @@ enum {
   ML_XFER_SET_BODY = 1u << 3,   /* POSTFIELDS */
   ML_XFER_SET_CUSTOM = 1u << 4, /* CUSTOMREQUEST */
   ML_XFER_SET_IPRESOLVE = 1u << 7,
+  ML_XFER_SET_FORBID_REUSE = 1u << 9,
   ML_XFER_SET_TLS = 1u << 8 /* undone by a full reset */
 };
 
@@ -320,9 +458,16 @@ static inline int str_is(const char *s, const char *lit) {
   return s[i] == '\0';
 }
 
+/* Header |i| of the request's list followed by its extra headers. */
+static inline const ml_header *header_at(const ml_xfer_req *req, size_t i) {
+  return i < req->header_count ? &req->headers[i]
+                               : &req->extra_headers[i - req->header_count];
+}
+
 static int given(const ml_xfer_req *req, const char *name) {
-  for (size_t i = 0; i < req->header_count; i++)
-    if (ml_strcaseeq(req->headers[i].name, name))
+  size_t n = req->header_count + req->extra_header_count;
+  for (size_t i = 0; i < n; i++)
+    if (ml_strcaseeq(header_at(req, i)->name, name))
       return 1;
   return 0;
 }
@@ -332,24 +477,35 @@ static int given(const ml_xfer_req *req, const char *name) {
  * length it had, then "Name: value" or "Name;" as written then. Equal
  * text was checked when it was written; a string compare per line is
  * cheaper than checking and copying it again. */
-static int same_headers(const ml_xfer_run *run, const ml_xfer_req *req,
-                        size_t ndefaults) {
-  if (run->kept_ndefaults != ndefaults || run->kept_count != req->header_count)
-    return 0;
-  const struct curl_slist *node = run->block;
-  for (size_t i = 0; i < req->header_count; i++) {
-    const ml_header *h = &req->headers[i];
+static int same_lines(const struct curl_slist *node, const uint32_t *name_len,
+                      const ml_header *hs, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const ml_header *h = &hs[i];
     if (!h->name || !h->value)
       return 0;
     size_t nl = strlen(h->name);
     const char *d = node[i].data;
-    if (nl != run->kept_name_len[i] || memcmp(d, h->name, nl) != 0)
+    if (nl != name_len[i] || memcmp(d, h->name, nl) != 0)
       return 0;
     if (h->value[0] == '\0' ? d[nl] != ';' || d[nl + 1] != '\0'
                             : d[nl] != ':' || strcmp(d + nl + 2, h->value))
       return 0;
   }
   return 1;
+}
+
+static int same_headers(const ml_xfer_run *run, const ml_xfer_req *req,
+                        size_t ndefaults) {
+  size_t n = req->header_count, x = req->extra_header_count;
+  if (run->kept_ndefaults != ndefaults || run->kept_count != n ||
+      run->kept_extra != x)
+    return 0;
+  const struct curl_slist *node = run->block;
+  if (!same_lines(node, run->kept_name_len, req->headers, n))
+    return 0;
+  /* The extra headers' lines follow the request's. */
+  return x == 0 ||
+         same_lines(node + n, run->kept_name_len + n, req->extra_headers, x);
 }
 
 /* The host part of an authority ("[::1]:80" -> "[::1]", "a:8" -> "a"). */
@@ -405,12 +561,17 @@ int ml_xfer_handle_init(CURL *e, ml_xfer_run *run) {
   SET(CURLOPT_WRITEFUNCTION, on_write);
   SET(CURLOPT_WRITEDATA, run);
   SET(CURLOPT_OPENSOCKETDATA, run);
+  SET(CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+  SET(CURLOPT_SOCKOPTDATA, run);
+  SET(CURLOPT_MAXAGE_CONN, ML_XFER_DEFAULT_MAXAGE);
 #undef SET
   /* A fresh or reset handle holds none of an exchange's options. */
   run->headers_set = NULL;
   ml_buf_reset(&run->url_set);
   run->connect_timeout_set = -1;
   run->version_set = -1;
+  run->maxage_set = rc == CURLE_OK ? ML_XFER_DEFAULT_MAXAGE : -1;
+  run->maxlife_set = rc == CURLE_OK ? 0 : -1; /* libcurl's: no limit */
   return rc == CURLE_OK ? MESHLIB_OK : MESHLIB_ERR_NOMEM;
 }
 
@@ -431,7 +592,9 @@ int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
   if (!req->method || !req->method[0] || !req->scheme || !req->authority ||
       !req->authority[0] || !req->connect_host || !req->connect_host[0] ||
       req->connect_port == 0 || req->connect_port > 65535 ||
-      (req->header_count && !req->headers) || (req->body_len && !req->body))
+      (req->header_count && !req->headers) ||
+      (req->extra_header_count && !req->extra_headers) ||
+      (req->body_len && !req->body))
     return MESHLIB_ERR_INVALID_ARG;
   int https = str_is(req->scheme, "https");
   if (!https && !str_is(req->scheme, "http"))
@@ -458,7 +621,8 @@ int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
   static const char *const defaults[] = {"Accept", "Expect", "Content-Type"};
   size_t ndefaults = has_body ? 3 : 1;
   int host_header = sni != NULL && !given(req, "host");
-  size_t nodes = req->header_count + ndefaults + (size_t)host_header;
+  size_t lines = req->header_count + req->extra_header_count;
+  size_t nodes = lines + ndefaults + (size_t)host_header;
   /* URL "scheme://host[:port]path" and CONNECT_TO "::[host]:port". */
   size_t url_len = strlen(req->scheme) + 3 + authority_len +
                    (sni ? strlen(sni) : 0) + path_len + 1;
@@ -478,8 +642,8 @@ int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
     size_t bytes = 0;
     /* The lengths measured here are not measured again when copying. */
     size_t lens[2 * ML_XFER_KEPT_HEADERS];
-    for (size_t i = 0; i < req->header_count; i++) {
-      const ml_header *h = &req->headers[i];
+    for (size_t i = 0; i < lines; i++) {
+      const ml_header *h = header_at(req, i);
       if (!h->name || !h->value)
         return MESHLIB_ERR_INVALID_ARG;
       size_t nl = checked_len(h->name, 1), vl = checked_len(h->value, 0);
@@ -517,8 +681,8 @@ int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
     struct curl_slist *node = (struct curl_slist *)(void *)block;
     text = block + node_bytes;
     k = 0;
-    for (size_t i = 0; i < req->header_count; i++) {
-      const ml_header *h = &req->headers[i];
+    for (size_t i = 0; i < lines; i++) {
+      const ml_header *h = header_at(req, i);
       int known = i < ML_XFER_KEPT_HEADERS;
       node[k++].data = text;
       text = known ? put(text, h->name, lens[2 * i]) : put_str(text, h->name);
@@ -551,10 +715,11 @@ int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
       node[i].next = &node[i + 1];
     if (k > 0)
       node[k - 1].next = NULL;
-    if (!host_header && req->header_count <= ML_XFER_KEPT_HEADERS) {
-      for (size_t i = 0; i < req->header_count; i++)
+    if (!host_header && lines <= ML_XFER_KEPT_HEADERS) {
+      for (size_t i = 0; i < lines; i++)
         run->kept_name_len[i] = (uint32_t)lens[2 * i];
       run->kept_count = req->header_count;
+      run->kept_extra = req->extra_header_count;
       run->kept_ndefaults = ndefaults;
       run->kept_nodes = k;
       run->kept_text_end = (size_t)(text - block);
@@ -637,6 +802,34 @@ int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
     SET(CURLOPT_CUSTOMREQUEST, req->method, ML_XFER_SET_CUSTOM);
   }
 
+  /* Pool settings: what the handle holds is compared, not set again;
+   * without a pool, the defaults handle_init() set stay. */
+  const ml_xfer_pool *pool = req->pool;
+  if (pool || run->maxage_set != ML_XFER_DEFAULT_MAXAGE ||
+      run->maxlife_set != 0) {
+    int64_t idle = pool ? pool->idle_timeout_ms : -1;
+    long maxage = idle < 0    ? ML_XFER_DEFAULT_MAXAGE
+                  : idle == 0 ? LONG_MAX
+                              : ML_XFER_MAXAGE(idle);
+    if (maxage != run->maxage_set) {
+      SET(CURLOPT_MAXAGE_CONN, maxage, 0u);
+      run->maxage_set = rc == CURLE_OK ? maxage : -1;
+    }
+    /* 0 is "no limit" to libcurl: a duration of a second or less is
+     * then enforced after each exchange only (pool_after()). */
+    int64_t life = pool ? pool->max_connection_duration_ms : 0;
+    long maxlife = life > 0 ? ML_XFER_MAXAGE(life) : 0;
+    if (maxlife != run->maxlife_set) {
+      SET(CURLOPT_MAXLIFETIME_CONN, maxlife, 0u);
+      run->maxlife_set = rc == CURLE_OK ? maxlife : -1;
+    }
+    if (pool && pool->max_requests_per_connection == 1) {
+      /* No keep-alive: not even a connection another rule left. */
+      SET(CURLOPT_FRESH_CONNECT, 1L, ML_XFER_SET_FORBID_REUSE);
+      SET(CURLOPT_FORBID_REUSE, 1L, ML_XFER_SET_FORBID_REUSE);
+    }
+  }
+
   long version;
   switch (req->version) {
   case ML_HTTP_2_PRIOR:
@@ -711,6 +904,10 @@ int ml_xfer_run_unset(ml_xfer_run *run, CURL *e) {
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); /* also clears NOBODY */
   if (set & ML_XFER_SET_IPRESOLVE)
     curl_easy_setopt(e, CURLOPT_IPRESOLVE, (long)CURL_IPRESOLVE_WHATEVER);
+  if (set & ML_XFER_SET_FORBID_REUSE) {
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 0L);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 0L);
+  }
   return 1;
 }
 
@@ -857,6 +1054,12 @@ int ml_xfer_run_finish(ml_xfer_run *run, CURL *e, CURLcode rc) {
   if (addr && addr[0])
     put_address(res->upstream_address, sizeof(res->upstream_address), addr,
                 port);
+
+  const ml_xfer_pool *pool = run->req->pool;
+  if (pool && rc == CURLE_OK &&
+      (pool->max_requests_per_connection > 1 ||
+       pool->max_connection_duration_ms > 0))
+    pool_after(run, e, pool, num_connects, total_us);
 
   int nomem = run->oom || rc == CURLE_OUT_OF_MEMORY;
   if (nomem) {

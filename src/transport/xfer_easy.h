@@ -48,11 +48,19 @@ typedef struct ml_xfer_run {
   ml_buf url_set;                       /* URL as set; empty: unknown */
   long connect_timeout_set;             /* -1: unknown */
   long version_set;                     /* -1: unknown */
+  long maxage_set;                      /* MAXAGE_CONN; -1: unknown */
+  long maxlife_set;                     /* MAXLIFETIME_CONN; -1: unknown */
+  /* Set by the owner of the handle: the handle's connections carry its
+   * exchanges only, one at a time (a thread's own handle, not a
+   * CURLM's), so an HTTP/2 connection may be closed after its last
+   * allowed exchange without cutting another's stream. */
+  int own_connections;
   /* What the block's header lines are (when they are the request's
    * headers and libcurl's defaults only, at most ML_XFER_KEPT_HEADERS
    * of them), so that the same headers are neither checked nor copied
    * again: kept_ndefaults 0 means nothing to compare against. */
   size_t kept_count;     /* the request's header lines */
+  size_t kept_extra;     /* its extra header lines, after them */
   size_t kept_ndefaults; /* defaults considered after them */
   size_t kept_nodes;     /* nodes in all */
   size_t kept_text_end;  /* where the URL's text may start */
@@ -108,5 +116,10 @@ ml_xfer_outcome ml_xfer_classify(CURLcode rc, const char *error, int connected,
 /* curl_global_init(CURL_GLOBAL_DEFAULT), once per process. Returns 0 on
  * success. */
 int ml_xfer_global_init(void);
+
+/* Turn TCP keepalive on for |fd| as |pool| says (nothing when |pool| is
+ * NULL or has no tcp_keepalive). Failures are ignored: keepalive is
+ * advice. Both transports' sockets go through here. */
+void ml_xfer_apply_keepalive(int fd, const ml_xfer_pool *pool);
 
 #endif

@@ -66,6 +66,65 @@ PY
   fi
 }
 
+# Mock upstreams (`meshctl mock`) started by a test, stopped on exit.
+MOCK_PIDS=()
+cleanup() {
+  for p in "${MOCK_PIDS[@]}"; do
+    kill "$p" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# start_mocks OUTFILE ARGS...: run `meshctl mock ARGS` in the background
+# and wait until every mock listens; the pid goes to $last_pid.
+start_mocks() {
+  local out=$1 want
+  shift
+  "$MESHCTL" mock "$@" >"$out" 2>"$out.err" &
+  last_pid=$!
+  MOCK_PIDS+=("$last_pid")
+  want=$(printf '%s\n' "$@" | grep -c -- '^--name$')
+  for _ in $(seq 100); do
+    if [ "$(grep -c '^listening ' "$out" || true)" -ge "$want" ]; then
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "FAIL: meshctl mock $* did not start" >&2
+  cat "$out" "$out.err" >&2
+  exit 1
+}
+# port_of OUTFILE NAME
+port_of() {
+  awk -v n="$2" '$1 == "listening" && $2 == n { split($3, a, ":"); print a[2] }' "$1"
+}
+
+# check 'PYTHON EXPRESSION' [description]: over the JSON lines in
+# $TMP/out. L is the list of objects; U(L) counts them by mock name
+# (None for no upstream), C(L, key) by any key.
+check() {
+  if ! python3 - "$1" "$TMP/out" <<'PY'
+import collections, json, os, sys
+expr, path = sys.argv[1], sys.argv[2]
+names = dict(kv.split("=") for kv in os.environ["MOCKS"].split())
+L = [json.loads(x) for x in open(path) if x.strip()]
+def U(lines):
+    return collections.Counter(names.get(d["upstream"], d["upstream"])
+                               for d in lines)
+def C(lines, key):
+    return collections.Counter(d[key] for d in lines)
+ok = eval(expr, {"L": L, "U": U, "C": C, "names": names})
+if not ok:
+    print("  %d lines; by upstream %s; by status %s; by flags %s" %
+          (len(L), dict(U(L)), dict(C(L, "status")),
+           dict(C(L, "response_flags"))), file=sys.stderr)
+sys.exit(0 if ok else 1)
+PY
+  then
+    fail "${2:-$1}"
+  fi
+}
 # finish NAME: the script's exit status and summary line.
 finish() {
   if [ "$failures" -ne 0 ]; then

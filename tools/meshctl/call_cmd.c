@@ -43,7 +43,8 @@ void usage_call(FILE *f) {
       "                            response_flags, route, subset, cluster,\n"
       "                            details (also: -o json)\n"
       "  -v, --verbose             one line per call on stderr\n"
-      "      --metrics-out FILE    write a summary of the run to FILE\n"
+      "      --metrics-out FILE    write the mesh's metrics at the end of\n"
+      "                            the run to FILE (Prometheus text format)\n"
       "  -h, --help                show this help\n"
       "\n"
       "Without --json the response bodies are printed, as curl does. With\n"
@@ -417,44 +418,32 @@ static void print_summary_line(summary *s) {
   fputc('\n', stderr);
 }
 
-/* --metrics-out: a plain-text summary for now. The Prometheus exposition
- * of meshlib's own metrics comes with the observability work, and will
- * replace this format. */
+/* --metrics-out: the mesh's metrics in the Prometheus text format, as a
+ * scrape of the admin listener's /metrics would return them at the end
+ * of the run, after a comment that sums the run up. */
 static int write_metrics(const char *path, summary *s, const call_run *run) {
+  char *text = NULL;
+  size_t len = 0;
+  int rc = meshlib_metrics_render(run->mesh, &text, &len);
+  if (rc != MESHLIB_OK) {
+    fprintf(stderr, "meshctl call: cannot render the metrics: %s\n",
+            meshlib_strerror(rc));
+    return -1;
+  }
   FILE *f = fopen(path, "w");
   if (!f) {
     fprintf(stderr, "meshctl call: cannot write \"%s\": %s\n", path,
             strerror(errno));
+    meshlib_free_str(run->mesh, text);
     return -1;
   }
   fprintf(f,
-          "# meshctl call summary (plain text). The Prometheus exposition\n"
-          "# of meshlib's metrics comes with the observability work.\n"
-          "url %s\n"
-          "method %s\n"
-          "calls %zu\n"
-          "responses %zu\n"
-          "no_response %zu\n"
-          "wall_seconds %.6f\n"
-          "calls_per_second %.1f\n"
-          "latency_ms p50=%.3f p90=%.3f p99=%.3f\n",
-          run->url, run->method, s->calls, s->responses,
-          s->calls - s->responses, s->wall_s,
-          s->wall_s > 0 ? (double)s->responses / s->wall_s : 0.0, s->p50_ms,
+          "# meshctl call %s %s: %zu calls, %zu responses in %.3f s; "
+          "p50 %.3f ms, p90 %.3f ms, p99 %.3f ms\n",
+          run->method, run->url, s->calls, s->responses, s->wall_s, s->p50_ms,
           s->p90_ms, s->p99_ms);
-  struct {
-    const char *name;
-    tally *t;
-  } parts[] = {{"status", &s->status},
-               {"response_flags", &s->flags},
-               {"route", &s->route},
-               {"subset", &s->subset},
-               {"upstream", &s->upstream}};
-  for (size_t k = 0; k < sizeof(parts) / sizeof(parts[0]); k++) {
-    fprintf(f, "%s ", parts[k].name);
-    tally_print(f, " ", parts[k].t);
-    fputc('\n', f);
-  }
+  fwrite(text, 1, len, f);
+  meshlib_free_str(run->mesh, text);
   if (fclose(f) != 0) {
     fprintf(stderr, "meshctl call: cannot write \"%s\": %s\n", path,
             strerror(errno));

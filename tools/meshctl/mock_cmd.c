@@ -33,6 +33,8 @@ void usage_mock(FILE *f) {
         "                            name)\n"
         "      --header 'N: V'       a header on every response; repeatable\n"
         "      --fail-first N        answer the first N requests with 503\n"
+        "      --hang-first N        never answer the first N requests (for\n"
+        "                            timeouts; after --fail-first ones)\n"
         "\n"
         "Other options:\n"
         "      --count-file FILE     keep FILE up to date with one line per\n"
@@ -53,6 +55,7 @@ typedef struct mock_spec {
   const char *status;
   const char *body;
   const char *fail_first;
+  const char *hang_first;
   strvec headers;
   meshlib_mock *mock;
   int seen; /* requests already reported by --verbose */
@@ -112,8 +115,9 @@ static int parse(int argc, char **argv, mock_args *a) {
         return MESHCTL_USAGE;
       continue;
     }
-    static const char *const names[] = {"--name", "--port", "--status",
-                                        "--body", "--fail-first"};
+    static const char *const names[] = {"--name",       "--port",
+                                        "--status",     "--body",
+                                        "--fail-first", "--hang-first"};
     size_t k;
     r = 0;
     for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
@@ -128,8 +132,8 @@ static int parse(int argc, char **argv, mock_args *a) {
               arg[0] == '-' ? "option" : "argument", arg);
       return MESHCTL_USAGE;
     }
-    const char **slot[] = {&cur->name, &cur->port, &cur->status, &cur->body,
-                           &cur->fail_first};
+    const char **slot[] = {&cur->name, &cur->port,       &cur->status,
+                           &cur->body, &cur->fail_first, &cur->hang_first};
     if (*slot[k]) { /* repeated: the next mock */
       if (!(cur = new_spec(a)))
         return MESHCTL_USAGE;
@@ -138,6 +142,7 @@ static int parse(int argc, char **argv, mock_args *a) {
       slot[2] = &cur->status;
       slot[3] = &cur->body;
       slot[4] = &cur->fail_first;
+      slot[5] = &cur->hang_first;
     }
     *slot[k] = v;
   }
@@ -170,7 +175,9 @@ static int check_specs(const mock_args *a) {
     if ((s->port && number("port", s->port, 0, 65535, &v) < 0) ||
         (s->status && number("status", s->status, 200, 599, &v) < 0) ||
         (s->fail_first &&
-         number("--fail-first", s->fail_first, 0, 1000000, &v) < 0))
+         number("--fail-first", s->fail_first, 0, 1000000, &v) < 0) ||
+        (s->hang_first &&
+         number("--hang-first", s->hang_first, 0, 1000000, &v) < 0))
       return -1;
     if (s->name && !*s->name) {
       fprintf(stderr, "meshctl mock: empty --name\n");
@@ -192,13 +199,15 @@ static int check_specs(const mock_args *a) {
 
 /* Starts the mock |s| describes: MESHLIB_OK or an error code (said). */
 static int start(mock_spec *s) {
-  long port = 0, status = 200, fail = 0;
+  long port = 0, status = 200, fail = 0, hang = 0;
   if (s->port)
     number("port", s->port, 0, 65535, &port);
   if (s->status)
     number("status", s->status, 200, 599, &status);
   if (s->fail_first)
     number("--fail-first", s->fail_first, 0, 1000000, &fail);
+  if (s->hang_first)
+    number("--hang-first", s->hang_first, 0, 1000000, &hang);
   int rc = meshlib_mock_new_on_port(&s->mock, (int)port);
   if (rc != MESHLIB_OK) {
     fprintf(stderr, "meshctl mock: cannot listen on 127.0.0.1:%ld: %s\n", port,
@@ -236,6 +245,8 @@ static int start(mock_spec *s) {
     rc = meshlib_mock_push_response(s->mock, 503, unavailable,
                                     sizeof(unavailable) - 1);
   }
+  for (long k = 0; rc == MESHLIB_OK && k < hang; k++)
+    rc = meshlib_mock_push_hang(s->mock);
   if (rc != MESHLIB_OK)
     fprintf(stderr, "meshctl mock: cannot set up mock \"%s\": %s\n", name,
             meshlib_strerror(rc));

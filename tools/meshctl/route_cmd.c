@@ -317,6 +317,11 @@ static int run(const route_args *a) {
     meshlib_free_str(m, json);
   } else {
     print_summary(d);
+    char *policy = NULL;
+    if (meshlib_decision_policy_text(d, &policy) == MESHLIB_OK) {
+      fputs(policy, stdout);
+      meshlib_free_str(m, policy);
+    }
   }
   code = (meshlib_decision_response_flags(d) & MESHLIB_RF_NR) ? MESHCTL_NO_ROUTE
                                                               : MESHCTL_OK;

@@ -294,11 +294,13 @@ static void test_app_endpoints_and_connect_failure(void **state) {
   assert_string_equal(meshlib_response_header(r, "x-mock-name"), "other");
   meshlib_request_free(r);
 
-  /* The endpoint goes away: connection failure, 503 UF. */
+  /* The endpoint goes away: connection failure, 503 UF; Istio's default
+   * policy retried it twice, in vain (URX). */
   meshlib_mock_free(other);
   r = call(f, "GET", "http://ratings:9080/stars");
   assert_int_equal(meshlib_response_status(r), 503);
-  assert_int_equal(meshlib_response_flags(r), MESHLIB_RF_UF);
+  assert_int_equal(meshlib_response_flags(r), MESHLIB_RF_UF | MESHLIB_RF_URX);
+  assert_int_equal(meshlib_response_attempts(r), 3);
   meshlib_request_free(r);
 
   /* Removing them falls back to the name itself (which does not resolve

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+#include "control/events.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "core/internal.h"
+
+#define GOOD_MESH(m) ((m) && (m)->magic == ML_MAGIC_MESH)
+
+static int64_t unix_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ml_config_events_init(ml_config_events *e) {
+  memset(e, 0, sizeof(*e));
+  pthread_mutex_init(&e->lock, NULL);
+  atomic_init(&e->last_applied_version, 0);
+  atomic_init(&e->applied_total, 0);
+  atomic_init(&e->rejected_total, 0);
+}
+
+void ml_config_events_destroy(const ml_mem *mem, ml_config_events *e) {
+  ml_free(mem, e->subs);
+  ml_free(mem, e->last_rejected_reason);
+  pthread_mutex_destroy(&e->lock);
+  e->subs = NULL;
+  e->last_rejected_reason = NULL;
+}
+
+int ml_config_events_add(const ml_mem *mem, ml_config_events *e,
+                         const ml_config_sub *s) {
+  pthread_mutex_lock(&e->lock);
+  ml_config_sub *n = ml_realloc(mem, e->subs, (e->sub_count + 1) * sizeof(*n));
+  if (n) {
+    e->subs = n;
+    n[e->sub_count++] = *s;
+  }
+  pthread_mutex_unlock(&e->lock);
+  return n ? MESHLIB_OK : MESHLIB_ERR_NOMEM;
+}
+
+void ml_config_status_get(const meshlib *m, ml_config_status *out) {
+  ml_config_events *e = (ml_config_events *)&m->events;
+  memset(out, 0, sizeof(*out));
+  pthread_mutex_lock(&e->lock);
+  out->last_applied_version = atomic_load(&e->last_applied_version);
+  out->applied_total = atomic_load(&e->applied_total);
+  out->rejected_total = atomic_load(&e->rejected_total);
+  out->last_rejected_version = e->last_rejected_version;
+  if (e->last_rejected_reason)
+    snprintf(out->last_rejected_reason, sizeof(out->last_rejected_reason), "%s",
+             e->last_rejected_reason);
+  out->last_applied_unix_ms = e->last_applied_unix_ms;
+  out->last_rejected_unix_ms = e->last_rejected_unix_ms;
+  pthread_mutex_unlock(&e->lock);
+}
+
+void ml_config_rejected(meshlib *m, uint64_t version, const char *reason) {
+  ml_config_events *e = &m->events;
+  pthread_mutex_lock(&e->lock);
+  char *copy = ml_strdup(m->mem, reason ? reason : "");
+  if (copy) { /* out of memory: the older reason stays */
+    ml_free(m->mem, e->last_rejected_reason);
+    e->last_rejected_reason = copy;
+  }
+  e->last_rejected_version = version;
+  e->last_rejected_unix_ms = unix_ms();
+  atomic_fetch_add(&e->rejected_total, 1);
+  for (size_t i = 0; i < e->sub_count; i++)
+    if (e->subs[i].rejected)
+      e->subs[i].rejected(version, reason ? reason : "", e->subs[i].user_data);
+  pthread_mutex_unlock(&e->lock);
+}
+
+void ml_config_applied_begin(meshlib *m) {
+  pthread_mutex_lock(&m->events.lock);
+}
+
+void ml_config_applied_end(meshlib *m, uint64_t version) {
+  ml_config_events *e = &m->events;
+  uint64_t old = atomic_load(&e->last_applied_version);
+  atomic_store(&e->last_applied_version, version);
+  atomic_fetch_add(&e->applied_total, 1);
+  e->last_applied_unix_ms = unix_ms();
+  for (size_t i = 0; i < e->sub_count; i++)
+    if (e->subs[i].changed)
+      e->subs[i].changed(old, version, e->subs[i].user_data);
+  pthread_mutex_unlock(&e->lock);
+}
+
+/* The public side. */
+
+int meshlib_on_config(meshlib *m, meshlib_config_change_cb changed,
+                      meshlib_config_reject_cb rejected, void *user_data) {
+  if (!GOOD_MESH(m) || (!changed && !rejected))
+    return MESHLIB_ERR_INVALID_ARG;
+  ml_config_sub s = {changed, rejected, user_data};
+  return ml_config_events_add(m->mem, &m->events, &s);
+}
+
+int meshlib_off_config(meshlib *m, meshlib_config_change_cb changed,
+                       meshlib_config_reject_cb rejected, void *user_data) {
+  if (!GOOD_MESH(m))
+    return MESHLIB_ERR_INVALID_ARG;
+  ml_config_events *e = &m->events;
+  int found = 0;
+  pthread_mutex_lock(&e->lock);
+  for (size_t i = 0; i < e->sub_count;) {
+    ml_config_sub *s = &e->subs[i];
+    if (s->changed == changed && s->rejected == rejected &&
+        s->user_data == user_data) {
+      memmove(s, s + 1, (e->sub_count - i - 1) * sizeof(*s));
+      e->sub_count--;
+      found = 1;
+    } else {
+      i++;
+    }
+  }
+  pthread_mutex_unlock(&e->lock);
+  return found ? MESHLIB_OK : MESHLIB_ERR_NOT_FOUND;
+}
+
+uint64_t meshlib_config_rejected_total(const meshlib *m) {
+  return GOOD_MESH(m) ? atomic_load(&m->events.rejected_total) : 0;
+}
+
+int meshlib_config_last_rejection(const meshlib *m, uint64_t *version,
+                                  char *buf, size_t cap) {
+  if (!GOOD_MESH(m) || (!buf && cap))
+    return MESHLIB_ERR_INVALID_ARG;
+  ml_config_events *e = (ml_config_events *)&m->events;
+  pthread_mutex_lock(&e->lock);
+  int found = atomic_load(&e->rejected_total) > 0;
+  if (found && version)
+    *version = e->last_rejected_version;
+  if (found && cap)
+    snprintf(buf, cap, "%s",
+             e->last_rejected_reason ? e->last_rejected_reason : "");
+  pthread_mutex_unlock(&e->lock);
+  return found ? MESHLIB_OK : MESHLIB_ERR_NOT_FOUND;
+}

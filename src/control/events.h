@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef ML_CONTROL_EVENTS_H
+#define ML_CONTROL_EVENTS_H
+
+/* The record of applied and rejected configs, and their subscribers. Part
+ * of struct meshlib (m->events); meshlib_config_apply() feeds it. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include "meshlib/control.h"
+#include "util/mem.h"
+
+struct meshlib;
+
+typedef struct ml_config_sub {
+  meshlib_config_change_cb changed;
+  meshlib_config_reject_cb rejected;
+  void *user_data;
+} ml_config_sub;
+
+typedef struct ml_config_events {
+  /* Guards everything below but the atomics, and delivery: callbacks run
+   * one at a time, in version order. */
+  pthread_mutex_t lock;
+  ml_config_sub *subs;
+  size_t sub_count;
+  _Atomic uint64_t last_applied_version;
+  _Atomic uint64_t applied_total;
+  _Atomic uint64_t rejected_total;
+  uint64_t last_rejected_version;
+  char *last_rejected_reason; /* NULL before the first rejection */
+  int64_t last_applied_unix_ms;
+  int64_t last_rejected_unix_ms;
+} ml_config_events;
+
+/* What the metrics and /config_dump render: a copy, consistent. */
+typedef struct ml_config_status {
+  uint64_t last_applied_version;  /* the version in force */
+  uint64_t applied_total;         /* configs put in force (not version 0) */
+  uint64_t rejected_total;        /* configs rejected */
+  uint64_t last_rejected_version; /* 0: none yet */
+  char last_rejected_reason[512]; /* "file:line:col: field: why", or "" */
+  int64_t last_applied_unix_ms;   /* 0: none yet */
+  int64_t last_rejected_unix_ms;
+} ml_config_status;
+
+void ml_config_events_init(ml_config_events *e);
+void ml_config_events_destroy(const ml_mem *mem, ml_config_events *e);
+int ml_config_events_add(const ml_mem *mem, ml_config_events *e,
+                         const ml_config_sub *s);
+/* A copy of |m|'s record. */
+void ml_config_status_get(const struct meshlib *m, ml_config_status *out);
+
+/* From meshlib_config_apply(): |version| was rejected for |reason|. */
+void ml_config_rejected(struct meshlib *m, uint64_t version,
+                        const char *reason);
+/* From meshlib_config_apply(), with apply_lock held right after the swap:
+ * takes the events lock so that deliveries keep version order. */
+void ml_config_applied_begin(struct meshlib *m);
+/* After apply_lock is released: record |version| in force, call the
+ * subscribers, release the events lock. */
+void ml_config_applied_end(struct meshlib *m, uint64_t version);
+
+#endif

@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: MIT */
+/* A source's content, and the config composed from every source. Files
+ * are read into memory here (the same files, in the same order, that the
+ * loader would read) so that a change is detected by content: an event
+ * that changes nothing (a touch, a ConfigMap swap to equal data) applies
+ * nothing. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "control/control.h"
+#include "core/internal.h"
+#include "util/str.h"
+
+void ml_ctl_content_free(const ml_mem *mem, ml_ctl_content *c) {
+  for (size_t i = 0; i < c->count; i++) {
+    ml_free(mem, c->files[i].name);
+    ml_free(mem, c->files[i].data);
+  }
+  ml_free(mem, c->files);
+  memset(c, 0, sizeof(*c));
+}
+
+static int add_file(const ml_mem *mem, ml_ctl_content *c, const char *name,
+                    char *data, size_t len) {
+  ml_ctl_file *n = ml_realloc(mem, c->files, (c->count + 1) * sizeof(*n));
+  char *copy = ml_strdup(mem, name);
+  if (!n || !copy) {
+    if (n)
+      c->files = n;
+    ml_free(mem, copy);
+    ml_free(mem, data);
+    return MESHLIB_ERR_NOMEM;
+  }
+  c->files = n;
+  n[c->count++] = (ml_ctl_file){copy, data, len};
+  return MESHLIB_OK;
+}
+
+static void content_hash(ml_ctl_content *c) {
+  uint64_t h = c->io_error ? 0x10e5u : 0x5eedu;
+  for (size_t i = 0; i < c->count; i++) {
+    h = h * 0x100000001b3ull ^
+        ml_hash(c->files[i].name, strlen(c->files[i].name));
+    h = h * 0x100000001b3ull ^ ml_hash(c->files[i].data, c->files[i].len);
+  }
+  c->hash = h;
+}
+
+int ml_ctl_content_text(const ml_mem *mem, const char *name, const char *data,
+                        size_t len, ml_ctl_content *out) {
+  memset(out, 0, sizeof(*out));
+  char *copy = ml_strndup(mem, data ? data : "", len);
+  if (!copy)
+    return MESHLIB_ERR_NOMEM;
+  int rc = add_file(mem, out, name, copy, len);
+  content_hash(out);
+  return rc;
+}
+
+/* The whole file, or -1 with errno. */
+static int read_all(const ml_mem *mem, const char *path, char **out,
+                    size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return -1;
+  ml_buf b;
+  ml_buf_init(&b, mem);
+  char chunk[16384];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+    if (ml_buf_append(&b, chunk, n))
+      break;
+  int err = ferror(f) ? errno : 0;
+  fclose(f);
+  if (err || b.oom) {
+    ml_buf_free(&b);
+    errno = err ? err : ENOMEM;
+    return -1;
+  }
+  *len = b.len;
+  *out = b.data ? ml_buf_steal(&b) : ml_strdup(mem, "");
+  return *out ? 0 : -1;
+}
+
+/* As the loader: *.yaml, *.yml, *.json; not hidden (Kubernetes' "..data"
+ * and "..2024_..." entries of a mounted ConfigMap are hidden). */
+static int wanted_name(const char *name) {
+  if (name[0] == '.')
+    return 0;
+  return ml_ends_with(name, ".yaml") || ml_ends_with(name, ".yml") ||
+         ml_ends_with(name, ".json");
+}
+
+static int cmp_names(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int read_dir(const ml_mem *mem, const char *path, ml_ctl_content *out) {
+  DIR *dir = opendir(path);
+  if (!dir) {
+    out->io_error = errno ? errno : EIO;
+    return MESHLIB_OK;
+  }
+  char **names = NULL;
+  size_t count = 0;
+  int rc = MESHLIB_OK;
+  struct dirent *e;
+  while (rc == MESHLIB_OK && (e = readdir(dir)) != NULL) {
+    if (!wanted_name(e->d_name))
+      continue;
+    char **n = ml_realloc(mem, names, (count + 1) * sizeof(*n));
+    if (!n) {
+      rc = MESHLIB_ERR_NOMEM;
+      break;
+    }
+    names = n;
+    if (!(names[count] = ml_strdup(mem, e->d_name)))
+      rc = MESHLIB_ERR_NOMEM;
+    else
+      count++;
+  }
+  closedir(dir);
+  if (count)
+    qsort(names, count, sizeof(*names), cmp_names);
+  size_t plen = strlen(path);
+  int slash = plen && path[plen - 1] == '/';
+  for (size_t i = 0; rc == MESHLIB_OK && i < count; i++) {
+    ml_buf full;
+    ml_buf_init(&full, mem);
+    ml_buf_puts(&full, path);
+    if (!slash)
+      ml_buf_putc(&full, '/');
+    ml_buf_puts(&full, names[i]);
+    struct stat st;
+    char *data;
+    size_t len;
+    if (full.oom) {
+      rc = MESHLIB_ERR_NOMEM;
+    } else if (stat(full.data, &st) == 0 && S_ISREG(st.st_mode)) {
+      /* A file that vanished between the listing and now is gone. */
+      if (read_all(mem, full.data, &data, &len) == 0)
+        rc = add_file(mem, out, full.data, data, len);
+      else if (errno == ENOMEM)
+        rc = MESHLIB_ERR_NOMEM;
+      else if (errno != ENOENT)
+        out->io_error = errno;
+    }
+    ml_buf_free(&full);
+  }
+  for (size_t i = 0; i < count; i++)
+    ml_free(mem, names[i]);
+  ml_free(mem, names);
+  return rc;
+}
+
+int ml_ctl_read_path(const ml_mem *mem, const char *path, ml_ctl_content *out) {
+  memset(out, 0, sizeof(*out));
+  struct stat st;
+  int rc = MESHLIB_OK;
+  if (stat(path, &st) != 0) {
+    out->io_error = errno ? errno : EIO;
+  } else if (S_ISDIR(st.st_mode)) {
+    rc = read_dir(mem, path, out);
+  } else {
+    char *data;
+    size_t len;
+    if (read_all(mem, path, &data, &len) == 0)
+      rc = add_file(mem, out, path, data, len);
+    else if (errno == ENOMEM)
+      rc = MESHLIB_ERR_NOMEM;
+    else
+      out->io_error = errno ? errno : EIO;
+  }
+  if (rc != MESHLIB_OK)
+    ml_ctl_content_free(mem, out);
+  content_hash(out);
+  return rc;
+}
+
+/* A later definition of an object (kind, namespace, name) replaces the
+ * earlier ones, as `kubectl apply` of the sources in turn would: only each
+ * object's last definition is kept (one array per kind). */
+static uint64_t meta_key(const ml_meta *m) {
+  const char *ns = m->namespace_ ? m->namespace_ : "";
+  const char *name = m->name ? m->name : "";
+  return ml_hash(ns, strlen(ns)) * 0x100000001b3ull ^
+         ml_hash(name, strlen(name));
+}
+
+static int same_object(const ml_meta *a, const ml_meta *b) {
+  return strcmp(a->name ? a->name : "", b->name ? b->name : "") == 0 &&
+         strcmp(a->namespace_ ? a->namespace_ : "",
+                b->namespace_ ? b->namespace_ : "") == 0;
+}
+
+static size_t dedupe(const ml_mem *mem, void **items, size_t n) {
+  uint64_t *keys = n > 1 ? ml_malloc(mem, n * sizeof(*keys)) : NULL;
+  if (!keys)
+    return n; /* nothing to do, or no memory: keep all */
+  for (size_t i = 0; i < n; i++)
+    keys[i] = meta_key(items[i]); /* every object starts with its meta */
+  size_t kept = 0;
+  for (size_t i = 0; i < n; i++) {
+    int later = 0;
+    for (size_t j = i + 1; j < n && !later; j++)
+      later = keys[j] == keys[i] && same_object(items[i], items[j]);
+    if (!later) {
+      keys[kept] = keys[i];
+      items[kept++] = items[i];
+    }
+  }
+  ml_free(mem, keys);
+  return kept;
+}
+
+static size_t dedupe_config(const ml_mem *mem, ml_config *c) {
+  size_t before = c->vs_count + c->dr_count + c->se_count + c->we_count;
+  c->vs_count = dedupe(mem, (void **)c->virtual_services, c->vs_count);
+  c->dr_count = dedupe(mem, (void **)c->destination_rules, c->dr_count);
+  c->se_count = dedupe(mem, (void **)c->service_entries, c->se_count);
+  c->we_count = dedupe(mem, (void **)c->workload_entries, c->we_count);
+  return before - (c->vs_count + c->dr_count + c->se_count + c->we_count);
+}
+
+static void add_content(meshlib_config *mc, const ml_ctl_source *s,
+                        const ml_ctl_content *content) {
+  if (content->io_error && s->kind == ML_CTL_PATH) {
+    /* The loader reports the same failure with its own words. */
+    meshlib_config_add_path(mc, s->where);
+    return;
+  }
+  for (size_t k = 0; k < content->count; k++)
+    meshlib_config_add_string(mc, content->files[k].name,
+                              content->files[k].data, content->files[k].len);
+}
+
+/* Compose and apply: source i's content is cands[i] when cands is given
+ * and that one has files or an error, else its good content. */
+static int compose_apply(ml_control *c, const ml_ctl_content *const *use,
+                         char *err, size_t cap) {
+  meshlib_config *mc;
+  int rc = meshlib_config_new(&mc, c->mesh);
+  if (rc != MESHLIB_OK) {
+    snprintf(err, cap, "%s", meshlib_strerror(rc));
+    return rc;
+  }
+  for (size_t i = 0; i < c->count; i++)
+    if (use[i])
+      add_content(mc, &c->src[i], use[i]);
+  if (mc->first_error == MESHLIB_OK && !mc->diags.errors && mc->config) {
+    size_t dropped = dedupe_config(c->mem, mc->config);
+    if (dropped)
+      ml_log(c->mesh, MESHLIB_LEVEL_DEBUG,
+             "config: %zu object(s) replaced by a later definition", dropped);
+  }
+  rc = meshlib_config_apply(mc);
+  snprintf(err, cap, "%s", rc == MESHLIB_OK ? "" : meshlib_config_errmsg(mc));
+  if (rc != MESHLIB_OK && !err[0])
+    snprintf(err, cap, "%s", meshlib_strerror(rc));
+  meshlib_config_free(mc);
+  return rc;
+}
+
+int ml_ctl_apply(ml_control *c, size_t i, ml_ctl_content *cand, char *err,
+                 size_t cap) {
+  const ml_ctl_content **use = ml_calloc(c->mem, c->count, sizeof(*use));
+  if (!use) {
+    if (cand)
+      ml_ctl_content_free(c->mem, cand);
+    snprintf(err, cap, "%s", meshlib_strerror(MESHLIB_ERR_NOMEM));
+    return MESHLIB_ERR_NOMEM;
+  }
+  for (size_t k = 0; k < c->count; k++)
+    use[k] = c->src[k].has_good ? &c->src[k].good : NULL;
+  if (cand)
+    use[i] = cand;
+  int rc = compose_apply(c, use, err, cap);
+  ml_free(c->mem, use);
+  if (!cand)
+    return rc;
+  ml_ctl_source *s = &c->src[i];
+  s->seen_hash = cand->hash;
+  s->has_seen = 1;
+  if (rc == MESHLIB_OK) {
+    ml_ctl_content_free(c->mem, &s->good);
+    s->good = *cand;
+    s->has_good = 1;
+  } else {
+    ml_ctl_content_free(c->mem, cand);
+  }
+  return rc;
+}
+
+int ml_ctl_apply_all(ml_control *c, ml_ctl_content *cands, char *err,
+                     size_t cap) {
+  const ml_ctl_content **use = ml_calloc(c->mem, c->count, sizeof(*use));
+  if (!use)
+    return MESHLIB_ERR_NOMEM;
+  for (size_t k = 0; k < c->count; k++)
+    use[k] = cands[k].count || cands[k].io_error || c->src[k].kind != ML_CTL_URL
+                 ? &cands[k]
+                 : NULL; /* an endpoint that gave nothing yet */
+  int rc = compose_apply(c, use, err, cap);
+  ml_free(c->mem, use);
+  if (rc != MESHLIB_OK)
+    return rc; /* the caller still holds |cands| */
+  for (size_t k = 0; k < c->count; k++) {
+    ml_ctl_source *s = &c->src[k];
+    if (!cands[k].count && !cands[k].io_error && s->kind == ML_CTL_URL)
+      continue; /* an endpoint that gave nothing yet */
+    s->seen_hash = cands[k].hash;
+    s->has_seen = 1;
+    s->good = cands[k];
+    s->has_good = 1;
+    memset(&cands[k], 0, sizeof(cands[k]));
+  }
+  return rc;
+}
+
+static int content_valid(ml_control *c, size_t i, const ml_ctl_content *cand) {
+  meshlib_config *mc;
+  if (meshlib_config_new(&mc, c->mesh) != MESHLIB_OK)
+    return 0;
+  add_content(mc, &c->src[i], cand);
+  int ok = mc->first_error == MESHLIB_OK && !mc->diags.errors;
+  meshlib_config_free(mc);
+  return ok;
+}
+
+int ml_ctl_apply_valid(ml_control *c, ml_ctl_content *cands) {
+  for (size_t k = 0; k < c->count; k++) {
+    ml_ctl_source *s = &c->src[k];
+    if (!cands[k].count && !cands[k].io_error && s->kind == ML_CTL_URL)
+      continue;
+    if (!content_valid(c, k, &cands[k])) {
+      s->seen_hash = cands[k].hash; /* already reported: wait for a fix */
+      s->has_seen = 1;
+      ml_ctl_content_free(c->mem, &cands[k]);
+      cands[k].hash = 0;
+    }
+  }
+  /* The sources left out are those with no content and no error. */
+  const ml_ctl_content **use = ml_calloc(c->mem, c->count, sizeof(*use));
+  if (!use)
+    return MESHLIB_ERR_NOMEM;
+  int any = 0;
+  for (size_t k = 0; k < c->count; k++)
+    if (cands[k].count || cands[k].io_error) {
+      use[k] = &cands[k];
+      any = 1;
+    }
+  char err[1024];
+  int rc = any ? compose_apply(c, use, err, sizeof(err)) : MESHLIB_OK;
+  ml_free(c->mem, use);
+  for (size_t k = 0; rc == MESHLIB_OK && any && k < c->count; k++) {
+    if (!(cands[k].count || cands[k].io_error))
+      continue;
+    c->src[k].seen_hash = cands[k].hash;
+    c->src[k].has_seen = 1;
+    c->src[k].good = cands[k];
+    c->src[k].has_good = 1;
+    memset(&cands[k], 0, sizeof(cands[k]));
+  }
+  return rc;
+}
+
+int ml_ctl_reload_path(ml_control *c, size_t i) {
+  ml_ctl_source *s = &c->src[i];
+  ml_ctl_content cand;
+  int rc = ml_ctl_read_path(c->mem, s->where, &cand);
+  if (rc != MESHLIB_OK)
+    return rc;
+  if (s->has_seen && cand.hash == s->seen_hash) {
+    ml_ctl_content_free(c->mem, &cand);
+    return MESHLIB_OK;
+  }
+  char err[1024];
+  rc = ml_ctl_apply(c, i, &cand, err, sizeof(err));
+  if (rc != MESHLIB_OK)
+    ml_log(c->mesh, MESHLIB_LEVEL_WARNING,
+           "config: %s changed; rejected, its last good content stays",
+           s->where);
+  return rc;
+}

@@ -1,0 +1,612 @@
+/* SPDX-License-Identifier: MIT */
+/* The attempts of a call, as Envoy's router makes them: the fault
+ * filter's delay and abort before the first; circuit breakers; the
+ * route's timeout over all attempts and the per-try timeout over each;
+ * retries on the policy's conditions, after a jittered backoff, on an
+ * endpoint not tried yet; outlier detection fed by every outcome; and
+ * telemetry at the end. The phases are cut at every wait so that the
+ * synchronous path, the asynchronous client and the CURL * path drive the
+ * same code (ml_call_step in request.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "cluster/cluster.h"
+#include "core/request.h"
+#include "outlier/outlier.h"
+#include "policy/breaker.h"
+#include "telemetry/trace.h"
+#include "util/str.h"
+
+/* Envoy's local reply texts, so that logs read the same. */
+#define DETAILS_UH "no healthy upstream"
+#define DETAILS_UF                                                             \
+  "upstream connect error or disconnect/reset before headers. reset "          \
+  "reason: connection failure"
+#define DETAILS_UC                                                             \
+  "upstream connect error or disconnect/reset before headers. reset "          \
+  "reason: connection termination"
+#define DETAILS_UR                                                             \
+  "upstream connect error or disconnect/reset before headers. reset "          \
+  "reason: remote refused stream reset"
+#define DETAILS_UO                                                             \
+  "upstream connect error or disconnect/reset before headers. reset "          \
+  "reason: overflow"
+#define DETAILS_UT "upstream request timeout"
+#define DETAILS_DC "downstream cancelled"
+#define DETAILS_FI "fault filter abort"
+
+static void reply_text(meshlib_request *r, int32_t status, uint32_t flags,
+                       const char *text) {
+  ml_call_local_reply(r, status, flags, text, text, strlen(text));
+}
+
+/* How often a pending request of the asynchronous client looks for a
+ * free connection slot. */
+#define ML_PENDING_STEP_MS 2
+
+static int http2_of(const ml_xfer_req *x) {
+  return x->version != ML_HTTP_1_1;
+}
+
+/* What an exchange's outcome means for the caller, in Envoy's terms. */
+static void classify(meshlib_request *r, int deadline_passed) {
+  switch (r->xfer.outcome) {
+  case ML_XFER_OK:
+    r->status = r->xfer.status;
+    return;
+  case ML_XFER_CONNECT_FAILURE:
+  case ML_XFER_TLS_ERROR:
+    reply_text(r, 503, MESHLIB_RF_UF, DETAILS_UF);
+    return;
+  case ML_XFER_TIMEOUT:
+    /* The route's timeout and a per-try timeout both read UT; only the
+     * first ends the call. */
+    (void)deadline_passed;
+    reply_text(r, 504, MESHLIB_RF_UT, DETAILS_UT);
+    return;
+  case ML_XFER_REFUSED_STREAM:
+    reply_text(r, 503, MESHLIB_RF_UR, DETAILS_UR);
+    return;
+  case ML_XFER_ABORTED:
+    ml_call_local_reply(r, 499, MESHLIB_RF_DC, DETAILS_DC, "", 0);
+    return;
+  default:
+    reply_text(r, 503, MESHLIB_RF_UC, DETAILS_UC);
+  }
+}
+
+/* gRPC status names as Istio's fault.abort.grpcStatus spells them. */
+static int grpc_code(const char *s) {
+  static const char *const names[] = {"OK",
+                                      "CANCELLED",
+                                      "UNKNOWN",
+                                      "INVALID_ARGUMENT",
+                                      "DEADLINE_EXCEEDED",
+                                      "NOT_FOUND",
+                                      "ALREADY_EXISTS",
+                                      "PERMISSION_DENIED",
+                                      "RESOURCE_EXHAUSTED",
+                                      "FAILED_PRECONDITION",
+                                      "ABORTED",
+                                      "OUT_OF_RANGE",
+                                      "UNIMPLEMENTED",
+                                      "INTERNAL",
+                                      "UNAVAILABLE",
+                                      "DATA_LOSS",
+                                      "UNAUTHENTICATED"};
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    if (ml_strcaseeq(s, names[i]))
+      return (int)i;
+  int64_t v;
+  if (ml_parse_int64(s, &v) == 0 && v >= 0 && v <= 16)
+    return (int)v;
+  return 2; /* UNKNOWN */
+}
+
+/* The fault filter's abort: an HTTP status, or a gRPC status in a
+ * trailers-only 200 response. */
+static int fault_abort(meshlib_request *r) {
+  ml_call_plan *p = &r->plan;
+  p->call_flags |= MESHLIB_RF_FI;
+  ml_telemetry_event(r->mesh, r->cluster, ML_EV_FAULT_ABORT, 0);
+  if (p->fault.abort_grpc_status) {
+    snprintf(p->grpc_text, sizeof(p->grpc_text), "%d",
+             grpc_code(p->fault.abort_grpc_status));
+    p->local_headers[0].name = "content-type";
+    p->local_headers[0].value = "application/grpc";
+    p->local_headers[1].name = "grpc-status";
+    p->local_headers[1].value = p->grpc_text;
+    r->resp_list = p->local_headers;
+    r->resp_header_count = 2;
+    ml_call_local_reply(r, 200, MESHLIB_RF_FI, "fault_filter_abort", "", 0);
+  } else {
+    reply_text(r, p->fault.abort_status, MESHLIB_RF_FI, DETAILS_FI);
+  }
+  p->step = ML_STEP_DONE;
+  return MESHLIB_OK;
+}
+
+static ml_attempt_info *attempt_slot(meshlib_request *r) {
+  ml_call_plan *p = &r->plan;
+  size_t n = r->attempts + 1;
+  if (n > p->attempt_cap) {
+    size_t cap = p->attempt_cap ? p->attempt_cap * 2 : 4;
+    ml_attempt_info *a =
+        ml_realloc(r->mesh->mem, p->attempts, cap * sizeof(*a));
+    if (!a)
+      return NULL;
+    p->attempts = a;
+    p->attempt_cap = cap;
+  }
+  ml_attempt_info *ai = &p->attempts[r->attempts];
+  memset(ai, 0, sizeof(*ai));
+  return ai;
+}
+
+static int replaced(const ml_header *extra, size_t n, const char *name) {
+  for (size_t j = 0; j < n; j++)
+    if (strcmp(extra[j].name, name) == 0) /* both lower-case */
+      return 1;
+  return 0;
+}
+
+/* The request's headers less those the attempt sets itself: Envoy
+ * overwrites x-envoy-attempt-count and the trace context rather than
+ * sending two. No copy unless the request carries one of them. */
+static int drop_replaced(meshlib_request *r, size_t n) {
+  ml_call_plan *p = &r->plan;
+  ml_xfer_req *x = &p->x;
+  const ml_header *h = p->base_headers;
+  size_t count = p->base_header_count, i = 0;
+  while (i < count && !replaced(p->extra, n, h[i].name))
+    i++;
+  x->headers = h;
+  x->header_count = count;
+  if (i == count)
+    return 0;
+  if (p->sent_cap < count) {
+    ml_header *v = ml_realloc(r->mesh->mem, p->sent, count * sizeof(*v));
+    if (!v)
+      return -1;
+    p->sent = v;
+    p->sent_cap = count;
+  }
+  size_t k = 0;
+  for (i = 0; i < count; i++)
+    if (!replaced(p->extra, n, h[i].name))
+      p->sent[k++] = h[i];
+  x->headers = p->sent;
+  x->header_count = k;
+  return 0;
+}
+
+/* Choose the endpoint, pass the circuit breakers and arm the timeouts of
+ * the next attempt; or end the call with a local reply. */
+static int start_attempt(meshlib_request *r) {
+  ml_call_plan *p = &r->plan;
+  const ml_cluster *k = p->cluster;
+  int64_t now = ml_now_us();
+  p->step = ML_STEP_DONE;
+  if (r->attempts == 0 && !p->deadline_us) {
+    /* The route's timeout starts with the first attempt, after a fault's
+     * delay, as Envoy's router starts it after the fault filter. */
+    int64_t t = p->route ? p->route->timeout_ms : -1;
+    if (r->timeout_ms > 0 && (t <= 0 || r->timeout_ms < t))
+      t = r->timeout_ms;
+    p->deadline_us = t > 0 ? now + t * 1000 : 0;
+  }
+  if (p->deadline_us && now >= p->deadline_us) {
+    reply_text(r, 504, MESHLIB_RF_UT, DETAILS_UT);
+    return MESHLIB_OK;
+  }
+  if (k)
+    ml_outlier_tick(k, now / 1000);
+  if (!ml_call_plan_attempt(r)) {
+    reply_text(r, 503, MESHLIB_RF_UH, DETAILS_UH);
+    return MESHLIB_OK;
+  }
+  ml_xfer_req *x = &p->x;
+  ml_attempt_info *ai = attempt_slot(r);
+  if (!ai)
+    return MESHLIB_ERR_NOMEM;
+  if (k) {
+    /* Envoy's circuit breakers admit each attempt. An HTTP/1.1 request
+     * that finds every connection busy waits as pending: here on a
+     * blocking driver, else in short steps of the driver's loop. */
+    const ml_connection_pool *cp = &k->policy.connection_pool;
+    int64_t wait_ms = p->deadline_us ? (p->deadline_us - now) / 1000
+                      : x->connect_timeout_ms > 0 ? x->connect_timeout_ms
+                                                  : 10000;
+    int b;
+    if (p->pending) {
+      b = ml_breaker_pending_retry(k->state, cp);
+    } else {
+      if (r->attempts == 0)
+        ml_breaker_note_request(k->state, now / 1000);
+      b = p->blocking ? ml_breaker_admit(k->state, cp, http2_of(x), wait_ms)
+                      : ml_breaker_try_admit(k->state, cp, http2_of(x));
+    }
+    if (b == ML_BREAKER_WAIT) {
+      if (!p->pending) {
+        p->pending = 1;
+        p->pending_until_us = now + wait_ms * 1000;
+      }
+      if (now < p->pending_until_us) {
+        p->wait_ms = ML_PENDING_STEP_MS;
+        p->step = ML_STEP_WAIT;
+        return MESHLIB_OK;
+      }
+      ml_breaker_pending_cancel(k->state);
+      b = ML_BREAKER_TIMED_OUT;
+    }
+    p->pending = 0;
+    if (b == ML_BREAKER_TIMED_OUT) {
+      reply_text(r, 504, MESHLIB_RF_UT, DETAILS_UT);
+      return MESHLIB_OK;
+    }
+    if (b != ML_BREAKER_OK) {
+      ml_telemetry_event(r->mesh, r->cluster, ML_EV_POOL_OVERFLOW, 0);
+      reply_text(r, 503, MESHLIB_RF_UO, DETAILS_UO);
+      return MESHLIB_OK;
+    }
+    p->admitted = 1;
+    now = ml_now_us(); /* a pending request may have waited */
+  }
+  ai->start_us = now;
+
+  /* The try's timeout: perTryTimeout, cut by what is left of the route's
+   * timeout. */
+  int64_t left_ms = 0;
+  if (p->deadline_us) {
+    left_ms = (p->deadline_us - now + 999) / 1000;
+    if (left_ms < 1)
+      left_ms = 1;
+  }
+  int64_t per = p->retry.per_try_timeout_ms;
+  x->timeout_ms = per > 0 && (!left_ms || per < left_ms) ? per : left_ms;
+
+  /* x-envoy-attempt-count, then telemetry's headers. */
+  snprintf(p->attempt_text, sizeof(p->attempt_text), "%u",
+           (unsigned)(r->attempts + 1));
+  p->extra[0].name = "x-envoy-attempt-count";
+  p->extra[0].value = p->attempt_text;
+  size_t n = 1 + ml_telemetry_attempt_headers(r, (uint32_t)r->attempts + 1, ai,
+                                              p->extra + 1,
+                                              ML_ATTEMPT_HEADERS_MAX - 1);
+  x->extra_headers = p->extra;
+  x->extra_header_count = n;
+  if (drop_replaced(r, n))
+    return MESHLIB_ERR_NOMEM;
+  if (p->state)
+    atomic_fetch_add_explicit(&p->state->in_flight, 1, memory_order_relaxed);
+  p->step = ML_STEP_SEND;
+  p->send = 1;
+  return MESHLIB_OK;
+}
+
+int ml_call_begin(meshlib_request *r) {
+  ml_call_plan *p = &r->plan;
+  const ml_http_route *rt = p->route;
+  p->retries = 0;
+  p->tried_count = 0;
+  p->call_flags = 0;
+  p->admitted = 0;
+  p->pending = 0;
+  p->retry_admitted = 0;
+  p->deadline_us = 0;
+  p->abort_after_wait = 0;
+  memset(&p->fault, 0, sizeof(p->fault));
+  const ml_cluster *k = p->cluster;
+  ml_retry_policy_compile_for(
+      rt ? rt->retries : NULL, !r->mesh->settings.no_default_retries,
+      k && k->policy.load_balancer.consistent_hash != NULL, &p->retry);
+  /* x-envoy-retry-on and friends, as Envoy's router honours them. */
+  ml_retry_policy_apply_headers(&p->retry, r->headers, r->header_count);
+  ml_telemetry_call_begin(r->mesh, r);
+  if (rt && rt->fault) {
+    ml_fault_decide(rt->fault, ml_rand_next(&r->rand), ml_rand_next(&r->rand),
+                    &p->fault);
+    int aborts = p->fault.abort_status || p->fault.abort_grpc_status;
+    if (p->fault.delay_ms > 0) {
+      p->call_flags |= MESHLIB_RF_DI;
+      ml_telemetry_event(r->mesh, r->cluster, ML_EV_FAULT_DELAY, 0);
+      p->abort_after_wait = aborts;
+      p->wait_ms = p->fault.delay_ms;
+      p->step = ML_STEP_WAIT;
+      return MESHLIB_OK;
+    }
+    if (aborts)
+      return fault_abort(r);
+  }
+  return start_attempt(r);
+}
+
+int ml_call_resume(meshlib_request *r) {
+  ml_call_plan *p = &r->plan;
+  p->step = ML_STEP_DONE;
+  if (p->abort_after_wait) {
+    p->abort_after_wait = 0;
+    return fault_abort(r);
+  }
+  return start_attempt(r);
+}
+
+static void upstream_text(meshlib_request *r) {
+  /* memcpy, not snprintf: this runs for every call. The transport's
+   * text (64 bytes) fits in ours (80); a connect host is cut to fit. */
+  const ml_xfer_req *x = &r->plan.x;
+  const char *ua = r->xfer.upstream_address;
+  const char *end = memchr(ua, '\0', sizeof(r->xfer.upstream_address));
+  size_t n = end ? (size_t)(end - ua) : sizeof(r->xfer.upstream_address) - 1;
+  if (n) {
+    memcpy(r->upstream, ua, n);
+    r->upstream[n] = '\0';
+    return;
+  }
+  n = strlen(x->connect_host);
+  if (n + 12 > sizeof(r->upstream))
+    n = sizeof(r->upstream) - 12;
+  memcpy(r->upstream, x->connect_host, n);
+  r->upstream[n++] = ':';
+  char t[10], *d = t + 10;
+  uint32_t port = x->connect_port;
+  do {
+    *--d = (char)('0' + port % 10);
+    port /= 10;
+  } while (port);
+  memcpy(r->upstream + n, d, (size_t)(t + 10 - d));
+  r->upstream[n + (size_t)(t + 10 - d)] = '\0';
+}
+
+/* The exchange of the current attempt is over (or was dropped). */
+static int finish_attempt(meshlib_request *r, int may_retry) {
+  ml_call_plan *p = &r->plan;
+  const ml_cluster *k = p->cluster;
+  int64_t now = ml_now_us();
+  p->send = 0;
+  p->step = ML_STEP_DONE;
+  if (p->state)
+    atomic_fetch_sub_explicit(&p->state->in_flight, 1, memory_order_relaxed);
+  if (p->admitted) {
+    ml_breaker_release(k->state, http2_of(&p->x));
+    p->admitted = 0;
+  }
+  if (p->retry_admitted) {
+    ml_breaker_release_retry(k->state);
+    p->retry_admitted = 0;
+  }
+  ml_attempt_info *ai = &p->attempts[r->attempts];
+  r->attempts++;
+  upstream_text(r);
+  /* Each attempt answers afresh; the call's own flags (DI) stay apart. */
+  r->status = 0;
+  r->flags = 0;
+  r->details = "";
+  r->local_body = NULL;
+  r->local_body_len = 0;
+  int deadline_passed = p->deadline_us && now >= p->deadline_us - 1000;
+  classify(r, deadline_passed);
+  ai->duration_us = now - ai->start_us;
+  memcpy(ai->upstream, r->upstream, sizeof(ai->upstream));
+  ai->status = r->status;
+  ai->flags = r->flags;
+  ai->bytes_sent = r->xfer.bytes_sent;
+  ai->bytes_received = r->xfer.bytes_received;
+
+  ml_attempt_result res = {r->xfer.outcome,
+                           r->xfer.status,
+                           0, /* an upstream's answer, or no answer */
+                           r->xfer.headers,
+                           r->xfer.header_count,
+                           r->xfer.trailers,
+                           r->xfer.trailer_count};
+  if (p->has_ep) {
+    if (r->xfer.outcome != ML_XFER_ABORTED)
+      ml_outlier_report(k, p->ep_index, &res, now / 1000);
+    p->tried[p->tried_count++ % 8] = p->ep_index;
+  }
+  if (!may_retry || r->xfer.outcome == ML_XFER_ABORTED ||
+      r->xfer.outcome == ML_XFER_LOCAL_ERROR)
+    return MESHLIB_OK;
+  uint32_t reason =
+      ml_retry_reason(&p->retry, &res, r->headers, r->header_count);
+  if (!reason || deadline_passed)
+    return MESHLIB_OK;
+  if (p->retries >= p->retry.num_retries) {
+    p->call_flags |= MESHLIB_RF_URX; /* Envoy: retry limit exceeded */
+    return MESHLIB_OK;
+  }
+  if (k &&
+      ml_breaker_admit_retry(k->state, &k->policy,
+                             &r->mesh->settings.rate_budget, now / 1000) != 0) {
+    /* The budget is spent: the last answer stands, and says so. */
+    p->call_flags |= MESHLIB_RF_URX;
+    ml_telemetry_event(r->mesh, r->cluster, ML_EV_RETRY_BUDGET_REFUSED, 0);
+    return MESHLIB_OK;
+  }
+  p->retry_admitted = k != NULL;
+  p->retries++;
+  ai->retry_reason = reason;
+  ml_telemetry_event(r->mesh, r->cluster, ML_EV_RETRY, reason);
+  /* The answer of this attempt is dropped; the next one replaces it. */
+  ml_xfer_result_free(r->mesh->mem, &r->xfer);
+  ml_xfer_result_init(&r->xfer, r->mesh->mem);
+  int64_t wait =
+      ml_retry_backoff_ms(&p->retry, p->retries, ml_rand_next(&r->rand));
+  if (p->deadline_us && now + wait * 1000 > p->deadline_us)
+    wait = (p->deadline_us - now) / 1000;
+  if (wait > 0) {
+    p->wait_ms = wait;
+    p->step = ML_STEP_WAIT;
+    return MESHLIB_OK;
+  }
+  return start_attempt(r);
+}
+
+int ml_call_attempt_end(meshlib_request *r) {
+  return finish_attempt(r, 1);
+}
+
+static const char *grpc_status_of(const meshlib_request *r) {
+  for (size_t i = 0; i < r->xfer.trailer_count; i++)
+    if (strcmp(r->xfer.trailers[i].name, "grpc-status") == 0)
+      return r->xfer.trailers[i].value;
+  for (size_t i = 0; i < r->resp_header_count; i++)
+    if (strcmp(r->resp_list[i].name, "grpc-status") == 0)
+      return r->resp_list[i].value;
+  return NULL;
+}
+
+static int is_grpc(const meshlib_request *r) {
+  for (size_t i = 0; i < r->header_count; i++)
+    if (strcmp(r->headers[i].name, "content-type") == 0)
+      return strncmp(r->headers[i].value, "application/grpc", 16) == 0;
+  return 0;
+}
+
+static void report(meshlib_request *r) {
+  const ml_call_plan *p = &r->plan;
+  const ml_decision_dest *dest = p->dest;
+  const meshlib_decision *d = &r->decision;
+  ml_call_info ci;
+  memset(&ci, 0, sizeof(ci));
+  ci.request = r;
+  ci.method = r->method;
+  ci.authority = p->x.authority ? p->x.authority : r->authority;
+  ci.path = r->target;
+  ci.protocol = is_grpc(r) ? "grpc" : "http";
+  ci.http_version = r->xfer.http_version;
+  ci.dest_service = dest ? dest->host : d->host;
+  ci.dest_subset = dest ? dest->subset : NULL;
+  ci.cluster = r->cluster;
+  ci.route_name = d->res.route ? d->res.route->name : NULL;
+  ci.vs_name = d->res.vs ? d->res.vs->meta.name : NULL;
+  ci.vs_namespace = d->res.vs ? d->res.vs->meta.namespace_ : NULL;
+  if (p->cluster && p->has_ep)
+    ci.dest_labels = &p->cluster->endpoints[p->ep_index].labels;
+  ci.status = r->status;
+  ci.grpc_status = grpc_status_of(r);
+  ci.flags = r->flags;
+  ci.details = r->details ? r->details : "";
+  ci.request_bytes = r->attempts ? r->body_len : 0;
+  ci.response_bytes =
+      r->local_body ? r->local_body_len : (uint64_t)r->xfer.body_len;
+  ci.start_us = r->start_us;
+  ci.start_wall_us = r->start_wall_us;
+  ci.duration_us = r->duration_us;
+  ci.upstream = r->upstream;
+  ci.request_id = ml_trace_request_id(r);
+  ci.attempts = p->attempts;
+  ci.attempt_count = r->attempts;
+  ml_telemetry_call_end(r->mesh, &ci);
+}
+
+/* Give back what the call holds: its place among the pending, a retry's
+ * place in the budget. */
+static void release_holds(meshlib_request *r) {
+  ml_call_plan *p = &r->plan;
+  if (p->pending) { /* it waited for a connection slot */
+    ml_breaker_pending_cancel(p->cluster->state);
+    p->pending = 0;
+  }
+  if (p->retry_admitted) { /* it waited for a retry's backoff */
+    ml_breaker_release_retry(p->cluster->state);
+    p->retry_admitted = 0;
+  }
+}
+
+void ml_call_abandon(meshlib_request *r) {
+  ml_call_plan *p = &r->plan;
+  if (p->step == ML_STEP_SEND) {
+    r->xfer.outcome = ML_XFER_LOCAL_ERROR;
+    finish_attempt(r, 0);
+  }
+  p->step = ML_STEP_DONE;
+  release_holds(r);
+}
+
+int ml_call_complete(meshlib_request *r) {
+  ml_call_plan *p = &r->plan;
+  int rc = MESHLIB_OK;
+  if (p->step == ML_STEP_SEND) /* the exchange ended without a retry */
+    finish_attempt(r, 0);
+  else if (p->step == ML_STEP_WAIT && r->xfer.outcome == ML_XFER_ABORTED)
+    ml_call_local_reply(r, 499, MESHLIB_RF_DC, DETAILS_DC, "", 0);
+  p->step = ML_STEP_DONE;
+  release_holds(r);
+  if (r->attempts && !r->local_body)
+    rc = ml_call_response_headers(r);
+  r->flags |= p->call_flags;
+  r->duration_us = ml_now_us() - r->start_us;
+  if (r->has_decision)
+    report(r);
+  return rc;
+}
+
+void ml_sleep_ms(int64_t ms) {
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+    ;
+}
+
+/* The synchronous driver: every wait on the calling thread. */
+int ml_request_perform(meshlib_request *r) {
+  ml_call_plan *p = &r->plan;
+  p->blocking = 1;
+  int rc = ml_call_prepare(r);
+  while (rc == MESHLIB_OK && p->step != ML_STEP_DONE) {
+    if (p->step == ML_STEP_WAIT) {
+      ml_sleep_ms(p->wait_ms);
+      rc = ml_call_resume(r);
+      continue;
+    }
+    rc = ml_xfer_perform(r->mesh->mem, &p->x, &r->xfer);
+    if (rc != MESHLIB_OK) {
+      r->xfer.outcome = ML_XFER_LOCAL_ERROR;
+      break;
+    }
+    rc = ml_call_attempt_end(r);
+  }
+  if (rc != MESHLIB_OK) {
+    ml_call_abandon(r);
+    return rc;
+  }
+  return ml_call_complete(r);
+}
+
+/* Public getters of the attempts. */
+
+static const ml_attempt_info *attempt_at(const meshlib_request *r, uint32_t i) {
+  if (!r || r->magic != ML_MAGIC_REQUEST || i >= r->attempts)
+    return NULL;
+  return &r->plan.attempts[i];
+}
+
+const char *meshlib_response_attempt_upstream(const meshlib_request *r,
+                                              uint32_t i) {
+  const ml_attempt_info *a = attempt_at(r, i);
+  return a ? a->upstream : NULL;
+}
+
+int32_t meshlib_response_attempt_status(const meshlib_request *r, uint32_t i) {
+  const ml_attempt_info *a = attempt_at(r, i);
+  return a ? a->status : 0;
+}
+
+uint32_t meshlib_response_attempt_flags(const meshlib_request *r, uint32_t i) {
+  const ml_attempt_info *a = attempt_at(r, i);
+  return a ? a->flags : 0;
+}
+
+int64_t meshlib_response_attempt_duration_us(const meshlib_request *r,
+                                             uint32_t i) {
+  const ml_attempt_info *a = attempt_at(r, i);
+  return a ? a->duration_us : -1;
+}
+
+const char *meshlib_response_attempt_retry_reason(const meshlib_request *r,
+                                                  uint32_t i) {
+  const ml_attempt_info *a = attempt_at(r, i);
+  return a && a->retry_reason ? ml_retry_reason_name(a->retry_reason) : NULL;
+}

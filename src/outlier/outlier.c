@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+#include "outlier/outlier.h"
+
+#define DEFAULT_CONSECUTIVE 5
+#define DEFAULT_INTERVAL_MS 10000
+#define DEFAULT_BASE_EJECTION_MS 30000
+#define DEFAULT_MAX_EJECTION_MS 300000
+#define DEFAULT_MAX_EJECTION_PERCENT 10
+
+static uint32_t u32(int64_t v) {
+  return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+int ml_outlier_config_of(const ml_outlier_detection *od,
+                         ml_outlier_config *out) {
+  if (!od || !od->present)
+    return 0;
+  /* Istio passes consecutive5xxErrors as given (0 turns it off) and
+   * Envoy's default 5 applies when absent; consecutiveGatewayErrors is
+   * enforced only when set above 0; consecutiveLocalOriginFailures is
+   * passed only above 0, else Envoy's default 5 holds; maxEjectionPercent
+   * only above 0, else Envoy's 10. */
+  out->consecutive_5xx = od->consecutive_5xx_errors < 0
+                             ? DEFAULT_CONSECUTIVE
+                             : u32(od->consecutive_5xx_errors);
+  out->consecutive_gateway = od->consecutive_gateway_errors > 0
+                                 ? u32(od->consecutive_gateway_errors)
+                                 : 0;
+  out->split = od->split_external_local_origin_errors != 0;
+  out->consecutive_local_origin =
+      !out->split ? 0
+      : od->consecutive_local_origin_failures > 0
+          ? u32(od->consecutive_local_origin_failures)
+          : DEFAULT_CONSECUTIVE;
+  out->interval_ms =
+      od->interval_ms > 0 ? od->interval_ms : DEFAULT_INTERVAL_MS;
+  out->base_ejection_ms = od->base_ejection_time_ms > 0
+                              ? od->base_ejection_time_ms
+                              : DEFAULT_BASE_EJECTION_MS;
+  out->max_ejection_ms = out->base_ejection_ms > DEFAULT_MAX_EJECTION_MS
+                             ? out->base_ejection_ms
+                             : DEFAULT_MAX_EJECTION_MS;
+  out->max_ejection_percent = od->max_ejection_percent > 0
+                                  ? (od->max_ejection_percent > 100
+                                         ? 100
+                                         : (uint32_t)od->max_ejection_percent)
+                                  : DEFAULT_MAX_EJECTION_PERCENT;
+  return 1;
+}
+
+int64_t ml_outlier_ejection_ms(const ml_outlier_config *c, uint32_t m) {
+  int64_t t = c->base_ejection_ms * (int64_t)m;
+  return t < c->max_ejection_ms ? t : c->max_ejection_ms;
+}
+
+size_t ml_outlier_ejected_count(const ml_cluster *k) {
+  size_t n = 0;
+  for (size_t i = 0; k && i < k->endpoint_count; i++)
+    n +=
+        atomic_load_explicit(&k->states[i]->ejected, memory_order_relaxed) != 0;
+  return n;
+}
+
+typedef enum kind { K_5XX, K_GATEWAY, K_LOCAL } kind;
+
+static void count_detected(ml_cluster_stats *st, kind t) {
+  _Atomic uint64_t *c =
+      t == K_5XX ? &st->ejections_detected_consecutive_5xx
+      : t == K_GATEWAY
+          ? &st->ejections_detected_consecutive_gateway_failure
+          : &st->ejections_detected_consecutive_local_origin_failure;
+  atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+static void count_enforced(ml_cluster_stats *st, kind t) {
+  _Atomic uint64_t *c =
+      t == K_5XX ? &st->ejections_enforced_consecutive_5xx
+      : t == K_GATEWAY
+          ? &st->ejections_enforced_consecutive_gateway_failure
+          : &st->ejections_enforced_consecutive_local_origin_failure;
+  atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&st->ejections_enforced_total, 1,
+                            memory_order_relaxed);
+  if (t == K_5XX) /* Envoy's deprecated ejections_total counts these */
+    atomic_fetch_add_explicit(&st->ejections_total, 1, memory_order_relaxed);
+}
+
+/* DetectorImpl::ejectHost, under the cluster's lock. */
+static void eject(const ml_cluster *k, const ml_outlier_config *c,
+                  ml_ep_state *ep, kind t, int64_t now_ms) {
+  ml_cluster_stats *st = &k->state->stats;
+  size_t active = ml_outlier_ejected_count(k);
+  /* Never more than maxEjectionPercent, counting this one, except that
+   * one endpoint may always go (Envoy's always_eject_one_host, which its
+   * docs and Istio's promise). */
+  double pct = 100.0 * (double)(active + 1) / (double)k->endpoint_count;
+  if (active > 0 && pct > (double)c->max_ejection_percent) {
+    atomic_fetch_add_explicit(&st->ejections_overflow, 1, memory_order_relaxed);
+    return;
+  }
+  count_enforced(st, t);
+  uint32_t m = atomic_load(&ep->eject_multiplier);
+  /* The multiplier stops growing once base x m reaches the cap. */
+  if ((int64_t)m * c->base_ejection_ms <
+      c->max_ejection_ms + c->base_ejection_ms)
+    m++;
+  atomic_store(&ep->eject_multiplier, m);
+  atomic_fetch_add(&ep->ejection_count, 1);
+  atomic_store(&ep->ejected_at_ms, now_ms);
+  atomic_store(&ep->ejected_until_ms, now_ms + ml_outlier_ejection_ms(c, m));
+  atomic_store_explicit(&ep->ejected, 1, memory_order_release);
+}
+
+static _Atomic uint32_t *counter_of(ml_ep_state *ep, kind t) {
+  return t == K_5XX       ? &ep->consecutive_5xx
+         : t == K_GATEWAY ? &ep->consecutive_gateway
+                          : &ep->consecutive_local_origin;
+}
+
+/* DetectorImpl::onConsecutiveErrorWorker, inline. */
+static void on_consecutive(const ml_cluster *k, const ml_outlier_config *c,
+                           ml_ep_state *ep, kind t, int64_t now_ms) {
+  ml_cluster_state *s = k->state;
+  if (!s)
+    return;
+  pthread_mutex_lock(&s->lock);
+  if (!atomic_load(&ep->ejected)) {
+    count_detected(&s->stats, t);
+    eject(k, c, ep, t, now_ms);
+    /* Reset so that a new run of errors is seen even without a success
+     * in between. */
+    atomic_store(counter_of(ep, t), 0);
+  }
+  pthread_mutex_unlock(&s->lock);
+}
+
+/* Count one more error; nonzero exactly when the count reaches |limit|. */
+static int bump(_Atomic uint32_t *c, uint32_t limit) {
+  uint32_t n = atomic_fetch_add_explicit(c, 1, memory_order_relaxed) + 1;
+  return limit && n == limit;
+}
+
+/* Writing only when needed keeps successes from bouncing the line. */
+static void clear(_Atomic uint32_t *c) {
+  if (atomic_load_explicit(c, memory_order_relaxed))
+    atomic_store_explicit(c, 0, memory_order_relaxed);
+}
+
+/* DetectorHostMonitorImpl::putHttpResponseCode. */
+static void put_http_code(const ml_cluster *k, const ml_outlier_config *c,
+                          ml_ep_state *ep, int code, int64_t now_ms) {
+  if (code >= 500 && code <= 599) {
+    if (code >= 502 && code <= 504) {
+      if (bump(&ep->consecutive_gateway, c->consecutive_gateway))
+        on_consecutive(k, c, ep, K_GATEWAY, now_ms);
+    } else {
+      clear(&ep->consecutive_gateway);
+    }
+    if (bump(&ep->consecutive_5xx, c->consecutive_5xx))
+      on_consecutive(k, c, ep, K_5XX, now_ms);
+  } else {
+    clear(&ep->consecutive_5xx);
+    clear(&ep->consecutive_gateway);
+  }
+}
+
+void ml_outlier_report(const ml_cluster *k, size_t endpoint_index,
+                       const ml_attempt_result *res, int64_t now_ms) {
+  ml_outlier_config c;
+  if (!k || !res || endpoint_index >= k->endpoint_count ||
+      !ml_outlier_config_of(&k->policy.outlier_detection, &c))
+    return;
+  ml_ep_state *ep = k->states[endpoint_index];
+  switch (res->outcome) {
+  case ML_XFER_OK:
+    if (res->local || res->status <= 0)
+      return;
+    if (c.split) /* the connection worked: a local-origin success */
+      clear(&ep->consecutive_local_origin);
+    put_http_code(k, &c, ep, res->status, now_ms);
+    return;
+  case ML_XFER_CONNECT_FAILURE:
+  case ML_XFER_TLS_ERROR:
+  case ML_XFER_RESET:
+  case ML_XFER_REFUSED_STREAM:
+  case ML_XFER_PROTOCOL_ERROR:
+  case ML_XFER_TIMEOUT:
+    if (c.split) {
+      if (bump(&ep->consecutive_local_origin, c.consecutive_local_origin))
+        on_consecutive(k, &c, ep, K_LOCAL, now_ms);
+    } else {
+      /* Envoy maps LocalOriginConnectFailed to 503, a timeout to 504. */
+      put_http_code(k, &c, ep, res->outcome == ML_XFER_TIMEOUT ? 504 : 503,
+                    now_ms);
+    }
+    return;
+  case ML_XFER_ABORTED:
+  case ML_XFER_LOCAL_ERROR:
+  default:
+    return;
+  }
+}
+
+void ml_outlier_tick(const ml_cluster *k, int64_t now_ms) {
+  if (!k || !k->state || !k->policy.outlier_detection.present)
+    return;
+  ml_cluster_state *s = k->state;
+  int64_t due = atomic_load_explicit(&s->next_sweep_ms, memory_order_acquire);
+  if (now_ms < due)
+    return;
+  ml_outlier_config c;
+  ml_outlier_config_of(&k->policy.outlier_detection, &c);
+  if (!atomic_compare_exchange_strong(&s->next_sweep_ms, &due,
+                                      now_ms + c.interval_ms))
+    return; /* another thread sweeps */
+  pthread_mutex_lock(&s->lock);
+  /* DetectorImpl::onIntervalTimer: uneject whose time is up ... */
+  for (size_t i = 0; i < k->endpoint_count; i++) {
+    ml_ep_state *ep = k->states[i];
+    if (!atomic_load(&ep->ejected))
+      continue;
+    int64_t d = ml_outlier_ejection_ms(&c, atomic_load(&ep->eject_multiplier));
+    if (now_ms - atomic_load(&ep->ejected_at_ms) < d)
+      continue;
+    atomic_store(&ep->consecutive_5xx, 0);
+    atomic_store(&ep->consecutive_gateway, 0);
+    atomic_store(&ep->consecutive_local_origin, 0);
+    atomic_store(&ep->unejected_at_ms, now_ms);
+    atomic_store(&ep->ejected_until_ms, 0);
+    atomic_store_explicit(&ep->ejected, 0, memory_order_release);
+  }
+  /* ... then lower the multiplier of those healthy for an interval. */
+  for (size_t i = 0; i < k->endpoint_count; i++) {
+    ml_ep_state *ep = k->states[i];
+    int64_t back = atomic_load(&ep->unejected_at_ms);
+    if (atomic_load(&ep->ejected) || back < 0 || now_ms - back < c.interval_ms)
+      continue;
+    uint32_t m = atomic_load(&ep->eject_multiplier);
+    if (m)
+      atomic_store(&ep->eject_multiplier, m - 1);
+  }
+  pthread_mutex_unlock(&s->lock);
+}

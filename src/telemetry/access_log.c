@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: MIT */
+/* Access logs in Istio's default proxy format (pilot/pkg/model/
+ * telemetry_logging.go) and its JSON encoding. The caller is the
+ * application, so Envoy's "downstream" fields have no value ("-"). */
+#include "telemetry/access_log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "core/request.h"
+#include "telemetry/trace.h"
+
+#define GOOD_OPTIONS(o) ((o) && (o)->magic == ML_MAGIC_OPTIONS)
+
+struct ml_access_log {
+  int fd; /* -1: none */
+  int json;
+  meshlib_access_log_cb cb;
+  void *user_data;
+};
+
+int meshlib_options_set_access_log_path(meshlib_options *o, const char *path) {
+  if (!GOOD_OPTIONS(o))
+    return MESHLIB_ERR_INVALID_ARG;
+  ml_trace_settings *s = ml_trace_settings_of(o);
+  return s ? ml_trace_settings_set_str(o, &s->access_log_path, path)
+           : MESHLIB_ERR_NOMEM;
+}
+
+int meshlib_options_set_access_log_format(meshlib_options *o, int format) {
+  if (!GOOD_OPTIONS(o) ||
+      (format != MESHLIB_ACCESS_LOG_TEXT && format != MESHLIB_ACCESS_LOG_JSON))
+    return MESHLIB_ERR_INVALID_ARG;
+  ml_trace_settings *s = ml_trace_settings_of(o);
+  if (!s)
+    return MESHLIB_ERR_NOMEM;
+  s->access_log_format = format;
+  return MESHLIB_OK;
+}
+
+int meshlib_options_set_access_log_callback(meshlib_options *o,
+                                            meshlib_access_log_cb cb,
+                                            void *user_data) {
+  if (!GOOD_OPTIONS(o))
+    return MESHLIB_ERR_INVALID_ARG;
+  ml_trace_settings *s = ml_trace_settings_of(o);
+  if (!s)
+    return MESHLIB_ERR_NOMEM;
+  s->access_log_cb = cb;
+  s->access_log_user_data = cb ? user_data : NULL;
+  return MESHLIB_OK;
+}
+
+int ml_access_log_open(meshlib *m) {
+  const ml_trace_settings *s = m->settings.trace;
+  if (!s || (!s->access_log_path && !s->access_log_cb))
+    return MESHLIB_OK;
+  ml_access_log *l = ml_calloc(m->mem, 1, sizeof(*l));
+  if (!l)
+    return MESHLIB_ERR_NOMEM;
+  l->fd = -1;
+  l->json = s->access_log_format == MESHLIB_ACCESS_LOG_JSON;
+  l->cb = s->access_log_cb;
+  l->user_data = s->access_log_user_data;
+  if (s->access_log_path) {
+    l->fd = open(s->access_log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                 0644);
+    if (l->fd < 0) {
+      ml_log(m, MESHLIB_LEVEL_ERROR, "access log %s: %s", s->access_log_path,
+             strerror(errno));
+      ml_free(m->mem, l);
+      return MESHLIB_ERR_IO;
+    }
+  }
+  m->access_log = l;
+  return MESHLIB_OK;
+}
+
+void ml_access_log_close(meshlib *m) {
+  ml_access_log *l = m->access_log;
+  if (!l)
+    return;
+  if (l->fd >= 0)
+    close(l->fd);
+  ml_free(m->mem, l);
+  m->access_log = NULL;
+}
+
+/* Envoy's %START_TIME% default: 2024-05-01T12:00:00.123Z (UTC). */
+static void start_time(char *out, size_t len, int64_t wall_us) {
+  time_t sec = (time_t)(wall_us / 1000000);
+  struct tm tm;
+  gmtime_r(&sec, &tm);
+  char t[32];
+  strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(out, len, "%s.%03dZ", t, (int)((wall_us / 1000) % 1000));
+}
+
+/* %RESPONSE_CODE_DETAILS%: Envoy's snake_case reason, from the flags
+ * when meshlib answered itself, "via_upstream" for an upstream answer. */
+static const char *code_details(const ml_call_info *in) {
+  static const struct {
+    uint32_t flag;
+    const char *text;
+  } map[] = {
+      {MESHLIB_RF_NR, "route_not_found"},
+      {MESHLIB_RF_NC, "cluster_not_found"},
+      {MESHLIB_RF_UH, "no_healthy_upstream"},
+      {MESHLIB_RF_UO, "upstream_reset_before_response_started{overflow}"},
+      {MESHLIB_RF_UF,
+       "upstream_reset_before_response_started{connection_failure}"},
+      {MESHLIB_RF_UC,
+       "upstream_reset_before_response_started{connection_termination}"},
+      {MESHLIB_RF_UR,
+       "upstream_reset_before_response_started{remote_refused_stream_reset}"},
+      {MESHLIB_RF_UT, "upstream_response_timeout"},
+      {MESHLIB_RF_FI, "fault_filter_abort"},
+      {MESHLIB_RF_DC, "downstream_remote_disconnect"},
+      {MESHLIB_RF_RL, "request_rate_limited"},
+  };
+  for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+    if (in->flags & map[i].flag)
+      return map[i].text;
+  if (in->details && strcmp(in->details, "direct_response") == 0)
+    return "direct_response";
+  if (in->status > 0 && in->attempt_count > 0)
+    return "via_upstream";
+  return in->details && *in->details ? in->details : NULL;
+}
+
+/* %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%: the last attempt's time to the
+ * upstream's answer, when there was one. */
+static int64_t upstream_service_ms(const ml_call_info *in) {
+  if (!in->attempt_count)
+    return -1;
+  const ml_attempt_info *a = &in->attempts[in->attempt_count - 1];
+  if (a->status <= 0 || !a->upstream[0])
+    return -1;
+  return a->duration_us / 1000;
+}
+
+static const char *protocol_text(int v) {
+  return v == 20 ? "HTTP/2" : v == 11 ? "HTTP/1.1" : NULL;
+}
+
+static const char *dash(const char *s) {
+  return s && *s ? s : "-";
+}
+
+static void json_str_or_null(ml_buf *b, const char *key, const char *v,
+                             int comma) {
+  ml_buf_printf(b, "%s\"%s\":", comma ? "," : "", key);
+  if (v && *v)
+    ml_buf_json_str(b, v);
+  else
+    ml_buf_puts(b, "null");
+}
+
+int ml_access_log_format(ml_buf *b, const ml_call_info *in, int json,
+                         const char *user_agent, const char *xff) {
+  char when[40], flags[64], svc[24];
+  start_time(when, sizeof(when), in->start_wall_us);
+  meshlib_response_flags_str(in->flags, flags, sizeof(flags));
+  int64_t svc_ms = upstream_service_ms(in);
+  if (svc_ms >= 0)
+    snprintf(svc, sizeof(svc), "%lld", (long long)svc_ms);
+  else
+    svc[0] = '\0';
+  const char *details = code_details(in);
+  const char *proto = protocol_text(in->http_version);
+  long long duration_ms = (long long)(in->duration_us / 1000);
+  if (!json) {
+    /* [%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%
+     * %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%
+     * %CONNECTION_TERMINATION_DETAILS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%"
+     * %BYTES_RECEIVED% %BYTES_SENT% %DURATION%
+     * %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%"
+     * "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%"
+     * "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER_RAW% %UPSTREAM_LOCAL_ADDRESS%
+     * %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS%
+     * %REQUESTED_SERVER_NAME% %ROUTE_NAME%\n */
+    ml_buf_printf(
+        b, "[%s] \"%s %s %s\" %d %s %s - \"-\" %llu %llu %lld %s ", when,
+        dash(in->method), dash(in->path), dash(proto), (int)in->status, flags,
+        dash(details), (unsigned long long)in->request_bytes,
+        (unsigned long long)in->response_bytes, duration_ms, dash(svc));
+    ml_buf_printf(b, "\"%s\" \"%s\" \"%s\" \"%s\" \"%s\" %s - - - - %s\n",
+                  dash(xff), dash(user_agent), dash(in->request_id),
+                  dash(in->authority), dash(in->upstream), dash(in->cluster),
+                  dash(in->route_name));
+    return b->oom ? -1 : 0;
+  }
+  /* Istio's JSON keys, in its order; Envoy writes numbers for codes,
+   * bytes and durations, and null for a missing value. */
+  ml_buf_putc(b, '{');
+  json_str_or_null(b, "start_time", when, 0);
+  json_str_or_null(b, "route_name", in->route_name, 1);
+  json_str_or_null(b, "method", in->method, 1);
+  json_str_or_null(b, "path", in->path, 1);
+  json_str_or_null(b, "protocol", proto, 1);
+  ml_buf_printf(b, ",\"response_code\":%d", (int)in->status);
+  json_str_or_null(b, "response_flags", strcmp(flags, "-") == 0 ? NULL : flags,
+                   1);
+  json_str_or_null(b, "response_code_details", details, 1);
+  json_str_or_null(b, "connection_termination_details", NULL, 1);
+  ml_buf_printf(b,
+                ",\"bytes_received\":%llu,\"bytes_sent\":%llu,"
+                "\"duration\":%lld",
+                (unsigned long long)in->request_bytes,
+                (unsigned long long)in->response_bytes, duration_ms);
+  json_str_or_null(b, "upstream_service_time", svc, 1);
+  json_str_or_null(b, "x_forwarded_for", xff, 1);
+  json_str_or_null(b, "user_agent", user_agent, 1);
+  json_str_or_null(b, "request_id", in->request_id, 1);
+  json_str_or_null(b, "authority", in->authority, 1);
+  json_str_or_null(b, "upstream_host", in->upstream, 1);
+  json_str_or_null(b, "upstream_cluster", in->cluster, 1);
+  json_str_or_null(b, "upstream_local_address", NULL, 1);
+  json_str_or_null(b, "downstream_local_address", NULL, 1);
+  json_str_or_null(b, "downstream_remote_address", NULL, 1);
+  json_str_or_null(b, "requested_server_name", NULL, 1);
+  json_str_or_null(b, "upstream_transport_failure_reason", NULL, 1);
+  ml_buf_puts(b, "}\n");
+  return b->oom ? -1 : 0;
+}
+
+static const char *header_of(const meshlib_request *r, const char *name) {
+  if (!r)
+    return NULL;
+  for (size_t i = 0; i < r->header_count; i++)
+    if (strcmp(r->headers[i].name, name) == 0)
+      return r->headers[i].value;
+  return NULL;
+}
+
+void ml_access_log_call_end(struct meshlib *m, const ml_call_info *info) {
+  ml_access_log *l = m->access_log;
+  if (!l)
+    return;
+  ml_call_info in = *info;
+  if (!in.request_id && in.request)
+    in.request_id = ml_trace_request_id(in.request);
+  ml_buf b;
+  ml_buf_init(&b, m->mem);
+  if (ml_access_log_format(&b, &in, l->json,
+                           header_of(info->request, "user-agent"),
+                           header_of(info->request, "x-forwarded-for")) == 0) {
+    if (l->fd >= 0) {
+      /* One write per line: O_APPEND keeps lines of concurrent calls
+       * whole. A short write is finished, not dropped. */
+      size_t off = 0;
+      while (off < b.len) {
+        ssize_t w = write(l->fd, b.data + off, b.len - off);
+        if (w < 0 && errno == EINTR)
+          continue;
+        if (w <= 0)
+          break;
+        off += (size_t)w;
+      }
+    }
+    if (l->cb)
+      l->cb(b.data, b.len, l->user_data);
+  }
+  ml_buf_free(&b);
+}
