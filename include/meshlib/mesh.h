@@ -219,8 +219,10 @@ MESHLIB_EXTERN int meshlib_new(meshlib **out, meshlib_options *o);
 MESHLIB_EXTERN void meshlib_free(meshlib *m);
 
 /**
- * The version of the config in force: 0 before any, then 1, 2, ... for
- * each applied config.
+ * The version of the config in force: 0 before any. Every config offered
+ * takes the next number, 1, 2, ..., whether it is applied or rejected (a
+ * rejected one is reported with its number: <meshlib/control.h>), so the
+ * version in force can skip numbers.
  * Thread-safety: any thread. Since: 0.1.0
  */
 MESHLIB_EXTERN uint64_t meshlib_config_version(const meshlib *m);

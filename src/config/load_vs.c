@@ -454,31 +454,6 @@ static ml_http_retry *read_retries(ml_loader *L, const ynode *n) {
   return r;
 }
 
-static int grpc_status_ok(const char *s) {
-  static const char *const names[] = {"OK",
-                                      "CANCELLED",
-                                      "UNKNOWN",
-                                      "INVALID_ARGUMENT",
-                                      "DEADLINE_EXCEEDED",
-                                      "NOT_FOUND",
-                                      "ALREADY_EXISTS",
-                                      "PERMISSION_DENIED",
-                                      "RESOURCE_EXHAUSTED",
-                                      "FAILED_PRECONDITION",
-                                      "ABORTED",
-                                      "OUT_OF_RANGE",
-                                      "UNIMPLEMENTED",
-                                      "INTERNAL",
-                                      "UNAVAILABLE",
-                                      "DATA_LOSS",
-                                      "UNAUTHENTICATED",
-                                      NULL};
-  for (size_t i = 0; names[i]; i++)
-    if (strcmp(s, names[i]) == 0)
-      return 1;
-  return 0;
-}
-
 static ml_fault *read_fault(ml_loader *L, const ynode *n) {
   ml_fault *f = new_for_map(L, n, sizeof(*f));
   if (!f)
@@ -528,7 +503,7 @@ static ml_fault *read_fault(ml_loader *L, const ynode *n) {
           kinds++;
         } else if (ml_key(&ai, "grpcStatus")) {
           if (ml_ld_str(L, ai.v, &f->abort_grpc_status) &&
-              !grpc_status_ok(f->abort_grpc_status))
+              ml_grpc_status_code(f->abort_grpc_status) < 0)
             ml_ld_err(L, ai.v,
                       "\"%s\" is not a gRPC status name such as "
                       "\"UNAVAILABLE\"",

@@ -76,34 +76,6 @@ static void classify(meshlib_request *r, int deadline_passed) {
   }
 }
 
-/* gRPC status names as Istio's fault.abort.grpcStatus spells them. */
-static int grpc_code(const char *s) {
-  static const char *const names[] = {"OK",
-                                      "CANCELLED",
-                                      "UNKNOWN",
-                                      "INVALID_ARGUMENT",
-                                      "DEADLINE_EXCEEDED",
-                                      "NOT_FOUND",
-                                      "ALREADY_EXISTS",
-                                      "PERMISSION_DENIED",
-                                      "RESOURCE_EXHAUSTED",
-                                      "FAILED_PRECONDITION",
-                                      "ABORTED",
-                                      "OUT_OF_RANGE",
-                                      "UNIMPLEMENTED",
-                                      "INTERNAL",
-                                      "UNAVAILABLE",
-                                      "DATA_LOSS",
-                                      "UNAUTHENTICATED"};
-  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-    if (ml_strcaseeq(s, names[i]))
-      return (int)i;
-  int64_t v;
-  if (ml_parse_int64(s, &v) == 0 && v >= 0 && v <= 16)
-    return (int)v;
-  return 2; /* UNKNOWN */
-}
-
 /* The fault filter's abort: an HTTP status, or a gRPC status in a
  * trailers-only 200 response. */
 static int fault_abort(meshlib_request *r) {
@@ -112,7 +84,7 @@ static int fault_abort(meshlib_request *r) {
   ml_telemetry_event(r->mesh, r->cluster, ML_EV_FAULT_ABORT, 0);
   if (p->fault.abort_grpc_status) {
     snprintf(p->grpc_text, sizeof(p->grpc_text), "%d",
-             grpc_code(p->fault.abort_grpc_status));
+             ml_grpc_status_code(p->fault.abort_grpc_status));
     p->local_headers[0].name = "content-type";
     p->local_headers[0].value = "application/grpc";
     p->local_headers[1].name = "grpc-status";
@@ -145,10 +117,46 @@ static ml_attempt_info *attempt_slot(meshlib_request *r) {
 }
 
 static int replaced(const ml_header *extra, size_t n, const char *name) {
-  for (size_t j = 0; j < n; j++)
-    if (strcmp(extra[j].name, name) == 0) /* both lower-case */
+  for (size_t j = 0; j < n; j++) { /* both lower-case */
+    const char *e = extra[j].name;
+    /* Two bytes first: most names differ there (x-t... and x-e...). */
+    if (e[0] == name[0] && e[1] == name[1] &&
+        (!e[1] || (e[2] == name[2] && strcmp(e, name) == 0)))
       return 1;
+  }
   return 0;
+}
+
+/* |v| in decimal at |out| (at least 11 bytes): snprintf costs ~600
+ * instructions a call here. */
+static void u32_text(uint32_t v, char *out) {
+  char t[10], *d = t + sizeof(t);
+  do {
+    *--d = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  size_t n = (size_t)(t + sizeof(t) - d);
+  memcpy(out, d, n);
+  out[n] = '\0';
+}
+
+/* Does the request carry a header that changes the retry policy
+ * (x-envoy-retry-on, x-envoy-retry-grpc-on, x-envoy-max-retries)? Names
+ * are lower-case; a prefix check spares the policy's three searches. */
+static int has_envoy_header(const meshlib_request *r) {
+  for (size_t i = 0; i < r->header_count; i++) {
+    const char *n = r->headers[i].name;
+    if (n[0] == 'x' && n[1] == '-' && n[2] == 'e' && strncmp(n, "x-envoy-", 8) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+/* The retry rate budget is a mesh option: requests are counted in its
+ * window only while it is on (ml_breaker_note_request). */
+static int rate_budget_on(const meshlib *m) {
+  return m->settings.rate_budget.percent > 0 ||
+         m->settings.rate_budget.min_per_sec > 0;
 }
 
 /* The request's headers less those the attempt sets itself: Envoy
@@ -200,7 +208,7 @@ static int start_attempt(meshlib_request *r) {
     reply_text(r, 504, MESHLIB_RF_UT, DETAILS_UT);
     return MESHLIB_OK;
   }
-  if (k)
+  if (k && k->policy.outlier_detection.present)
     ml_outlier_tick(k, now / 1000);
   if (!ml_call_plan_attempt(r)) {
     reply_text(r, 503, MESHLIB_RF_UH, DETAILS_UH);
@@ -222,7 +230,7 @@ static int start_attempt(meshlib_request *r) {
     if (p->pending) {
       b = ml_breaker_pending_retry(k->state, cp);
     } else {
-      if (r->attempts == 0)
+      if (r->attempts == 0 && rate_budget_on(r->mesh))
         ml_breaker_note_request(k->state, now / 1000);
       b = p->blocking ? ml_breaker_admit(k->state, cp, http2_of(x), wait_ms)
                       : ml_breaker_try_admit(k->state, cp, http2_of(x));
@@ -267,8 +275,7 @@ static int start_attempt(meshlib_request *r) {
   x->timeout_ms = per > 0 && (!left_ms || per < left_ms) ? per : left_ms;
 
   /* x-envoy-attempt-count, then telemetry's headers. */
-  snprintf(p->attempt_text, sizeof(p->attempt_text), "%u",
-           (unsigned)(r->attempts + 1));
+  u32_text(r->attempts + 1, p->attempt_text);
   p->extra[0].name = "x-envoy-attempt-count";
   p->extra[0].value = p->attempt_text;
   size_t n = 1 + ml_telemetry_attempt_headers(r, (uint32_t)r->attempts + 1, ai,
@@ -302,7 +309,8 @@ int ml_call_begin(meshlib_request *r) {
       rt ? rt->retries : NULL, !r->mesh->settings.no_default_retries,
       k && k->policy.load_balancer.consistent_hash != NULL, &p->retry);
   /* x-envoy-retry-on and friends, as Envoy's router honours them. */
-  ml_retry_policy_apply_headers(&p->retry, r->headers, r->header_count);
+  if (has_envoy_header(r))
+    ml_retry_policy_apply_headers(&p->retry, r->headers, r->header_count);
   ml_telemetry_call_begin(r->mesh, r);
   if (rt && rt->fault) {
     ml_fault_decide(rt->fault, ml_rand_next(&r->rand), ml_rand_next(&r->rand),
@@ -402,7 +410,8 @@ static int finish_attempt(meshlib_request *r, int may_retry) {
                            r->xfer.trailers,
                            r->xfer.trailer_count};
   if (p->has_ep) {
-    if (r->xfer.outcome != ML_XFER_ABORTED)
+    if (r->xfer.outcome != ML_XFER_ABORTED &&
+        k->policy.outlier_detection.present)
       ml_outlier_report(k, p->ep_index, &res, now / 1000);
     p->tried[p->tried_count++ % 8] = p->ep_index;
   }
@@ -449,18 +458,22 @@ int ml_call_attempt_end(meshlib_request *r) {
 }
 
 static const char *grpc_status_of(const meshlib_request *r) {
+  /* The first byte before strcmp: this runs for every call. */
   for (size_t i = 0; i < r->xfer.trailer_count; i++)
-    if (strcmp(r->xfer.trailers[i].name, "grpc-status") == 0)
+    if (r->xfer.trailers[i].name[0] == 'g' &&
+        strcmp(r->xfer.trailers[i].name, "grpc-status") == 0)
       return r->xfer.trailers[i].value;
   for (size_t i = 0; i < r->resp_header_count; i++)
-    if (strcmp(r->resp_list[i].name, "grpc-status") == 0)
+    if (r->resp_list[i].name[0] == 'g' &&
+        strcmp(r->resp_list[i].name, "grpc-status") == 0)
       return r->resp_list[i].value;
   return NULL;
 }
 
 static int is_grpc(const meshlib_request *r) {
   for (size_t i = 0; i < r->header_count; i++)
-    if (strcmp(r->headers[i].name, "content-type") == 0)
+    if (r->headers[i].name[0] == 'c' &&
+        strcmp(r->headers[i].name, "content-type") == 0)
       return strncmp(r->headers[i].value, "application/grpc", 16) == 0;
   return 0;
 }

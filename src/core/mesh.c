@@ -145,7 +145,7 @@ void meshlib_free(meshlib *m) {
   ml_telemetry_mesh_free(m); /* the admin thread reads the mesh */
   /* The control thread applies config: stopped before what it uses. */
   ml_control_stop(m);
-  ml_trace_mesh_free(m); /* flushes spans with a bounded wait */
+  ml_trace_mesh_free(m);   /* flushes spans with a bounded wait */
   ml_dns_destroy(&m->dns); /* its thread rebuilds snapshots */
   ml_snapshot_slot_clear(&m->current);
   for (size_t i = 0; i < m->app_count; i++) {

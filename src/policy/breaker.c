@@ -80,11 +80,17 @@ static int take_slot(ml_cluster_state *s, const ml_breaker_limits *l, int http2,
   return SLOT_OK;
 }
 
+/* The three limits admission reads, straight from |cp| (no copy of the
+ * pool: this runs for every attempt). */
 static void limits_of_pool(const ml_connection_pool *cp, ml_breaker_limits *l) {
-  ml_traffic_policy tp;
-  tp.connection_pool = cp ? *cp : (ml_connection_pool){0};
-  tp.retry_budget = (ml_retry_budget){0};
-  ml_breaker_limits_of(&tp, l);
+  if (!cp || !cp->present) {
+    l->max_requests = l->max_connections = l->max_pending_requests =
+        UNLIMITED;
+    return;
+  }
+  l->max_requests = limit_of(cp->http2_max_requests);
+  l->max_connections = limit_of(cp->max_connections);
+  l->max_pending_requests = limit_of(cp->http1_max_pending_requests);
 }
 
 static int overflow(ml_cluster_state *s) {

@@ -14,30 +14,6 @@ int ml_percent_hit(double percent, uint64_t random) {
   return random % 1000000u < numerator;
 }
 
-int ml_grpc_status_code(const char *name) {
-  static const char *const names[] = {"OK",
-                                      "CANCELLED",
-                                      "UNKNOWN",
-                                      "INVALID_ARGUMENT",
-                                      "DEADLINE_EXCEEDED",
-                                      "NOT_FOUND",
-                                      "ALREADY_EXISTS",
-                                      "PERMISSION_DENIED",
-                                      "RESOURCE_EXHAUSTED",
-                                      "FAILED_PRECONDITION",
-                                      "ABORTED",
-                                      "OUT_OF_RANGE",
-                                      "UNIMPLEMENTED",
-                                      "INTERNAL",
-                                      "UNAVAILABLE",
-                                      "DATA_LOSS",
-                                      "UNAUTHENTICATED"};
-  for (int i = 0; name && i < (int)(sizeof(names) / sizeof(names[0])); i++)
-    if (strcmp(name, names[i]) == 0)
-      return i;
-  return -1;
-}
-
 void ml_fault_decide(const ml_fault *f, uint64_t random_delay,
                      uint64_t random_abort, ml_fault_action *out) {
   memset(out, 0, sizeof(*out));

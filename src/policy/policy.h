@@ -129,7 +129,4 @@ void ml_fault_decide(const ml_fault *f, uint64_t random_delay,
  * negative (absent) percent never does. */
 int ml_percent_hit(double percent, uint64_t random);
 
-/* The number of a gRPC status name ("UNAVAILABLE" -> 14), -1 if unknown. */
-int ml_grpc_status_code(const char *name);
-
 #endif

@@ -83,24 +83,32 @@ static void *table_get(ml_series_table *t, const ml_mem *mem, uint64_t h,
 
 /* ---- hashing ----------------------------------------------------------- */
 
-#define FNV_PRIME 1099511628211ull
-#define FNV_OFFSET 14695981039346656037ull
+/* A word-at-a-time multiplicative hash: the label texts of a call are
+ * ~100 bytes, hashed on every call. */
+#define HASH_SEED 0x243f6a8885a308d3ull
+#define HASH_MUL 0x9e3779b97f4a7c15ull
+
+static uint64_t mix_word(uint64_t h, uint64_t w) {
+  h = (h ^ w) * HASH_MUL;
+  return h ^ (h >> 29);
+}
 
 static uint64_t mix_str(uint64_t h, const char *s) {
-  for (; *s; s++) {
-    h ^= (unsigned char)*s;
-    h *= FNV_PRIME;
+  size_t n = strlen(s);
+  uint64_t len = n;
+  for (; n >= 8; s += 8, n -= 8) {
+    uint64_t w;
+    memcpy(&w, s, 8);
+    h = mix_word(h, w);
   }
-  h ^= 0xffu; /* a separator: ("ab","c") differs from ("a","bc") */
-  return h * FNV_PRIME;
+  uint64_t w = 0;
+  memcpy(&w, s, n);
+  /* The length ends each string: ("ab","c") differs from ("a","bc"). */
+  return mix_word(h, w ^ (len << 48));
 }
 
 static uint64_t mix_u32(uint64_t h, uint32_t v) {
-  for (int i = 0; i < 4; i++) {
-    h ^= (v >> (8 * i)) & 0xffu;
-    h *= FNV_PRIME;
-  }
-  return h;
+  return mix_word(h, v);
 }
 
 /* ---- Istio's series ---------------------------------------------------- */
@@ -142,37 +150,58 @@ typedef struct istio_key {
   uint32_t flags;
 } istio_key;
 
-static const char *label_of(const ml_kv_list *l, const char *key) {
+/* The labels Istio reads off a workload, found in one pass. */
+typedef struct workload_labels {
+  const char *app, *version, *canon_name, *canon_rev, *k8s_name, *k8s_version;
+  int any; /* the workload's labels are known */
+} workload_labels;
+
+static void scan_labels(const ml_kv_list *l, workload_labels *w) {
+  memset(w, 0, sizeof(*w));
   if (!l)
-    return NULL;
-  for (size_t i = 0; i < l->count; i++)
-    if (strcmp(l->items[i].key, key) == 0)
-      return l->items[i].value;
-  return NULL;
+    return;
+  w->any = l->count != 0;
+  for (size_t i = 0; i < l->count; i++) {
+    const char *k = l->items[i].key, *v = l->items[i].value;
+    if (!v || !*v)
+      continue;
+    if (k[0] == 'a') {
+      if (strcmp(k, "app") == 0)
+        w->app = v;
+      else if (strcmp(k, "app.kubernetes.io/name") == 0)
+        w->k8s_name = v;
+      else if (strcmp(k, "app.kubernetes.io/version") == 0)
+        w->k8s_version = v;
+    } else if (k[0] == 'v' && strcmp(k, "version") == 0) {
+      w->version = v;
+    } else if (k[0] == 's' &&
+               strncmp(k, "service.istio.io/canonical-", 27) == 0) {
+      if (strcmp(k + 27, "name") == 0)
+        w->canon_name = v;
+      else if (strcmp(k + 27, "revision") == 0)
+        w->canon_rev = v;
+    }
+  }
 }
 
 /* Istio's canonical service and revision, from the labels a workload
  * carries (pilot's labels.CanonicalService): canonical-name, then the
  * recommended app.kubernetes.io name, then app; the revision defaults to
  * "latest" for a workload whose labels are known. */
-const char *ml_canonical_service(const ml_kv_list *l, const char *fallback) {
-  const char *v = label_of(l, "service.istio.io/canonical-name");
-  if (!v)
-    v = label_of(l, "app.kubernetes.io/name");
-  if (!v)
-    v = label_of(l, "app");
-  return v && *v ? v : fallback;
+static const char *canonical_service(const workload_labels *w,
+                                     const char *fallback) {
+  return w->canon_name ? w->canon_name
+         : w->k8s_name ? w->k8s_name
+         : w->app      ? w->app
+                       : fallback;
 }
 
-const char *ml_canonical_revision(const ml_kv_list *l) {
-  const char *v = label_of(l, "service.istio.io/canonical-revision");
-  if (!v)
-    v = label_of(l, "app.kubernetes.io/version");
-  if (!v)
-    v = label_of(l, "version");
-  if (v && *v)
-    return v;
-  return l && l->count ? "latest" : ML_UNKNOWN;
+static const char *canonical_revision(const workload_labels *w) {
+  return w->canon_rev     ? w->canon_rev
+         : w->k8s_version ? w->k8s_version
+         : w->version     ? w->version
+         : w->any         ? "latest"
+                          : ML_UNKNOWN;
 }
 
 static const char *or_unknown(const char *s) {
@@ -180,12 +209,13 @@ static const char *or_unknown(const char *s) {
 }
 
 static void istio_key_of(const ml_call_info *info, istio_key *k) {
-  const ml_kv_list *l = info->dest_labels;
+  workload_labels w;
+  scan_labels(info->dest_labels, &w);
   k->service = or_unknown(info->dest_service);
-  k->app = or_unknown(label_of(l, "app"));
-  k->version = or_unknown(label_of(l, "version"));
-  k->canon_service = ml_canonical_service(l, ML_UNKNOWN);
-  k->canon_revision = ml_canonical_revision(l);
+  k->app = or_unknown(w.app);
+  k->version = or_unknown(w.version);
+  k->canon_service = canonical_service(&w, ML_UNKNOWN);
+  k->canon_revision = canonical_revision(&w);
   k->protocol = info->protocol && *info->protocol ? info->protocol : "http";
   k->grpc_status = info->grpc_status ? info->grpc_status : "";
   k->code = info->status;
@@ -193,7 +223,7 @@ static void istio_key_of(const ml_call_info *info, istio_key *k) {
 }
 
 static uint64_t istio_hash(const istio_key *k) {
-  uint64_t h = FNV_OFFSET;
+  uint64_t h = HASH_SEED;
   h = mix_str(h, k->service);
   h = mix_str(h, k->app);
   h = mix_str(h, k->version);
@@ -305,7 +335,7 @@ typedef struct event_key {
 } event_key;
 
 static uint64_t event_hash(const event_key *k) {
-  uint64_t h = mix_u32(FNV_OFFSET, k->kind);
+  uint64_t h = mix_u32(HASH_SEED, k->kind);
   h = mix_u32(h, k->detail);
   return mix_str(h, k->cluster);
 }
@@ -331,11 +361,32 @@ static void *event_make(const ml_mem *mem, const void *key, uint64_t h) {
   return s;
 }
 
+/* The series this thread used last, per kind of lookup: a call from the
+ * same thread to the same destination (the common case) is matched by
+ * comparing its labels, without hashing them or probing the table. The
+ * entries stay valid while |gen| (unique per ml_metrics ever made)
+ * matches: series live as long as their metrics. */
+static _Thread_local struct {
+  uint64_t gen;
+  ml_istio_series *istio;
+  ml_event_series *attempts;
+} last;
+
+static _Atomic uint64_t next_gen = 1;
+
 static void event_add(ml_metrics *mt, uint32_t kind, const char *cluster,
                       uint32_t detail, uint64_t n) {
   event_key k = {kind, detail, cluster && *cluster ? cluster : ML_UNKNOWN};
-  ml_event_series *s =
-      table_get(&mt->events, mt->mem, event_hash(&k), event_eq, event_make, &k);
+  int cached = kind == ML_KIND_ATTEMPTS && last.gen == mt->gen;
+  ml_event_series *s = cached && last.attempts && event_eq(last.attempts, &k)
+                           ? last.attempts
+                           : NULL;
+  if (!s) {
+    s = table_get(&mt->events, mt->mem, event_hash(&k), event_eq, event_make,
+                  &k);
+    if (s && kind == ML_KIND_ATTEMPTS && last.gen == mt->gen)
+      last.attempts = s;
+  }
   if (!s) {
     s = &mt->event_overflow[kind];
     atomic_fetch_add_explicit(&mt->series_overflow, 1, memory_order_relaxed);
@@ -348,17 +399,19 @@ static void event_add(ml_metrics *mt, uint32_t kind, const char *cluster,
 static void set_source_labels(ml_metrics *mt, const meshlib *m) {
   const ml_settings *st = &m->settings;
   ml_kv_list l = {st->labels, st->label_count};
+  workload_labels w;
+  scan_labels(&l, &w);
   const char *workload =
       st->metrics.workload_name[0] ? st->metrics.workload_name : ML_UNKNOWN;
   const char **v = mt->source;
   v[ML_IL_REPORTER] = "source";
   v[ML_IL_SOURCE_WORKLOAD] = workload;
-  v[ML_IL_SOURCE_CANONICAL_SERVICE] = ml_canonical_service(&l, workload);
-  v[ML_IL_SOURCE_CANONICAL_REVISION] = ml_canonical_revision(&l);
+  v[ML_IL_SOURCE_CANONICAL_SERVICE] = canonical_service(&w, workload);
+  v[ML_IL_SOURCE_CANONICAL_REVISION] = canonical_revision(&w);
   v[ML_IL_SOURCE_WORKLOAD_NAMESPACE] = or_unknown(st->namespace_);
   v[ML_IL_SOURCE_PRINCIPAL] = ML_UNKNOWN; /* no mTLS identity yet */
-  v[ML_IL_SOURCE_APP] = or_unknown(label_of(&l, "app"));
-  v[ML_IL_SOURCE_VERSION] = or_unknown(label_of(&l, "version"));
+  v[ML_IL_SOURCE_APP] = or_unknown(w.app);
+  v[ML_IL_SOURCE_VERSION] = or_unknown(w.version);
   v[ML_IL_SOURCE_CLUSTER] = ML_UNKNOWN;
   /* What only the peer's metadata exchange tells an Envoy: unknown. */
   v[ML_IL_DESTINATION_WORKLOAD] = ML_UNKNOWN;
@@ -376,6 +429,7 @@ int ml_metrics_new(meshlib *m, ml_metrics **out) {
     return MESHLIB_ERR_NOMEM;
   mt->mem = m->mem;
   mt->enabled = !m->settings.metrics.disabled;
+  mt->gen = atomic_fetch_add_explicit(&next_gen, 1, memory_order_relaxed);
   uint32_t cap = m->settings.metrics.max_series ? m->settings.metrics.max_series
                                                 : ML_METRICS_DEFAULT_MAX_SERIES;
   snprintf(mt->domain_suffix, sizeof(mt->domain_suffix), "%s",
@@ -423,8 +477,18 @@ void ml_metrics_record_call(ml_metrics *mt, const ml_call_info *info) {
   istio_make_key mk;
   istio_key_of(info, &mk.k);
   mk.suffix = mt->domain_suffix;
-  ml_istio_series *s = table_get(&mt->istio, mt->mem, istio_hash(&mk.k),
-                                 istio_eq, istio_make, &mk);
+  if (last.gen != mt->gen) {
+    last.gen = mt->gen;
+    last.istio = NULL;
+    last.attempts = NULL;
+  }
+  ml_istio_series *s =
+      last.istio && istio_eq(last.istio, &mk.k) ? last.istio : NULL;
+  if (!s) {
+    s = table_get(&mt->istio, mt->mem, istio_hash(&mk.k), istio_eq, istio_make,
+                  &mk);
+    last.istio = s;
+  }
   if (!s) {
     s = &mt->istio_overflow;
     atomic_fetch_add_explicit(&mt->series_overflow, 1, memory_order_relaxed);

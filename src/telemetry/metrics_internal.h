@@ -88,6 +88,7 @@ typedef struct ml_series_table {
 
 struct ml_metrics {
   const ml_mem *mem;
+  uint64_t gen; /* unique: tells a thread's cached series apart */
   int enabled;
   char domain_suffix[128];
   const char *source[ML_IL_COUNT]; /* the mesh's own labels; borrowed
@@ -98,8 +99,5 @@ struct ml_metrics {
   ml_event_series event_overflow[ML_KIND_COUNT];
   _Atomic uint64_t series_overflow;
 };
-
-const char *ml_canonical_service(const ml_kv_list *l, const char *fallback);
-const char *ml_canonical_revision(const ml_kv_list *l);
 
 #endif

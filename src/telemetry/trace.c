@@ -215,6 +215,16 @@ int ml_trace_mesh_init(meshlib *m) {
   else
     t->sample_below = (uint64_t)ldexp(pct / 100.0, 64);
   t->formats = s && s->has_formats ? s->formats : MESHLIB_TRACE_HDR_DEFAULT;
+  /* Unlike Envoy, which always adds x-request-id: a library whose traces
+   * go nowhere does not pay for them (six header lines cost libcurl about
+   * 30,000 instructions a call). A call that carries a context, an
+   * exporter, or an explicit choice of headers restores Istio's
+   * behaviour; an access log, which prints x-request-id, gets that one. */
+  t->on_demand =
+      !(s && s->has_formats) && !(s && (s->otlp_url || s->zipkin_url));
+  t->idle_formats = s && (s->access_log_path || s->access_log_cb)
+                        ? MESHLIB_TRACE_HDR_REQUEST_ID
+                        : 0;
   t->namespace_ = m->settings.namespace_;
   t->canonical_service = label_of(m, "service.istio.io/canonical-name");
   if (!t->canonical_service)
@@ -338,10 +348,38 @@ static uint64_t nonzero64(ml_rand *rng) {
   return v;
 }
 
+/* Does |r| carry a trace context: one handed in with
+ * meshlib_request_set_inbound_header(), or traceparent, b3 or x-b3-* on
+ * the outbound request (names are lower-case there)? */
+static int carries_context(const meshlib_request *r) {
+  if (r->trace)
+    for (int i = 0; i < ML_TH_COUNT; i++)
+      if (r->trace->inbound[i])
+        return 1;
+  for (size_t i = 0; i < r->header_count; i++) {
+    const char *n = r->headers[i].name;
+    if ((n[0] == 't' && strcmp(n, "traceparent") == 0) ||
+        (n[0] == 'b' && n[1] == '3' && n[2] == '\0') ||
+        (n[0] == 'x' && n[1] == '-' && n[2] == 'b' && n[3] == '3' &&
+         n[4] == '-'))
+      return 1;
+  }
+  return 0;
+}
+
 void ml_telemetry_call_begin(struct meshlib *m, struct meshlib_request *r) {
   ml_tracer *t = m->tracer;
   if (!t)
     return;
+  uint32_t formats = t->formats;
+  if (t->on_demand && !carries_context(r)) {
+    if (!t->idle_formats) { /* not traced: no ids, no headers */
+      if (r->trace)
+        r->trace->active = 0;
+      return;
+    }
+    formats = t->idle_formats;
+  }
   ml_trace_call *c = call_state(r);
   if (!c)
     return; /* out of memory: the call goes untraced */
@@ -383,6 +421,7 @@ void ml_telemetry_call_begin(struct meshlib *m, struct meshlib_request *r) {
     memcpy(c->request_id, rid, strlen(rid) + 1);
   else
     ml_trace_uuid4(&c->rng, c->request_id);
+  c->formats = formats;
   c->active = 1;
 }
 
@@ -405,7 +444,7 @@ size_t ml_telemetry_attempt_headers(struct meshlib_request *r, uint32_t attempt,
     ai->span_id[0] = '\0';
   if (!c || !c->active || !r->mesh->tracer)
     return 0;
-  uint32_t f = r->mesh->tracer->formats;
+  uint32_t f = c->formats;
   char span[17];
   ml_trace_hex64(nonzero64(&c->rng), span);
   if (ai)

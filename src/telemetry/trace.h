@@ -107,6 +107,7 @@ typedef struct ml_trace_call {
   char *inbound[ML_TH_COUNT]; /* meshlib_request_set_inbound_header() */
   ml_rand rng;
   int active;       /* a call began and its context is below */
+  uint32_t formats; /* the headers this call's attempts carry */
   ml_trace_ctx ctx; /* trace id, the inbound parent, sampled */
   uint64_t client_span;
   const char *tracestate; /* borrowed from inbound or the request */
@@ -135,6 +136,12 @@ typedef struct ml_tracer {
   _Atomic uint64_t counter;
   uint64_t sample_below; /* sampled when a random 64-bit < this */
   uint32_t formats;
+  /* Neither meshlib_options_set_trace_headers() nor an exporter: only a
+   * call that carries a trace context is traced (and gets headers);
+   * any other call sends |idle_formats| (x-request-id when an access log
+   * is on, else nothing) and, with 0, costs one check. */
+  int on_demand;
+  uint32_t idle_formats;
   char *service_name;
   char *node_id;
   const char *canonical_service;

@@ -153,3 +153,28 @@ int ml_parse_duration_ms(const char *s, int64_t *out_ms) {
   *out_ms = whole;
   return 0;
 }
+
+/* gRPC status names as Istio spells them (fault.abort.grpcStatus). */
+int ml_grpc_status_code(const char *name) {
+  static const char *const names[] = {"OK",
+                                      "CANCELLED",
+                                      "UNKNOWN",
+                                      "INVALID_ARGUMENT",
+                                      "DEADLINE_EXCEEDED",
+                                      "NOT_FOUND",
+                                      "ALREADY_EXISTS",
+                                      "PERMISSION_DENIED",
+                                      "RESOURCE_EXHAUSTED",
+                                      "FAILED_PRECONDITION",
+                                      "ABORTED",
+                                      "OUT_OF_RANGE",
+                                      "UNIMPLEMENTED",
+                                      "INTERNAL",
+                                      "UNAVAILABLE",
+                                      "DATA_LOSS",
+                                      "UNAUTHENTICATED"};
+  for (int i = 0; name && i < (int)(sizeof(names) / sizeof(names[0])); i++)
+    if (strcmp(name, names[i]) == 0)
+      return i;
+  return -1;
+}

@@ -32,4 +32,7 @@ int ml_parse_int64(const char *s, int64_t *out);
 /* Finite decimal number, whole string. */
 int ml_parse_double(const char *s, double *out);
 
+/* The code of a gRPC status name ("UNAVAILABLE": 14), or -1. */
+int ml_grpc_status_code(const char *name);
+
 #endif

@@ -93,6 +93,69 @@ else
   grep -q '" 304 ' "$TMP/http.out" || fail "no 304 while unchanged"
 fi
 
+# TLS: a server that requires a client certificate from our CA (openssl
+# makes the certificates, python3's ssl module serves).
+if command -v openssl >/dev/null; then
+  t="$TMP/tls"
+  mkdir "$t"
+  (
+    cd "$t"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem \
+      -days 1 -subj /CN=meshlib-test-ca
+    openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr \
+      -subj /CN=127.0.0.1
+    printf 'subjectAltName=IP:127.0.0.1\n' >srv.ext
+    openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+      -out srv.pem -days 1 -extfile srv.ext
+    openssl req -newkey rsa:2048 -nodes -keyout cli.key -out cli.csr \
+      -subj /CN=client
+    openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+      -out cli.pem -days 1
+  ) >"$TMP/openssl.log" 2>&1 || fail "openssl could not make certificates"
+  python3 - "$t" "$TMP/www" >"$TMP/https.out" 2>&1 <<'PY' &
+import functools, http.server, ssl, sys
+t, www = sys.argv[1], sys.argv[2]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(t + "/srv.pem", t + "/srv.key")
+ctx.verify_mode = ssl.CERT_REQUIRED
+ctx.load_verify_locations(t + "/ca.pem")
+h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=www)
+s = http.server.HTTPServer(("127.0.0.1", 0), h)
+s.socket = ctx.wrap_socket(s.socket, server_side=True)
+print("port", s.server_address[1], flush=True)
+s.serve_forever()
+PY
+  MOCK_PIDS+=($!)
+  tport=
+  for _ in $(seq 100); do
+    tport=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$TMP/https.out")
+    [ -n "$tport" ] && break
+    sleep 0.05
+  done
+  if [ -z "$tport" ]; then
+    fail "the https server did not start"
+    cat "$TMP/https.out" >&2
+  else
+    turl="https://127.0.0.1:$tport/mesh.yaml"
+    run 0 watch --url "$turl" --cacert "$t/ca.pem" --cert "$t/cli.pem" \
+      --key "$t/cli.key" --count 1 --timeout 10s
+    out_has 'accepted 1 \(was 0\)' "https with CA and client certificate"
+    # Without the client certificate the server refuses the handshake;
+    # without our CA the client refuses the server: no config, and the
+    # reason on stderr.
+    run 0 watch --url "$turl" --cacert "$t/ca.pem" --timeout 1s || true
+    grep -q 'mesh.yaml: .*(failure 1; next try in' "$TMP/err" || {
+      fail "no client certificate: the failure is reported"
+      sed 's/^/  stderr: /' "$TMP/err" >&2
+    }
+    run 0 watch --url "$turl" --timeout 1s || true
+    grep -qi 'certificate' "$TMP/err" || {
+      fail "unknown CA: the failure is reported"
+      sed 's/^/  stderr: /' "$TMP/err" >&2
+    }
+  fi
+fi
+
 run 2 watch
 run 2 watch --url ftp://x/ || true
 run 2 watch -f "$TMP/cfg" --interval soon || true

@@ -184,8 +184,20 @@ static void on_reject(uint64_t version, const char *reason, void *ud) {
   pthread_mutex_unlock(&g.lock);
 }
 
+/* meshlib's warnings (an endpoint down, a token file missing) go to
+ * stderr: what an operator following a rollout needs to see too. */
+static void on_log(int level, const char *message, void *ud) {
+  (void)ud;
+  char t[32];
+  stamp(t, sizeof(t));
+  fprintf(stderr, "%s %s: %s\n", t, level_name(level), message);
+}
+
 static int setup(meshlib_options *o, const watch_args *a) {
   int rc = apply_common_args(o, &a->c);
+  if (rc == MESHLIB_OK)
+    rc = meshlib_options_set_log_callback(o, MESHLIB_LEVEL_WARNING, on_log,
+                                          NULL);
   if (rc == MESHLIB_OK)
     rc = meshlib_options_set_config_watch(o, a->poll ? MESHLIB_WATCH_POLL
                                                      : MESHLIB_WATCH_AUTO);

@@ -4,6 +4,7 @@
 #include "../route/route_test_util.h"
 
 #include "policy/policy.h"
+#include "util/str.h"
 
 static void test_percent_hit_is_envoys_draw(void **state) {
   (void)state;

@@ -82,7 +82,9 @@ static void attempt(call *c, uint32_t n) {
 
 static void test_new_trace(void **state) {
   (void)state;
-  meshlib *m = mesh_with(100.0, -1);
+  /* Headers chosen explicitly: every call is traced (see
+   * test_default_on_demand for the default). */
+  meshlib *m = mesh_with(100.0, MESHLIB_TRACE_HDR_DEFAULT);
   call c;
   begin(m, &c, NULL, NULL);
   const char *tid = meshlib_request_trace_id(c.r);
@@ -291,7 +293,7 @@ static void test_formats_and_cap(void **state) {
   meshlib_request_free(c.r);
   meshlib_free(m);
 
-  m = mesh_with(100.0, -1);
+  m = mesh_with(100.0, MESHLIB_TRACE_HDR_DEFAULT);
   begin(m, &c, NULL, NULL);
   c.n = ml_telemetry_attempt_headers(c.r, 1, &c.ai, c.h, 2);
   assert_int_equal(c.n, 2);
@@ -310,7 +312,7 @@ static void test_formats_and_cap(void **state) {
 }
 
 static int sampled_count(double pct, int calls) {
-  meshlib *m = mesh_with(pct, -1);
+  meshlib *m = mesh_with(pct, MESHLIB_TRACE_HDR_DEFAULT);
   int n = 0;
   for (int i = 0; i < calls; i++) {
     call c;
@@ -331,6 +333,150 @@ static void test_sampling(void **state) {
   /* Istio's default, 1 %: about 10 of 1000, far from 0 and 100. */
   int dflt = sampled_count(-1, 2000);
   assert_in_range(dflt, 3, 60);
+}
+
+/* A mesh with one option of tracing or logging set ("otlp", "log",
+ * "sampling"), or none. */
+static int log_lines;
+static void on_log_line(const char *line, size_t len, void *ud) {
+  (void)line;
+  (void)len;
+  (void)ud;
+  log_lines++;
+}
+
+static meshlib *mesh_option(const char *which) {
+  meshlib_options *o;
+  assert_int_equal(meshlib_options_new(&o), MESHLIB_OK);
+  if (strcmp(which, "otlp") == 0) { /* sampling 0: nothing is sent */
+    assert_int_equal(meshlib_options_set_otlp_endpoint(o, "http://127.0.0.1:1"),
+                     MESHLIB_OK);
+    assert_int_equal(meshlib_options_set_tracing_sampling(o, 0.0), MESHLIB_OK);
+  } else if (strcmp(which, "log") == 0)
+    assert_int_equal(
+        meshlib_options_set_access_log_callback(o, on_log_line, NULL),
+        MESHLIB_OK);
+  else if (strcmp(which, "sampling") == 0)
+    assert_int_equal(meshlib_options_set_tracing_sampling(o, 100.0),
+                     MESHLIB_OK);
+  meshlib *m;
+  assert_int_equal(meshlib_new(&m, o), MESHLIB_OK);
+  meshlib_options_free(o);
+  return m;
+}
+
+/* Not traced: no ids, no headers, no state allocated. */
+static void assert_untraced(call *c) {
+  assert_string_equal(meshlib_request_trace_id(c->r), "");
+  assert_string_equal(meshlib_request_span_id(c->r), "");
+  assert_string_equal(meshlib_request_request_id(c->r), "");
+  assert_int_equal(meshlib_request_sampled(c->r), 0);
+  memset(c->ai.span_id, 'x', sizeof(c->ai.span_id));
+  attempt(c, 1);
+  assert_int_equal(c->n, 0);
+  assert_string_equal(c->ai.span_id, "");
+}
+
+static void test_default_on_demand(void **state) {
+  (void)state;
+  /* No exporter, no explicit headers: a call without a context is not
+   * traced (unlike Envoy, no x-request-id either), even at 100 %. */
+  const char *const plain[] = {"none", "sampling"};
+  for (int k = 0; k < 2; k++) {
+    meshlib *m = mesh_option(plain[k]);
+    call c;
+    begin(m, &c, NULL, NULL);
+    assert_untraced(&c);
+    assert_null(c.r->trace);
+    meshlib_request_free(c.r);
+    /* x-request-id alone on the outbound request is the application's
+     * header, not a trace context: it goes as it is. */
+    const char *rid[] = {"x-request-id", "app-1", "tracestate", "a=b", NULL};
+    begin(m, &c, NULL, rid);
+    assert_untraced(&c);
+    meshlib_request_free(c.r);
+
+    /* A context handed in (any trace header, x-request-id too) or on the
+     * outbound request (traceparent, b3, x-b3-*): Istio's behaviour. */
+    const char *in_tp[] = {
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", NULL};
+    const char *in_rid[] = {"x-request-id", "req-7", NULL};
+    const char *out_b3[] = {
+        "b3", "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1", NULL};
+    const char *out_x[] = {"x-b3-sampled", "0", NULL};
+    const char *const *ins[] = {in_tp, in_rid, NULL, NULL};
+    const char *const *outs[] = {NULL, NULL, out_b3, out_x};
+    for (int i = 0; i < 4; i++) {
+      begin(m, &c, ins[i], outs[i]);
+      attempt(&c, 1);
+      assert_int_equal(c.n, 6); /* W3C + B3 + x-request-id */
+      assert_true(is_hex(meshlib_request_trace_id(c.r), 32));
+      assert_string_equal(hv(c.h, c.n, "x-request-id"),
+                          meshlib_request_request_id(c.r));
+      if (i == 1)
+        assert_string_equal(meshlib_request_request_id(c.r), "req-7");
+      if (i != 1)
+        assert_string_equal(meshlib_request_trace_id(c.r),
+                            "4bf92f3577b34da6a3ce929d0e0e4736");
+      if (i == 0 || i == 2) {
+        assert_int_equal(meshlib_request_sampled(c.r), 1);
+        /* Another request without a context goes untraced. */
+        if (i == 2) {
+          meshlib_request *r2;
+          assert_int_equal(meshlib_request_new(&r2, m, "GET", "http://r/"),
+                           MESHLIB_OK);
+          call c2 = c;
+          c2.r = r2;
+          ml_telemetry_call_begin(m, r2);
+          assert_untraced(&c2);
+          meshlib_request_free(r2);
+        }
+      }
+      meshlib_request_free(c.r);
+    }
+    meshlib_free(m);
+  }
+
+  /* An exporter: every call is traced, as an Istio sidecar traces. */
+  meshlib *m = mesh_option("otlp");
+  call c;
+  begin(m, &c, NULL, NULL);
+  attempt(&c, 1);
+  assert_int_equal(c.n, 6);
+  assert_int_equal(strlen(hv(c.h, c.n, "x-request-id")), 36);
+  meshlib_request_free(c.r);
+  meshlib_free(m);
+
+  /* An access log prints x-request-id: a call without a context gets one,
+   * and sends it, but no trace headers. */
+  m = mesh_option("log");
+  begin(m, &c, NULL, NULL);
+  attempt(&c, 1);
+  assert_int_equal(c.n, 1);
+  assert_string_equal(c.h[0].name, "x-request-id");
+  assert_int_equal(strlen(c.h[0].value), 36);
+  assert_string_equal(meshlib_request_request_id(c.r), c.h[0].value);
+  meshlib_request_free(c.r);
+  meshlib_free(m);
+
+  /* An explicit choice wins over the default: x-request-id on every call,
+   * as Envoy sends it; and 0 still traces (spans, ids) without headers. */
+  m = mesh_with(-1, MESHLIB_TRACE_HDR_REQUEST_ID);
+  begin(m, &c, NULL, NULL);
+  attempt(&c, 1);
+  assert_int_equal(c.n, 1);
+  assert_string_equal(c.h[0].name, "x-request-id");
+  meshlib_request_free(c.r);
+  meshlib_free(m);
+  m = mesh_with(-1, 0);
+  begin(m, &c, NULL, NULL);
+  attempt(&c, 1);
+  assert_int_equal(c.n, 0);
+  assert_true(is_hex(meshlib_request_trace_id(c.r), 32));
+  assert_true(is_hex(c.ai.span_id, 16));
+  meshlib_request_free(c.r);
+  meshlib_free(m);
 }
 
 static void test_options(void **state) {
@@ -498,6 +644,30 @@ static void test_end_to_end_headers(void **state) {
   assert_string_not_equal(spans[0], client);
   meshlib_request_free(r);
   meshlib_free(m);
+
+  /* meshlib's defaults and no context: the upstream sees the attempt
+   * count and none of the trace headers. */
+  assert_int_equal(meshlib_options_new(&o), MESHLIB_OK);
+  assert_int_equal(meshlib_options_add_config_string(o, "e2e", y, strlen(y)),
+                   MESHLIB_OK);
+  assert_int_equal(meshlib_new(&m, o), MESHLIB_OK);
+  meshlib_options_free(o);
+  meshlib_mock_reset(up);
+  assert_int_equal(meshlib_request_new(&r, m, "GET",
+                                       "http://reviews.default.svc.cluster."
+                                       "local:9080/ratings"),
+                   MESHLIB_OK);
+  assert_int_equal(meshlib_request_perform(r), MESHLIB_OK);
+  assert_int_equal(meshlib_response_status(r), 200);
+  assert_int_equal(meshlib_mock_request_count(up), 1);
+  assert_string_equal(
+      meshlib_mock_request_header(up, 0, "x-envoy-attempt-count"), "1");
+  const char *none[] = {"traceparent",  "x-b3-traceid", "x-b3-spanid",
+                        "x-b3-sampled", "b3",           "x-request-id"};
+  for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++)
+    assert_null(meshlib_mock_request_header(up, 0, none[i]));
+  meshlib_request_free(r);
+  meshlib_free(m);
   meshlib_mock_free(up);
 }
 
@@ -510,6 +680,7 @@ int main(void) {
       cmocka_unit_test(test_context_from_outbound_headers),
       cmocka_unit_test(test_formats_and_cap),
       cmocka_unit_test(test_sampling),
+      cmocka_unit_test(test_default_on_demand),
       cmocka_unit_test(test_options),
       cmocka_unit_test(test_end_to_end_headers),
   };
