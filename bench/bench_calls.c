@@ -39,6 +39,11 @@
  *     works for the plain and the meshlib calls only).
  *   --tracing off|PCT (with any of the above): trace headers and sampling
  *     off, or PCT % of calls sampled with spans exported to the mock.
+ *   --same-bytes (with any of the above): the plain side also sends
+ *     x-envoy-attempt-count: 1, the one header meshlib adds by default.
+ *   --resilience (with any of the above): the matched route retries
+ *     (attempts 2, retryOn 5xx) and the DestinationRule sets outlier
+ *     detection (consecutive5xxErrors 5) and connection-pool limits.
  * Output: one "name value" line per figure. */
 #include <curl/curl.h>
 #include <errno.h>
@@ -86,7 +91,7 @@
   "metadata: {name: myapp, namespace: bench}\n"                                \
   "spec:\n"                                                                    \
   "  host: myapp\n"                                                            \
-  "  trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}}\n"                 \
+  "  trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}%s}\n"               \
   "  subsets:\n"                                                               \
   "  - {name: v1, labels: {version: v1}}\n"                                    \
   "  - {name: v2, labels: {version: v2}}\n"                                    \
@@ -108,6 +113,7 @@
   "    route: [{destination: {host: myapp, subset: v1}}]\n"                    \
   "  - name: api\n"                                                            \
   "    match: [{uri: {prefix: /api/}}]\n"                                      \
+  "%s"                                                                         \
   "    route:\n"                                                               \
   "    - {destination: {host: myapp, subset: v1}, weight: 90}\n"               \
   "    - {destination: {host: myapp, subset: v2}, weight: 10}\n"               \
@@ -538,12 +544,32 @@ static double timed_run(bench *b, kind k, size_t n, int threads) {
 
 /* --tracing off|PCT: no trace headers and no sampling, or PCT % sampled
  * with spans exported (OTLP and Zipkin) to the mock, which takes any POST.
- * Without the option: meshlib's defaults (headers on, 1 %, no export). */
+ * Without the option: meshlib's defaults (1 %, no export, hence no trace
+ * headers on the bench's calls, which carry no trace context). */
 static const char *tracing_mode;
+
+/* --resilience: the matched route retries (attempts 2 on 5xx) and the
+ * DestinationRule sets outlier detection and connection-pool limits
+ * (high enough never to refuse a call here). Without it: no policy in the
+ * DestinationRule, and Istio's default retries. */
+static int resilience;
+/* --same-bytes: the plain side also sends x-envoy-attempt-count: 1, so
+ * that both sides put the same bytes on the wire and the difference is
+ * meshlib's own work (libcurl formats each header line at about 110
+ * instructions a byte). */
+static int same_bytes;
+#define RESILIENCE_POLICY                                                      \
+  ", outlierDetection: {consecutive5xxErrors: 5},"                             \
+  " connectionPool: {tcp: {maxConnections: 1000},"                             \
+  " http: {http1MaxPendingRequests: 1000, http2MaxRequests: 1000,"             \
+  " maxRetries: 100}}"
+#define RESILIENCE_RETRIES "    retries: {attempts: 2, retryOn: 5xx}\n"
 
 static meshlib *mesh_new(int port) {
   char yaml[4096];
-  snprintf(yaml, sizeof(yaml), CONFIG_FMT, port, port, port);
+  snprintf(yaml, sizeof(yaml), CONFIG_FMT, port, port, port,
+           resilience ? RESILIENCE_POLICY : "",
+           resilience ? RESILIENCE_RETRIES : "");
   meshlib_options *o;
   if (meshlib_options_new(&o) != MESHLIB_OK)
     die("meshlib_options_new");
@@ -575,7 +601,9 @@ static void usage(void) {
         "[--inproc]\n"
         "       bench_calls --only plain|meshlib|fresh|none|marked|pair "
         "--calls K "
-        "[--inproc]\n",
+        "[--inproc]\n"
+        "       (either with [--resilience] [--same-bytes] "
+        "[--tracing off|PCT])\n",
         stderr);
   exit(2);
 }
@@ -593,6 +621,10 @@ int main(int argc, char **argv) {
       calls = (size_t)strtoul(argv[++i], NULL, 10);
     } else if (i + 1 < argc && strcmp(a, "--rounds") == 0) {
       rounds = atoi(argv[++i]);
+    } else if (strcmp(a, "--resilience") == 0) {
+      resilience = 1;
+    } else if (strcmp(a, "--same-bytes") == 0) {
+      same_bytes = 1;
     } else if (i + 1 < argc && strcmp(a, "--tracing") == 0) {
       tracing_mode = argv[++i];
     } else if (i + 1 < argc && strcmp(a, "--threads") == 0) {
@@ -631,6 +663,9 @@ int main(int argc, char **argv) {
   b->plain_headers = curl_slist_append(NULL, "x-tenant: acme");
   b->plain_headers = curl_slist_append(b->plain_headers, "x-trace: 1");
   b->plain_headers = curl_slist_append(b->plain_headers, "Accept:");
+  if (same_bytes) /* what meshlib adds to every attempt, as Envoy does */
+    b->plain_headers =
+        curl_slist_append(b->plain_headers, "x-envoy-attempt-count: 1");
   b->mesh = mesh_new(srv.port);
 
   worker *w0 = &b->w[0];

@@ -24,7 +24,8 @@ typedef enum meshlib_trace_header_format {
   MESHLIB_TRACE_HDR_B3 = 1u << 1,         /* x-b3-traceid, -spanid, ... */
   MESHLIB_TRACE_HDR_B3_SINGLE = 1u << 2,  /* b3 */
   MESHLIB_TRACE_HDR_REQUEST_ID = 1u << 3, /* x-request-id */
-  /* The default: what an Istio sidecar's upstream sees. */
+  /* The default set: what an Istio sidecar's upstream sees (on the calls
+   * meshlib traces; see meshlib_options_set_trace_headers()). */
   MESHLIB_TRACE_HDR_DEFAULT = (1u << 0) | (1u << 1) | (1u << 3)
 } meshlib_trace_header_format;
 
@@ -42,6 +43,13 @@ MESHLIB_EXTERN int meshlib_options_set_tracing_sampling(meshlib_options *o,
  * Which trace headers meshlib writes on each attempt: MESHLIB_TRACE_HDR_*
  * bits (default MESHLIB_TRACE_HDR_DEFAULT; 0 adds none). Incoming
  * context is read in every format whatever this says.
+ * Calling this also makes every call traced. Without it, and without an
+ * OTLP or Zipkin endpoint, meshlib traces only calls that carry a context
+ * (meshlib_request_set_inbound_header(), or traceparent, b3 or x-b3-* on
+ * the request); other calls get no trace headers and, unlike Envoy, no
+ * generated x-request-id (only x-request-id when an access log is on).
+ * E.g. MESHLIB_TRACE_HDR_REQUEST_ID gives every call Envoy's x-request-id.
+ * See docs/observability.md, "When calls are traced".
  * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG (unknown bits).
  * Thread-safety: the owning thread. Since: 0.2.0
  */
@@ -151,7 +159,9 @@ MESHLIB_EXTERN int meshlib_options_set_access_log_callback(
  * request this call is made on behalf of), so that the call continues its
  * trace: traceparent, tracestate, x-b3-*, b3 and x-request-id are kept,
  * other names are ignored. Without these, meshlib reads the same headers
- * from |r|'s own headers, else starts a new trace and a new x-request-id.
+ * from |r|'s own headers, else starts a new trace and a new x-request-id
+ * when tracing is on for every call (an exporter or
+ * meshlib_options_set_trace_headers()), else leaves the call untraced.
  * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG, MESHLIB_ERR_NOMEM.
  * Ownership: copied. Thread-safety: the thread that owns |r|.
  * Since: 0.2.0
@@ -163,7 +173,8 @@ MESHLIB_EXTERN int meshlib_request_set_inbound_header(meshlib_request *r,
 /**
  * The trace of |r|'s last call: the trace id (32 lower-case hex digits),
  * the id of its client span (16 hex digits) and its x-request-id; "" before
- * a call. Borrowed until the next perform or meshlib_request_free().
+ * a call and for a call that was not traced. Borrowed until the next
+ * perform or meshlib_request_free().
  * Thread-safety: the thread that owns |r|. Since: 0.2.0
  */
 MESHLIB_EXTERN const char *meshlib_request_trace_id(const meshlib_request *r);

@@ -146,7 +146,8 @@ static void u32_text(uint32_t v, char *out) {
 static int has_envoy_header(const meshlib_request *r) {
   for (size_t i = 0; i < r->header_count; i++) {
     const char *n = r->headers[i].name;
-    if (n[0] == 'x' && n[1] == '-' && n[2] == 'e' && strncmp(n, "x-envoy-", 8) == 0)
+    if (n[0] == 'x' && n[1] == '-' && n[2] == 'e' &&
+        strncmp(n, "x-envoy-", 8) == 0)
       return 1;
   }
   return 0;

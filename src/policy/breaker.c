@@ -84,8 +84,7 @@ static int take_slot(ml_cluster_state *s, const ml_breaker_limits *l, int http2,
  * pool: this runs for every attempt). */
 static void limits_of_pool(const ml_connection_pool *cp, ml_breaker_limits *l) {
   if (!cp || !cp->present) {
-    l->max_requests = l->max_connections = l->max_pending_requests =
-        UNLIMITED;
+    l->max_requests = l->max_connections = l->max_pending_requests = UNLIMITED;
     return;
   }
   l->max_requests = limit_of(cp->http2_max_requests);

@@ -315,9 +315,16 @@ if run 0 call -f "$TMP/rr" --namespace production -n 30 \
   [ "$(tr -d '\n' <"$TMP/out" | grep -o 'v[123]' | sort | uniq -c |
     awk '{print $1}' | tr '\n' ' ')" = "10 10 10 " ] ||
     fail "bodies printed like curl: 10 of each mock's name"
-  grep -q '^calls 30$' "$TMP/metrics.txt" || fail "--metrics-out: calls"
-  grep -q '^status 200=30$' "$TMP/metrics.txt" || fail "--metrics-out: status"
-  grep -q 'Prometheus' "$TMP/metrics.txt" || fail "--metrics-out: says what comes"
+  grep -q '^# meshctl call GET http://myapp/: 30 calls, 30 responses' \
+    "$TMP/metrics.txt" || fail "--metrics-out: calls"
+  grep -q '^# TYPE istio_requests_total counter$' "$TMP/metrics.txt" ||
+    fail "--metrics-out: Prometheus text"
+  python3 - "$TMP/metrics.txt" <<'PY' || fail "--metrics-out: 30 responses 200"
+import sys
+n = sum(float(l.rsplit(' ', 1)[1]) for l in open(sys.argv[1])
+        if l.startswith('istio_requests_total{') and 'response_code="200"' in l)
+sys.exit(0 if n == 30 else 1)
+PY
 fi
 for _ in $(seq 100); do
   after1=$(count_v1)

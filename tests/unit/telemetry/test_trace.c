@@ -416,9 +416,11 @@ static void test_default_on_demand(void **state) {
                           meshlib_request_request_id(c.r));
       if (i == 1)
         assert_string_equal(meshlib_request_request_id(c.r), "req-7");
-      if (i != 1)
+      if (i == 0 || i == 2)
         assert_string_equal(meshlib_request_trace_id(c.r),
                             "4bf92f3577b34da6a3ce929d0e0e4736");
+      if (i == 3) /* a sampling decision alone: a new trace, unsampled */
+        assert_int_equal(meshlib_request_sampled(c.r), 0);
       if (i == 0 || i == 2) {
         assert_int_equal(meshlib_request_sampled(c.r), 1);
         /* Another request without a context goes untraced. */
