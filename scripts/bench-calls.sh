@@ -9,7 +9,8 @@
 # Environment: CALLS (timed calls per side and mode, default 40000),
 #   ROUNDS (default 20), K (calls counted by callgrind and strace, default
 #   2000), REPS (callgrind runs, default 3), SKIP_TIMED=1 (counts only),
-#   SKIP_COUNTS=1 (timings only).
+#   SKIP_COUNTS=1 (timings only), BENCH_ARGS (more bench_calls options,
+#   e.g. "--resilience", "--tracing 100", "--same-bytes").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-"$root/build-bench"}
@@ -37,7 +38,7 @@ echo "# machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo |
   cut -d: -f2- | sed 's/^ *//'), $(curl-config --version 2>/dev/null)"
 
 if [ "${SKIP_TIMED:-0}" != 1 ]; then
-  "$bench" --calls "$calls" --rounds "$rounds"
+  "$bench" --calls "$calls" --rounds "$rounds" ${BENCH_ARGS:-}
 fi
 if [ "${SKIP_COUNTS:-0}" = 1 ]; then
   exit 0
@@ -60,7 +61,7 @@ reps=${REPS:-3}
 instr() { # mode rep -> "plain meshlib fresh plain_out meshlib_out"
   local f="$out/callgrind.$1.$2"
   valgrind --tool=callgrind --toggle-collect='run_marked*' \
-    --callgrind-out-file="$f" "$bench" --only "$1" --calls "$k" \
+    --callgrind-out-file="$f" "$bench" --only "$1" --calls "$k" ${BENCH_ARGS:-} \
     >/dev/null 2>"$f.log"
   callgrind_annotate --inclusive=yes --tree=caller --threshold=100 "$f" \
     2>/dev/null | python3 -c '
@@ -111,7 +112,7 @@ median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 # yet: timing, not the caller; counted apart.
 sysc() { # calls -> lines "kind syscalls_per_call waiting_polls_per_call"
   local f="$out/strace.marked.$1"
-  strace -o "$f" "$bench" --only marked --calls "$1" >/dev/null
+  strace -o "$f" "$bench" --only marked --calls "$1" ${BENCH_ARGS:-} >/dev/null
   awk '
     /^getppid\(/ { cur = "plain"; n[cur]++; next }
     /^getuid\(/ { cur = "meshlib"; n[cur]++; next }

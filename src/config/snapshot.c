@@ -50,7 +50,9 @@ int ml_snapshot_new(const ml_mem *mem, ml_config *c, const ml_route_settings *s,
     ml_config_free(c);
     return MESHLIB_ERR_NOMEM;
   }
+  static _Atomic uint64_t serials;
   atomic_init(&compiled->refs, 1);
+  compiled->serial = atomic_fetch_add(&serials, 1) + 1;
   compiled->mem = mem;
   compiled->config = c;
   int rc = ml_route_table_build(mem, c, s, &compiled->routes);

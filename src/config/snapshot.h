@@ -15,6 +15,8 @@
  * only in endpoints. */
 typedef struct ml_compiled {
   atomic_size_t refs;
+  uint64_t serial; /* unique in the process, never reused: names this
+                      config for caches that outlive it */
   const ml_mem *mem;
   ml_config *config;
   ml_route_table *routes;

@@ -293,6 +293,39 @@ static int start_attempt(meshlib_request *r) {
   return MESHLIB_OK;
 }
 
+/* The compiled retry policy of a route, from a small per-thread cache:
+ * parsing retryOn on every call would cost more than the rest of the
+ * policy. A config's serial is never reused, even across meshes, so
+ * (serial, retries) identifies what was compiled. */
+#define RETRY_CACHE 4
+typedef struct retry_cache_entry {
+  uint64_t serial;
+  const ml_http_retry *cfg;
+  int flags;
+  ml_retry_policy policy;
+} retry_cache_entry;
+
+static void retry_policy_of(uint64_t serial, const ml_http_retry *cfg,
+                            int use_default, int consistent_hash,
+                            ml_retry_policy *out) {
+  static _Thread_local retry_cache_entry cache[RETRY_CACHE];
+  static _Thread_local unsigned next;
+  int flags = 1 | use_default << 1 | consistent_hash << 2;
+  for (unsigned i = 0; i < RETRY_CACHE; i++) {
+    const retry_cache_entry *e = &cache[i];
+    if (e->flags == flags && e->cfg == cfg && e->serial == serial) {
+      *out = e->policy;
+      return;
+    }
+  }
+  retry_cache_entry *e = &cache[next++ % RETRY_CACHE];
+  ml_retry_policy_compile_for(cfg, use_default, consistent_hash, &e->policy);
+  e->serial = serial;
+  e->cfg = cfg;
+  e->flags = flags;
+  *out = e->policy;
+}
+
 int ml_call_begin(meshlib_request *r) {
   ml_call_plan *p = &r->plan;
   const ml_http_route *rt = p->route;
@@ -306,9 +339,10 @@ int ml_call_begin(meshlib_request *r) {
   p->abort_after_wait = 0;
   memset(&p->fault, 0, sizeof(p->fault));
   const ml_cluster *k = p->cluster;
-  ml_retry_policy_compile_for(
-      rt ? rt->retries : NULL, !r->mesh->settings.no_default_retries,
-      k && k->policy.load_balancer.consistent_hash != NULL, &p->retry);
+  retry_policy_of(r->decision.snap->compiled->serial, rt ? rt->retries : NULL,
+                  !r->mesh->settings.no_default_retries,
+                  k && k->policy.load_balancer.consistent_hash != NULL,
+                  &p->retry);
   /* x-envoy-retry-on and friends, as Envoy's router honours them. */
   if (has_envoy_header(r))
     ml_retry_policy_apply_headers(&p->retry, r->headers, r->header_count);

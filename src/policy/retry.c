@@ -159,9 +159,12 @@ void ml_retry_policy_compile(const ml_http_retry *cfg, int use_default,
   ml_retry_policy_compile_for(cfg, use_default, 0, out);
 }
 
+/* Any case; the first byte (folded: header names are letters, digits and
+ * '-') rules out most names before the comparison. */
 static const char *find_header(const ml_header *h, size_t n, const char *name) {
   for (size_t i = 0; h && i < n; i++)
-    if (h[i].name && ml_strcaseeq(h[i].name, name))
+    if (h[i].name && (h[i].name[0] | 0x20) == (name[0] | 0x20) &&
+        ml_strcaseeq(h[i].name, name))
       return h[i].value ? h[i].value : "";
   return NULL;
 }
