@@ -7,6 +7,7 @@ packages=(
   libcurl4-openssl-dev libnghttp2-dev libwolfssl-dev libyaml-dev
   libcmocka-dev libpcre2-dev libmicrohttpd-dev
   python3 valgrind strace clang-format
+  curl openssl # the tests' HTTP client and test certificates
   prometheus # promtool and a Prometheus server for tests/prometheus
 )
 
