@@ -31,6 +31,9 @@ typedef struct fixture {
 } fixture;
 
 static char yaml[16384];
+/* meshlib's retry rate budget for the next build_mesh(): retries per
+ * second allowed over the window; 0: off. */
+static double rate_budget_min;
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -106,6 +109,10 @@ static void build_mesh(fixture *f, int n, const char *policy, const char *route,
       MESHLIB_OK);
   if (seed)
     meshlib_options_set_random_seed(o, (uint64_t)seed);
+  if (rate_budget_min > 0)
+    assert_int_equal(
+        meshlib_options_set_retry_rate_budget(o, 0.0, rate_budget_min),
+        MESHLIB_OK);
   int rc = meshlib_new(&f->mesh, o);
   if (rc != MESHLIB_OK)
     fprintf(stderr, "%s\n%s\n", meshlib_options_errmsg(o), yaml);
@@ -115,6 +122,7 @@ static void build_mesh(fixture *f, int n, const char *policy, const char *route,
 
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof(*f));
+  rate_budget_min = 0;
   for (int i = 0; i < EPS; i++) {
     char name[8];
     snprintf(name, sizeof(name), "e%d", i);
@@ -193,6 +201,56 @@ static void test_retry_5xx_moves_to_other_endpoints(void **state) {
       meshlib_mock_request_header(f->ep[2], k - 1, "x-envoy-attempt-count");
   assert_non_null(count);
   assert_true(atoi(count) >= 1 && atoi(count) <= 3);
+}
+
+/* A retried POST sends its body again, whole, to the next endpoint. */
+static void test_retry_replays_body(void **state) {
+  fixture *f = *state;
+  meshlib_mock_set_default(f->ep[0], 503, "down", 4);
+  build_mesh(f, 2, "", "    retries: {attempts: 1, retryOn: 5xx}\n", 0);
+  static const char body[] = "{\"order\": 42, \"items\": [1, 2, 3]}";
+  int replayed = 0;
+  for (int i = 0; i < 10; i++) {
+    meshlib_request *r;
+    assert_int_equal(
+        meshlib_request_new(&r, f->mesh, "POST", "http://svc.test/orders"),
+        MESHLIB_OK);
+    assert_int_equal(meshlib_request_set_body(r, body, sizeof(body) - 1),
+                     MESHLIB_OK);
+    assert_int_equal(meshlib_request_perform(r), MESHLIB_OK);
+    assert_int_equal(meshlib_response_status(r), 200);
+    replayed += meshlib_response_attempts(r) == 2;
+    meshlib_request_free(r);
+  }
+  assert_true(replayed > 0);
+  int n = meshlib_mock_request_count(f->ep[1]);
+  assert_int_equal(n, 10);
+  for (int i = 0; i < n; i++) {
+    size_t len = 0;
+    const char *got = meshlib_mock_request_body(f->ep[1], i, &len);
+    assert_int_equal(len, sizeof(body) - 1);
+    assert_memory_equal(got, body, len);
+  }
+}
+
+/* The rate budget: one retry per 10 s window (0.1 a second); the next
+ * call that needs a retry ends at once with the last answer and URX. */
+static void test_rate_budget_refuses_retries(void **state) {
+  fixture *f = *state;
+  meshlib_mock_set_default(f->ep[0], 503, "down", 4);
+  meshlib_mock_set_default(f->ep[1], 503, "down", 4);
+  rate_budget_min = 0.1;
+  build_mesh(f, 2, "", "    retries: {attempts: 1, retryOn: 5xx}\n", 0);
+  meshlib_request *r = call(f, "/");
+  assert_int_equal(meshlib_response_status(r), 503);
+  assert_int_equal(meshlib_response_attempts(r), 2);       /* the one retry */
+  assert_true(meshlib_response_flags(r) & MESHLIB_RF_URX); /* limit */
+  meshlib_request_free(r);
+  r = call(f, "/");
+  assert_int_equal(meshlib_response_status(r), 503);
+  assert_int_equal(meshlib_response_attempts(r), 1); /* budget spent */
+  assert_true(meshlib_response_flags(r) & MESHLIB_RF_URX);
+  meshlib_request_free(r);
 }
 
 /* gateway-error retries 502/503/504, not a 500. */
@@ -535,6 +593,9 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_retry_5xx_moves_to_other_endpoints,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(test_retry_replays_body, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rate_budget_refuses_retries, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_gateway_error_does_not_retry_500,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_default_policy, setup, teardown),
