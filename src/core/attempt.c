@@ -50,7 +50,7 @@ static int http2_of(const ml_xfer_req *x) {
 }
 
 /* What an exchange's outcome means for the caller, in Envoy's terms. */
-static void classify(meshlib_request *r, int deadline_passed) {
+static void classify(meshlib_request *r) {
   switch (r->xfer.outcome) {
   case ML_XFER_OK:
     r->status = r->xfer.status;
@@ -62,7 +62,6 @@ static void classify(meshlib_request *r, int deadline_passed) {
   case ML_XFER_TIMEOUT:
     /* The route's timeout and a per-try timeout both read UT; only the
      * first ends the call. */
-    (void)deadline_passed;
     reply_text(r, 504, MESHLIB_RF_UT, DETAILS_UT);
     return;
   case ML_XFER_REFUSED_STREAM:
@@ -392,14 +391,7 @@ static void upstream_text(meshlib_request *r) {
     n = sizeof(r->upstream) - 12;
   memcpy(r->upstream, x->connect_host, n);
   r->upstream[n++] = ':';
-  char t[10], *d = t + 10;
-  uint32_t port = x->connect_port;
-  do {
-    *--d = (char)('0' + port % 10);
-    port /= 10;
-  } while (port);
-  memcpy(r->upstream + n, d, (size_t)(t + 10 - d));
-  r->upstream[n + (size_t)(t + 10 - d)] = '\0';
+  u32_text(x->connect_port, r->upstream + n);
 }
 
 /* The exchange of the current attempt is over (or was dropped). */
@@ -428,8 +420,7 @@ static int finish_attempt(meshlib_request *r, int may_retry) {
   r->details = "";
   r->local_body = NULL;
   r->local_body_len = 0;
-  int deadline_passed = p->deadline_us && now >= p->deadline_us - 1000;
-  classify(r, deadline_passed);
+  classify(r);
   ai->duration_us = now - ai->start_us;
   memcpy(ai->upstream, r->upstream, sizeof(ai->upstream));
   ai->status = r->status;
@@ -455,7 +446,8 @@ static int finish_attempt(meshlib_request *r, int may_retry) {
     return MESHLIB_OK;
   uint32_t reason =
       ml_retry_reason(&p->retry, &res, r->headers, r->header_count);
-  if (!reason || deadline_passed)
+  /* The route's timeout (within a millisecond) ends the call: no retry. */
+  if (!reason || (p->deadline_us && now >= p->deadline_us - 1000))
     return MESHLIB_OK;
   if (p->retries >= p->retry.num_retries) {
     p->call_flags |= MESHLIB_RF_URX; /* Envoy: retry limit exceeded */
