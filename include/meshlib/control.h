@@ -26,7 +26,8 @@ extern "C" {
  * source whose new content is rejected keeps its last good content in the
  * config, and the other sources go on changing. */
 
-/** How meshlib follows its config files (meshlib_options_set_config_watch). */
+/** How meshlib follows its config files (meshlib_options_set_config_watch).
+ * Since: 0.2.0 */
 typedef enum meshlib_watch_mode {
   /** Read once, at meshlib_new() (the default). */
   MESHLIB_WATCH_OFF = 0,
@@ -42,10 +43,11 @@ typedef enum meshlib_watch_mode {
  * Kubernetes ConfigMap `..data` symlink swap) reloads that source after a
  * quiet period (meshlib_options_set_config_debounce_ms()). A file source
  * that disappears is a rejected change: its last good content stays until
- * it comes back. A meshlib thread does the watching, fetching and
+ * it comes back (a source whose directory is gone is polled meanwhile).
+ * A meshlib thread does the watching, fetching and
  * applying; it starts with the mesh and stops in meshlib_free().
  * |mode| is a meshlib_watch_mode.
- * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG, MESHLIB_ERR_NOMEM.
  * Thread-safety: the owning thread. Since: 0.2.0
  */
 MESHLIB_EXTERN int meshlib_options_set_config_watch(meshlib_options *o,
@@ -55,7 +57,8 @@ MESHLIB_EXTERN int meshlib_options_set_config_watch(meshlib_options *o,
  * How often sources without push are checked, in milliseconds (default
  * 1000): files under MESHLIB_WATCH_POLL (or AUTO without inotify) and
  * control endpoints that do not hold requests (no long-poll).
- * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG (below 10).
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG (below 10),
+ * MESHLIB_ERR_NOMEM.
  * Thread-safety: the owning thread. Since: 0.2.0
  */
 MESHLIB_EXTERN int
@@ -67,7 +70,8 @@ meshlib_options_set_config_poll_interval_ms(meshlib_options *o,
  * milliseconds (default 100; 0 reads at once): a burst of events (an
  * editor's save, a ConfigMap swap) makes one reload. Events that keep
  * coming delay the reload by at most ten quiet periods.
- * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG (outside 0..60000),
+ * MESHLIB_ERR_NOMEM.
  * Thread-safety: the owning thread. Since: 0.2.0
  */
 MESHLIB_EXTERN int meshlib_options_set_config_debounce_ms(meshlib_options *o,
@@ -83,7 +87,9 @@ MESHLIB_EXTERN int meshlib_options_set_config_debounce_ms(meshlib_options *o,
  * (meshlib_options_set_control_long_poll_ms()) each request carries
  * `Prefer: wait=<seconds>` (RFC 7240) and a server that holds it answers
  * with `Preference-Applied: wait=<seconds>`; the next request then follows
- * at once. Failures (refused, timeout, 5xx, 401) back off exponentially
+ * at once (after the poll interval when an answer with nothing new came
+ * back at once: such a server does not hold requests). Failures
+ * (refused, timeout, 5xx, 401, a body over 64 MiB) back off exponentially
  * with jitter (meshlib_options_set_control_backoff_ms()); the last good
  * config stays meanwhile. Error messages name the URL as their file.
  * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG (not http or https),
@@ -97,7 +103,8 @@ MESHLIB_EXTERN int meshlib_options_add_config_url(meshlib_options *o,
  * Ask control endpoints to hold each request for up to |wait_ms|
  * milliseconds until their config changes (rounded up to whole seconds;
  * 0, the default, polls every poll interval instead).
- * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG (outside 0..300000),
+ * MESHLIB_ERR_NOMEM.
  * Thread-safety: the owning thread. Since: 0.2.0
  */
 MESHLIB_EXTERN int meshlib_options_set_control_long_poll_ms(meshlib_options *o,
@@ -109,7 +116,7 @@ MESHLIB_EXTERN int meshlib_options_set_control_long_poll_ms(meshlib_options *o,
  * 30000), each drawn at random between half and all of that (jitter), so
  * that a fleet does not come back in step. A success resets it.
  * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG (initial_ms < 1 or
- * max_ms < initial_ms).
+ * max_ms < initial_ms), MESHLIB_ERR_NOMEM.
  * Thread-safety: the owning thread. Since: 0.2.0
  */
 MESHLIB_EXTERN int meshlib_options_set_control_backoff_ms(meshlib_options *o,
@@ -121,8 +128,9 @@ MESHLIB_EXTERN int meshlib_options_set_control_backoff_ms(meshlib_options *o,
  * certificates the server's must chain to (NULL: the system's store);
  * |cert_file| and |key_file| (PEM, both or neither) are the client's own
  * certificate and key, for servers that require one. The server's name is
- * always verified.
- * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG, MESHLIB_ERR_NOMEM.
+ * always verified. The files are read at each connection.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG (only one of |cert_file|
+ * and |key_file|), MESHLIB_ERR_NOMEM.
  * Ownership: copied. Thread-safety: the owning thread. Since: 0.2.0
  */
 MESHLIB_EXTERN int meshlib_options_set_control_tls(meshlib_options *o,
@@ -132,10 +140,12 @@ MESHLIB_EXTERN int meshlib_options_set_control_tls(meshlib_options *o,
 
 /**
  * Send `Authorization: Bearer <token>` to control endpoints, the token
- * being the content of |path| (surrounding blanks dropped). The file is
- * read again whenever it changes (as Kubernetes rotates service-account
- * tokens) and after a 401 or 403.
- * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG, MESHLIB_ERR_NOMEM.
+ * being the content of |path| (surrounding blanks dropped; one line of at
+ * most 16 KiB, else the last good token is kept and a warning logged).
+ * The file is read again whenever it changes (as Kubernetes rotates
+ * service-account tokens) and after a 401 or 403.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG (NULL or empty),
+ * MESHLIB_ERR_NOMEM.
  * Ownership: copied. Thread-safety: the owning thread. Since: 0.2.0
  */
 MESHLIB_EXTERN int meshlib_options_set_control_token_file(meshlib_options *o,
@@ -148,7 +158,8 @@ MESHLIB_EXTERN int meshlib_options_set_control_token_file(meshlib_options *o,
  * meshlib_new() with MESHLIB_ERR_CONFIG_IO; otherwise (the default, as
  * Envoy's initial_fetch_timeout) the mesh starts with what the other
  * sources give and takes the endpoint's config when it comes.
- * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG (|timeout_ms| < 1),
+ * MESHLIB_ERR_NOMEM.
  * Thread-safety: the owning thread. Since: 0.2.0
  */
 MESHLIB_EXTERN int meshlib_options_set_control_initial_fetch(meshlib_options *o,
@@ -161,7 +172,7 @@ MESHLIB_EXTERN int meshlib_options_set_control_initial_fetch(meshlib_options *o,
  * to itself), records the rejection and applies the sources once they are
  * fixed. For tools that follow a rollout (`meshctl watch`); a service
  * should keep the default and fail at start.
- * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG, MESHLIB_ERR_NOMEM.
  * Thread-safety: the owning thread. Since: 0.2.0
  */
 MESHLIB_EXTERN int
@@ -171,7 +182,9 @@ meshlib_options_set_config_allow_bad_start(meshlib_options *o, int allow);
  * Called after a config is put in force: the version before and after it.
  * Called from the thread that applied it (the mesh's watcher thread, or
  * the one calling meshlib_config_apply()), one call at a time, in version
- * order. It must not apply config, (un)subscribe or free the mesh.
+ * order. It must not apply config, (un)subscribe, reload or free the mesh
+ * (each would wait for the callback to return).
+ * Since: 0.2.0
  */
 typedef void (*meshlib_config_change_cb)(uint64_t old_version,
                                          uint64_t new_version, void *user_data);
@@ -182,7 +195,7 @@ typedef void (*meshlib_config_change_cb)(uint64_t old_version,
  * the first error ("file:line:col: field: message"; the URL stands for the
  * file of a control endpoint). The config in force stays. Same threads and
  * rules as meshlib_config_change_cb. Ownership: |reason| is borrowed for
- * the call.
+ * the call. Since: 0.2.0
  */
 typedef void (*meshlib_config_reject_cb)(uint64_t version, const char *reason,
                                          void *user_data);
@@ -191,7 +204,8 @@ typedef void (*meshlib_config_reject_cb)(uint64_t version, const char *reason,
  * Subscribe to changes and rejections from the start, the first load of
  * meshlib_new() included. Either callback may be NULL. May be called more
  * than once (each adds a subscriber).
- * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG, MESHLIB_ERR_NOMEM.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG (both NULL),
+ * MESHLIB_ERR_NOMEM.
  * Ownership: |user_data| is never freed by meshlib.
  * Thread-safety: the owning thread. Since: 0.2.0
  */
@@ -203,7 +217,8 @@ MESHLIB_EXTERN int meshlib_options_on_config(meshlib_options *o,
 /**
  * Subscribe to changes (|changed|) and rejections (|rejected|) of |m|'s
  * config from now on; either may be NULL.
- * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG, MESHLIB_ERR_NOMEM.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG (|m| not a mesh, or both
+ * NULL), MESHLIB_ERR_NOMEM.
  * Ownership: |user_data| is never freed by meshlib.
  * Thread-safety: any thread but a callback's. Since: 0.2.0
  */
@@ -216,6 +231,7 @@ MESHLIB_EXTERN int meshlib_on_config(meshlib *m,
  * Remove the subscriptions made with these three values. Once it returns,
  * none of them runs any more.
  * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG, MESHLIB_ERR_NOT_FOUND.
+ * Ownership: |user_data| is never freed by meshlib.
  * Thread-safety: any thread but a callback's. Since: 0.2.0
  */
 MESHLIB_EXTERN int meshlib_off_config(meshlib *m,
@@ -232,13 +248,15 @@ MESHLIB_EXTERN int meshlib_off_config(meshlib *m,
  * -200s code when a change was rejected (see
  * meshlib_config_last_rejection()), MESHLIB_ERR_NOT_FOUND when the mesh
  * follows no source (see meshlib_options_set_config_watch()),
- * MESHLIB_ERR_NOMEM.
+ * MESHLIB_ERR_INVALID_ARG, MESHLIB_ERR_NOMEM. Blocks until the control
+ * thread has read the files (not until endpoints answer).
  * Thread-safety: any thread but a callback's. Since: 0.2.0
  */
 MESHLIB_EXTERN int meshlib_config_reload(meshlib *m);
 
 /**
  * How many configs were rejected since the mesh was created.
+ * Returns: the count; 0 when |m| is not a mesh.
  * Thread-safety: any thread. Since: 0.2.0
  */
 MESHLIB_EXTERN uint64_t meshlib_config_rejected_total(const meshlib *m);
@@ -249,6 +267,7 @@ MESHLIB_EXTERN uint64_t meshlib_config_rejected_total(const meshlib *m);
  * with |cap| 0).
  * Returns: MESHLIB_OK, MESHLIB_ERR_NOT_FOUND (none yet),
  * MESHLIB_ERR_INVALID_ARG.
+ * Ownership: the caller's buffers; nothing is kept.
  * Thread-safety: any thread. Since: 0.2.0
  */
 MESHLIB_EXTERN int meshlib_config_last_rejection(const meshlib *m,
@@ -260,7 +279,8 @@ MESHLIB_EXTERN int meshlib_config_last_rejection(const meshlib *m,
  * and the operators' walk-throughs; a real fleet would put the same
  * behaviour in its own server. Any path serves the config. */
 
-/** A config server. All calls are safe from any thread but _free. */
+/** A config server. All calls are safe from any thread but _free.
+ * Since: 0.2.0 */
 typedef struct meshlib_config_server meshlib_config_server;
 
 /**
@@ -282,11 +302,16 @@ MESHLIB_EXTERN int meshlib_config_server_new(meshlib_config_server **out,
 /**
  * Stop serving (held requests are released without a response), free
  * everything. NULL does nothing.
+ * Ownership: |s| is freed.
  * Thread-safety: no other call on |s| may run or follow. Since: 0.2.0
  */
 MESHLIB_EXTERN void meshlib_config_server_free(meshlib_config_server *s);
 
-/** The port the server listens on, -1 for NULL. Since: 0.2.0 */
+/**
+ * The port the server listens on (it stays across pauses).
+ * Returns: the port, -1 for NULL.
+ * Thread-safety: any thread. Since: 0.2.0
+ */
 MESHLIB_EXTERN int meshlib_config_server_port(meshlib_config_server *s);
 
 /**
@@ -318,8 +343,9 @@ MESHLIB_EXTERN int meshlib_config_server_require_token(meshlib_config_server *s,
 MESHLIB_EXTERN int meshlib_config_server_pause(meshlib_config_server *s,
                                                int paused);
 
-/** What a config server counted since it started. */
+/** What a config server counted since it started. Since: 0.2.0 */
 typedef struct meshlib_config_server_stats {
+  uint32_t age;          /* 1; later versions add fields at the end */
   uint64_t requests;     /* every request answered */
   uint64_t full;         /* 200 with the config */
   uint64_t not_modified; /* 304 */
@@ -330,6 +356,7 @@ typedef struct meshlib_config_server_stats {
 /**
  * Copy the counters into *|out|.
  * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG.
+ * Ownership: *|out| is the caller's.
  * Thread-safety: any thread. Since: 0.2.0
  */
 MESHLIB_EXTERN int

@@ -58,7 +58,9 @@ MESHLIB_EXTERN int meshlib_options_set_workload_name(meshlib_options *o,
  * default. It serves GET /metrics (Prometheus text 0.0.4), /config_dump,
  * /clusters, /routes (JSON), /ready and /healthz, on one thread of its
  * own, without authentication: keep it on loopback unless the network
- * is trusted.
+ * is trusted. It takes up to 256 connections and closes one that stays
+ * idle or stalled mid-request for 10 s; other methods than GET and HEAD
+ * get 405.
  * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG (not of that shape).
  * meshlib_new() then fails with MESHLIB_ERR_IO when it cannot listen.
  * Ownership: copied. Thread-safety: the owning thread of |o|.
@@ -68,8 +70,9 @@ MESHLIB_EXTERN int meshlib_options_set_admin_address(meshlib_options *o,
                                                      const char *address);
 
 /**
- * The TCP port the admin listener of |m| listens on, or -1 when it is
- * off.
+ * The TCP port the admin listener of |m| listens on.
+ * Returns: the port (1 to 65535), or -1 when the listener is off or |m|
+ * is not a mesh.
  * Thread-safety: any thread. Since: 0.2.0
  */
 MESHLIB_EXTERN int meshlib_admin_port(const meshlib *m);
@@ -78,14 +81,15 @@ MESHLIB_EXTERN int meshlib_admin_port(const meshlib *m);
  * Render every metric of |m| in the Prometheus text format 0.0.4 (what a
  * scrape of /metrics returns): # HELP and # TYPE lines, cumulative
  * histogram buckets ending with le="+Inf", then _sum and _count.
- * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG, MESHLIB_ERR_NOMEM.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG, MESHLIB_ERR_NOMEM (then
+ * *out is NULL).
  * Ownership: *out is the caller's, NUL-terminated, |*len| bytes without
  * the NUL (|len| may be NULL); free it with meshlib_free_str(m, *out).
  * Thread-safety: any thread, while calls are recorded. Since: 0.2.0
  */
 MESHLIB_EXTERN int meshlib_metrics_render(meshlib *m, char **out, size_t *len);
 
-/** The type of a metric family. */
+/** The type of a metric family. Since: 0.2.0 */
 typedef enum meshlib_metric_type {
   MESHLIB_METRIC_COUNTER = 0,
   MESHLIB_METRIC_GAUGE = 1,
@@ -97,7 +101,9 @@ typedef enum meshlib_metric_type {
  * gives one sample per bucket (|name| "<family>_bucket", cumulative, the
  * last label "le" with the bound, "+Inf" last), then "<family>_sum" and
  * "<family>_count". Fields are only ever added at the end; |age| says
- * which exist (1: those below).
+ * which exist (1: those below). A sample without labels has
+ * |label_count| 0 and arrays that hold one NULL.
+ * Since: 0.2.0
  */
 typedef struct meshlib_metric_sample {
   uint32_t age;
@@ -114,6 +120,8 @@ typedef struct meshlib_metric_sample {
 /**
  * Receives one sample; a nonzero return stops the walk.
  * Argument ownership: |s| and its strings are borrowed for the call.
+ * Thread-safety: runs on the thread that called
+ * meshlib_metrics_foreach(). Since: 0.2.0
  */
 typedef int (*meshlib_metric_cb)(const meshlib_metric_sample *s,
                                  void *user_data);
@@ -122,7 +130,8 @@ typedef int (*meshlib_metric_cb)(const meshlib_metric_sample *s,
  * Hand every sample of |m| to |cb|, family by family, for applications
  * that feed their own metrics system.
  * Returns: MESHLIB_OK after the last sample, the first nonzero value
- * |cb| returned (the walk stopped there), MESHLIB_ERR_INVALID_ARG.
+ * |cb| returned (the walk stopped there), MESHLIB_ERR_INVALID_ARG,
+ * MESHLIB_ERR_NOMEM (the cluster figures could not be read).
  * Ownership: |user_data| is never freed by meshlib.
  * Thread-safety: any thread; |cb| runs on the calling thread and must not
  * free |m|. Since: 0.2.0

@@ -18,7 +18,8 @@ extern "C" {
 
 typedef struct meshlib_request meshlib_request;
 
-/** Header formats meshlib adds to each attempt (a bit set). */
+/** Header formats meshlib adds to each attempt (a bit set).
+ * Since: 0.2.0 */
 typedef enum meshlib_trace_header_format {
   MESHLIB_TRACE_HDR_W3C = 1u << 0,        /* traceparent, tracestate */
   MESHLIB_TRACE_HDR_B3 = 1u << 1,         /* x-b3-traceid, -spanid, ... */
@@ -91,7 +92,8 @@ MESHLIB_EXTERN int meshlib_options_set_tracing_service_name(meshlib_options *o,
 /**
  * The `node_id` tag of spans (Envoy's node id, e.g.
  * "sidecar~10.0.0.7~web-1.default~default.svc.cluster.local"). Default:
- * "meshlib~<namespace>".
+ * "meshlib~<canonical service>.<namespace>~<namespace>.svc.<domain
+ * suffix>", the canonical service as for the service name.
  * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG, MESHLIB_ERR_NOMEM.
  * Ownership: copied. Thread-safety: the owning thread. Since: 0.2.0
  */
@@ -100,10 +102,12 @@ MESHLIB_EXTERN int meshlib_options_set_tracing_node_id(meshlib_options *o,
 
 /**
  * Bounds of the export queue: at most |max_queued_spans| spans wait
- * (default 2048; a span that finds the queue full is dropped and
- * counted), sent in batches of up to |batch_spans| (default 256) at least
- * every |flush_interval_ms| (default 1000). 0 keeps a default.
- * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG.
+ * (default 2048, rounded up to a power of two; a span that finds the
+ * queue full is dropped and counted), sent in batches of up to
+ * |batch_spans| (default 256; at most the queue's size) at least every
+ * |flush_interval_ms| (default 1000). 0 keeps a default.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG (|max_queued_spans| above
+ * 16777216, |flush_interval_ms| negative), MESHLIB_ERR_NOMEM.
  * Thread-safety: the owning thread. Since: 0.2.0
  */
 MESHLIB_EXTERN int meshlib_options_set_tracing_queue(meshlib_options *o,
@@ -111,7 +115,7 @@ MESHLIB_EXTERN int meshlib_options_set_tracing_queue(meshlib_options *o,
                                                      uint32_t batch_spans,
                                                      int64_t flush_interval_ms);
 
-/** Access-log encodings. */
+/** Access-log encodings. Since: 0.2.0 */
 typedef enum meshlib_access_log_format {
   MESHLIB_ACCESS_LOG_TEXT = 0, /* Istio's default text format */
   MESHLIB_ACCESS_LOG_JSON = 1  /* Istio's JSON encoding */
@@ -121,6 +125,7 @@ typedef enum meshlib_access_log_format {
  * Called with each access-log line (|line| of |len| bytes, ending in
  * "\n"), on the thread that made the call; it may run on several threads
  * at once. |line| is borrowed for the duration of the call.
+ * Since: 0.2.0
  */
 typedef void (*meshlib_access_log_cb)(const char *line, size_t len,
                                       void *user_data);
@@ -162,7 +167,9 @@ MESHLIB_EXTERN int meshlib_options_set_access_log_callback(
  * from |r|'s own headers, else starts a new trace and a new x-request-id
  * when tracing is on for every call (an exporter or
  * meshlib_options_set_trace_headers()), else leaves the call untraced.
- * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG, MESHLIB_ERR_NOMEM.
+ * A value that is not a valid context is ignored when the call starts.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG, MESHLIB_ERR_BAD_HEADER
+ * (|value| holds CR or LF), MESHLIB_ERR_NOMEM.
  * Ownership: copied. Thread-safety: the thread that owns |r|.
  * Since: 0.2.0
  */
@@ -186,7 +193,7 @@ MESHLIB_EXTERN const char *meshlib_request_request_id(const meshlib_request *r);
 MESHLIB_EXTERN int meshlib_request_sampled(const meshlib_request *r);
 
 /** What the span exporter did so far (returned by the library: it only
- * grows at the end, |age| says how far). */
+ * grows at the end, |age| says how far). Since: 0.2.0 */
 typedef struct meshlib_tracing_stats {
   uint32_t age;            /* 1 */
   uint64_t spans_queued;   /* handed to the exporter */
@@ -205,7 +212,8 @@ typedef struct meshlib_tracing_stats {
 MESHLIB_EXTERN int meshlib_tracing_get_stats(const meshlib *m,
                                              meshlib_tracing_stats *out);
 
-/** meshlib_tracing_flush() ran out of time with spans still queued. */
+/** meshlib_tracing_flush() ran out of time with spans still queued.
+ * Since: 0.2.0 */
 #define MESHLIB_TRACING_PENDING 1
 
 /**

@@ -151,9 +151,12 @@ int ml_ctl_apply_valid(ml_control *c, ml_ctl_content *cands);
 int ml_ctl_reload_path(ml_control *c, size_t i);
 
 /* watch.c */
-/* Set up inotify (or polling) for every path source; again after each
+/* Set up inotify (or polling) for every path source; again before each
  * reload, as watched directories come and go (idempotent). */
 void ml_ctl_watch_refresh(ml_control *c);
+/* Nonzero when inotify follows path source |source|; a source it cannot
+ * follow (its directory is gone) is polled. */
+int ml_ctl_watched(const ml_control *c, size_t source);
 /* Drain inotify events: nonzero when one concerns a source. */
 int ml_ctl_watch_drain(ml_control *c);
 /* Stat signature of a path source (polling). */

@@ -17,6 +17,14 @@
 /* Bodies larger than this are refused (the loader's own limit is 64 MiB;
  * a control endpoint that sends more is broken). */
 #define FETCH_MAX_BYTES ((size_t)64 << 20)
+/* Validators (ETag, Last-Modified) longer than this are not echoed: a
+ * server that sends one would refuse it back, and the source would fail
+ * for good; without them each poll costs a full body instead. */
+#define VALIDATOR_MAX 1024
+/* A long-poll answer that brings nothing new sooner than this was not
+ * held: the server ignores `Prefer: wait` whatever it says, and asking
+ * again at once would spin. */
+#define HELD_MIN_MS 500
 
 struct ml_fetch {
   const ml_mem *mem;
@@ -29,6 +37,7 @@ struct ml_fetch {
   char *last_modified;
   int in_flight;
   int64_t next_at;
+  int64_t started_at; /* of the request in flight */
   int64_t backoff_ms; /* the next failure's delay; 0: no failure yet */
   int failures;
   int long_poll_seen; /* the server said Preference-Applied: wait */
@@ -121,7 +130,14 @@ static void refresh_token(ml_control *c, ml_fetch *f) {
     return;
   char buf[16384];
   size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+  int more = fgetc(fp) != EOF;
   fclose(fp);
+  if (more) {
+    ml_log(c->mesh, MESHLIB_LEVEL_WARNING,
+           "config: token file %s is larger than %zu bytes; ignored", path,
+           sizeof(buf) - 1);
+    return;
+  }
   buf[n] = '\0';
   char *s = buf, *e = buf + n;
   while (s < e && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'))
@@ -146,13 +162,13 @@ static void refresh_token(ml_control *c, ml_fetch *f) {
   f->token_reread = 0;
 }
 
-static int add_header(struct curl_slist **l, const char *name,
-                      const char *value) {
-  char line[16640];
-  int n = snprintf(line, sizeof(line), "%s: %s", name, value);
-  if (n < 0 || (size_t)n >= sizeof(line))
-    return -1;
-  struct curl_slist *nl = curl_slist_append(*l, line);
+static int add_header(const ml_mem *mem, struct curl_slist **l,
+                      const char *name, const char *prefix, const char *value) {
+  ml_buf line;
+  ml_buf_init(&line, mem);
+  ml_buf_printf(&line, "%s: %s%s", name, prefix, value);
+  struct curl_slist *nl = line.oom ? NULL : curl_slist_append(*l, line.data);
+  ml_buf_free(&line);
   if (!nl)
     return -1;
   *l = nl;
@@ -170,25 +186,23 @@ int ml_fetch_begin(ml_control *c, ml_fetch *f, int initial) {
   refresh_token(c, f);
 
   int64_t wait_s = (c->o.long_poll_ms + 999) / 1000;
-  int rc = 0;
-  rc |= add_header(&f->headers, "Accept",
-                   "application/yaml, application/json;q=0.9, */*;q=0.5");
+  struct curl_slist **h = &f->headers;
+  int rc = add_header(f->mem, h, "Accept", "",
+                      "application/yaml, application/json;q=0.9, */*;q=0.5");
   if (f->etag)
-    rc |= add_header(&f->headers, "If-None-Match", f->etag);
+    rc |= add_header(f->mem, h, "If-None-Match", "", f->etag);
   if (f->last_modified)
-    rc |= add_header(&f->headers, "If-Modified-Since", f->last_modified);
-  if (f->token) {
-    char v[16400];
-    snprintf(v, sizeof(v), "Bearer %s", f->token);
-    rc |= add_header(&f->headers, "Authorization", v);
-  }
+    rc |= add_header(f->mem, h, "If-Modified-Since", "", f->last_modified);
+  if (f->token)
+    rc |= add_header(f->mem, h, "Authorization", "Bearer ", f->token);
   if (!initial && wait_s > 0) {
     char v[32];
-    snprintf(v, sizeof(v), "wait=%lld", (long long)wait_s);
-    rc |= add_header(&f->headers, "Prefer", v);
+    snprintf(v, sizeof(v), "%lld", (long long)wait_s);
+    rc |= add_header(f->mem, h, "Prefer", "wait=", v);
   }
   if (rc)
     return MESHLIB_ERR_NOMEM;
+  f->started_at = ml_ctl_now_ms();
   /* A held request may last the wait plus a margin; a plain one not. */
   long timeout =
       initial ? (long)c->o.initial_timeout_ms : (long)(wait_s * 1000 + 15000);
@@ -203,6 +217,7 @@ int ml_fetch_begin(ml_control *c, ml_fetch *f, int initial) {
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* what libcurl has */
+  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)FETCH_MAX_BYTES);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_PRIVATE, f);
   if (c->o.ca_file)
@@ -222,10 +237,17 @@ static const char *header(CURL *e, const char *name) {
   return h->value;
 }
 
-static void set_str(const ml_mem *mem, char **slot, const char *v) {
-  char *copy = v && *v ? ml_strdup(mem, v) : NULL;
+/* A validator to echo, or none (see VALIDATOR_MAX). */
+/* Keep validator |v| to echo (none when absent or too long, see
+ * VALIDATOR_MAX): nonzero when it is a new one. */
+static int set_validator(const ml_mem *mem, char **slot, const char *v) {
+  if (v && (!*v || strlen(v) > VALIDATOR_MAX))
+    v = NULL;
+  if (v && *slot && strcmp(v, *slot) == 0)
+    return 0;
   ml_free(mem, *slot);
-  *slot = copy;
+  *slot = v ? ml_strdup(mem, v) : NULL;
+  return v != NULL;
 }
 
 static int64_t jittered(ml_control *c, int64_t ms) {
@@ -255,15 +277,19 @@ static void failed(ml_control *c, ml_fetch *f, const char *why) {
            f->url, why, f->failures, (long long)delay);
 }
 
-static void succeeded(ml_control *c, ml_fetch *f) {
+/* An answer: |news| when it brought a body or a validator not seen yet. */
+static void succeeded(ml_control *c, ml_fetch *f, int news) {
   if (f->failures)
     ml_log(c->mesh, MESHLIB_LEVEL_INFO,
            "config: %s answers again after %d failure(s)", f->url, f->failures);
   f->failures = 0;
   f->backoff_ms = 0;
   /* A server that holds requests answers when something changed or its
-   * wait ended: ask again at once. Otherwise poll. */
-  f->next_at = ml_ctl_now_ms() + (f->long_poll_seen ? 0 : c->o.poll_ms);
+   * wait ended: ask again at once. Otherwise, or when it only says it
+   * holds them, poll. */
+  int64_t now = ml_ctl_now_ms();
+  int held = f->long_poll_seen && (news || now - f->started_at >= HELD_MIN_MS);
+  f->next_at = now + (held ? 0 : c->o.poll_ms);
 }
 
 ml_fetch_result ml_fetch_end(ml_control *c, size_t i, CURLcode rc,
@@ -276,7 +302,8 @@ ml_fetch_result ml_fetch_end(ml_control *c, size_t i, CURLcode rc,
   char why[CURL_ERROR_SIZE + 64];
   if (rc != CURLE_OK) {
     snprintf(why, sizeof(why), "%s",
-             f->too_big    ? "config larger than 64 MiB"
+             f->too_big || rc == CURLE_FILESIZE_EXCEEDED
+                 ? "config larger than 64 MiB"
              : f->error[0] ? f->error
                            : curl_easy_strerror(rc));
     failed(c, f, why);
@@ -285,7 +312,7 @@ ml_fetch_result ml_fetch_end(ml_control *c, size_t i, CURLcode rc,
   const char *pa = header(f->easy, "Preference-Applied");
   f->long_poll_seen = c->o.long_poll_ms > 0 && pa && strstr(pa, "wait");
   if (status == 304) {
-    succeeded(c, f);
+    succeeded(c, f, 0);
     return ML_FETCH_UNCHANGED;
   }
   if (status != 200) {
@@ -295,16 +322,18 @@ ml_fetch_result ml_fetch_end(ml_control *c, size_t i, CURLcode rc,
     failed(c, f, why);
     return ML_FETCH_FAILED;
   }
-  set_str(f->mem, &f->etag, header(f->easy, "ETag"));
-  set_str(f->mem, &f->last_modified, header(f->easy, "Last-Modified"));
-  succeeded(c, f);
   int nrc = ml_ctl_content_text(c->mem, f->url, f->body.data, f->body.len, out);
   ml_buf_reset(&f->body);
-  if (nrc != MESHLIB_OK) {
+  if (nrc != MESHLIB_OK) { /* the validators stay: asked again in full */
     ml_ctl_content_free(c->mem, out);
+    failed(c, f, meshlib_strerror(nrc));
     return ML_FETCH_FAILED;
   }
-  if (s->has_seen && out->hash == s->seen_hash) {
+  int changed = !s->has_seen || out->hash != s->seen_hash;
+  int news = set_validator(f->mem, &f->etag, header(f->easy, "ETag"));
+  set_validator(f->mem, &f->last_modified, header(f->easy, "Last-Modified"));
+  succeeded(c, f, changed || news);
+  if (!changed) {
     ml_ctl_content_free(c->mem, out);
     return ML_FETCH_UNCHANGED;
   }

@@ -214,7 +214,12 @@ void meshlib_config_server_free(meshlib_config_server *s) {
 }
 
 int meshlib_config_server_port(meshlib_config_server *s) {
-  return s ? s->port : -1;
+  if (!s)
+    return -1;
+  pthread_mutex_lock(&s->admin); /* a resume writes it */
+  int port = s->port;
+  pthread_mutex_unlock(&s->admin);
+  return port;
 }
 
 int meshlib_config_server_set(meshlib_config_server *s, const char *body,
@@ -274,5 +279,6 @@ int meshlib_config_server_stats_get(meshlib_config_server *s,
   pthread_mutex_lock(&s->lock);
   *out = s->stats;
   pthread_mutex_unlock(&s->lock);
+  out->age = 1;
   return MESHLIB_OK;
 }

@@ -264,6 +264,22 @@ static int compose_apply(ml_control *c, const ml_ctl_content *const *use,
   return rc;
 }
 
+/* Something to apply for source |s|: an endpoint that gave nothing yet
+ * has nothing. */
+static int has_content(const ml_ctl_source *s, const ml_ctl_content *cand) {
+  return cand->count || cand->io_error || s->kind != ML_CTL_URL;
+}
+
+/* |cand| (taken) becomes |s|'s good content. */
+static void adopt(ml_control *c, ml_ctl_source *s, ml_ctl_content *cand) {
+  ml_ctl_content_free(c->mem, &s->good);
+  s->seen_hash = cand->hash;
+  s->has_seen = 1;
+  s->good = *cand;
+  s->has_good = 1;
+  memset(cand, 0, sizeof(*cand));
+}
+
 int ml_ctl_apply(ml_control *c, size_t i, ml_ctl_content *cand, char *err,
                  size_t cap) {
   const ml_ctl_content **use = ml_calloc(c->mem, c->count, sizeof(*use));
@@ -282,13 +298,11 @@ int ml_ctl_apply(ml_control *c, size_t i, ml_ctl_content *cand, char *err,
   if (!cand)
     return rc;
   ml_ctl_source *s = &c->src[i];
-  s->seen_hash = cand->hash;
-  s->has_seen = 1;
   if (rc == MESHLIB_OK) {
-    ml_ctl_content_free(c->mem, &s->good);
-    s->good = *cand;
-    s->has_good = 1;
+    adopt(c, s, cand);
   } else {
+    s->seen_hash = cand->hash;
+    s->has_seen = 1;
     ml_ctl_content_free(c->mem, cand);
   }
   return rc;
@@ -300,24 +314,13 @@ int ml_ctl_apply_all(ml_control *c, ml_ctl_content *cands, char *err,
   if (!use)
     return MESHLIB_ERR_NOMEM;
   for (size_t k = 0; k < c->count; k++)
-    use[k] = cands[k].count || cands[k].io_error || c->src[k].kind != ML_CTL_URL
-                 ? &cands[k]
-                 : NULL; /* an endpoint that gave nothing yet */
+    use[k] = has_content(&c->src[k], &cands[k]) ? &cands[k] : NULL;
   int rc = compose_apply(c, use, err, cap);
+  for (size_t k = 0; rc == MESHLIB_OK && k < c->count; k++)
+    if (use[k])
+      adopt(c, &c->src[k], &cands[k]);
   ml_free(c->mem, use);
-  if (rc != MESHLIB_OK)
-    return rc; /* the caller still holds |cands| */
-  for (size_t k = 0; k < c->count; k++) {
-    ml_ctl_source *s = &c->src[k];
-    if (!cands[k].count && !cands[k].io_error && s->kind == ML_CTL_URL)
-      continue; /* an endpoint that gave nothing yet */
-    s->seen_hash = cands[k].hash;
-    s->has_seen = 1;
-    s->good = cands[k];
-    s->has_good = 1;
-    memset(&cands[k], 0, sizeof(cands[k]));
-  }
-  return rc;
+  return rc; /* rejected: the caller still holds |cands| */
 }
 
 static int content_valid(ml_control *c, size_t i, const ml_ctl_content *cand) {
@@ -331,40 +334,20 @@ static int content_valid(ml_control *c, size_t i, const ml_ctl_content *cand) {
 }
 
 int ml_ctl_apply_valid(ml_control *c, ml_ctl_content *cands) {
+  int any = 0;
   for (size_t k = 0; k < c->count; k++) {
     ml_ctl_source *s = &c->src[k];
-    if (!cands[k].count && !cands[k].io_error && s->kind == ML_CTL_URL)
-      continue;
-    if (!content_valid(c, k, &cands[k])) {
-      s->seen_hash = cands[k].hash; /* already reported: wait for a fix */
-      s->has_seen = 1;
+    if (has_content(s, &cands[k]) && !content_valid(c, k, &cands[k])) {
+      /* Left out (empty), and already reported: wait for a fix. */
+      uint64_t bad = cands[k].hash;
       ml_ctl_content_free(c->mem, &cands[k]);
-      cands[k].hash = 0;
+      cands[k].hash = s->seen_hash = bad;
+      s->has_seen = 1;
     }
+    any |= cands[k].count || cands[k].io_error;
   }
-  /* The sources left out are those with no content and no error. */
-  const ml_ctl_content **use = ml_calloc(c->mem, c->count, sizeof(*use));
-  if (!use)
-    return MESHLIB_ERR_NOMEM;
-  int any = 0;
-  for (size_t k = 0; k < c->count; k++)
-    if (cands[k].count || cands[k].io_error) {
-      use[k] = &cands[k];
-      any = 1;
-    }
   char err[1024];
-  int rc = any ? compose_apply(c, use, err, sizeof(err)) : MESHLIB_OK;
-  ml_free(c->mem, use);
-  for (size_t k = 0; rc == MESHLIB_OK && any && k < c->count; k++) {
-    if (!(cands[k].count || cands[k].io_error))
-      continue;
-    c->src[k].seen_hash = cands[k].hash;
-    c->src[k].has_seen = 1;
-    c->src[k].good = cands[k];
-    c->src[k].has_good = 1;
-    memset(&cands[k], 0, sizeof(cands[k]));
-  }
-  return rc;
+  return any ? ml_ctl_apply_all(c, cands, err, sizeof(err)) : MESHLIB_OK;
 }
 
 int ml_ctl_reload_path(ml_control *c, size_t i) {

@@ -178,6 +178,9 @@ static void finish_fetches(ml_control *c) {
 }
 
 static int reload_files(ml_control *c) {
+  /* Watch first: directories may have come or gone, and what changes
+   * while the files are read must not be missed. */
+  ml_ctl_watch_refresh(c);
   int rc = MESHLIB_OK;
   for (size_t i = 0; i < c->count; i++) {
     if (c->src[i].kind != ML_CTL_PATH)
@@ -186,8 +189,29 @@ static int reload_files(ml_control *c) {
     if (r != MESHLIB_OK && rc == MESHLIB_OK)
       rc = r;
   }
-  ml_ctl_watch_refresh(c); /* directories may have come or gone */
   return rc;
+}
+
+/* Path source |i| is polled: always without inotify, and under inotify
+ * while none of its directories can be watched. */
+static int polled(const ml_control *c, size_t i) {
+  return c->o.watch != MESHLIB_WATCH_OFF && c->src[i].kind == ML_CTL_PATH &&
+         (c->ifd < 0 || !ml_ctl_watched(c, i));
+}
+
+static void poll_files(ml_control *c) {
+  for (size_t i = 0; i < c->count; i++) {
+    ml_ctl_source *s = &c->src[i];
+    if (!polled(c, i))
+      continue;
+    uint64_t sig = ml_ctl_path_signature(s->where);
+    if (sig == s->poll_sig)
+      continue;
+    s->poll_sig = sig;
+    if (c->ifd >= 0)
+      ml_ctl_watch_refresh(c); /* its directory may be back */
+    ml_ctl_reload_path(c, i);
+  }
 }
 
 static void serve_reloads(ml_control *c, int *kick_urls) {
@@ -221,18 +245,9 @@ static void *control_main(void *p) {
       c->pending = 0;
       reload_files(c);
     }
-    if (c->o.watch != MESHLIB_WATCH_OFF && c->ifd < 0 && now >= c->next_poll) {
+    if (now >= c->next_poll) {
       c->next_poll = now + c->o.poll_ms;
-      for (size_t i = 0; i < c->count; i++) {
-        ml_ctl_source *s = &c->src[i];
-        if (s->kind != ML_CTL_PATH)
-          continue;
-        uint64_t sig = ml_ctl_path_signature(s->where);
-        if (sig != s->poll_sig) {
-          s->poll_sig = sig;
-          ml_ctl_reload_path(c, i);
-        }
-      }
+      poll_files(c);
     }
     start_due_fetches(c, now);
 
@@ -240,10 +255,10 @@ static void *control_main(void *p) {
     int64_t until = now + 60000;
     if (c->pending && c->quiet_until < until)
       until = c->quiet_until;
-    if (c->o.watch != MESHLIB_WATCH_OFF && c->ifd < 0 && c->next_poll < until)
-      until = c->next_poll;
     for (size_t i = 0; i < c->count; i++) {
       ml_fetch *f = c->src[i].fetch;
+      if (polled(c, i) && c->next_poll < until)
+        until = c->next_poll;
       if (f && !ml_fetch_in_flight(f) && ml_fetch_next_at(f) < until)
         until = ml_fetch_next_at(f);
     }

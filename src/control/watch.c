@@ -7,8 +7,9 @@
  * directory of the file it resolves to when it is a symlink elsewhere; a
  * directory source through itself and its parent (to see it come back
  * after a deletion). Any event only schedules a re-read: the content
- * decides whether anything changed. Watches are refreshed after each
- * reload, as directories come and go. */
+ * decides whether anything changed. Watches are refreshed before each
+ * reload, as directories come and go; a source left with no watch (its
+ * directory deleted, or not there yet) is polled until it has one. */
 #define _XOPEN_SOURCE 700 /* realpath() */
 #include <dirent.h>
 #include <errno.h>
@@ -110,6 +111,13 @@ void ml_ctl_watch_refresh(ml_control *c) {
     else
       s->poll_sig = ml_ctl_path_signature(s->where);
   }
+}
+
+int ml_ctl_watched(const ml_control *c, size_t source) {
+  for (size_t i = 0; i < c->watch_count; i++)
+    if (c->watches[i].source == source)
+      return 1;
+  return 0;
 }
 
 /* Forget the watches of a directory the kernel no longer watches. */

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "outlier/outlier.h"
 
+#include <string.h>
+#include "util/str.h"
+
 #define DEFAULT_CONSECUTIVE 5
 #define DEFAULT_INTERVAL_MS 10000
 #define DEFAULT_BASE_EJECTION_MS 30000
@@ -91,8 +94,10 @@ static void eject(const ml_cluster *k, const ml_outlier_config *c,
   ml_cluster_stats *st = &k->state->stats;
   size_t active = ml_outlier_ejected_count(k);
   /* Never more than maxEjectionPercent, counting this one, except that
-   * one endpoint may always go (Envoy's always_eject_one_host, which its
-   * docs and Istio's promise). */
+   * one endpoint may always go. This is Envoy's always_eject_one_host,
+   * which the issue asks for; Istio does not set it, so an Envoy since
+   * 1.27 (envoyproxy/envoy#27909) ejects nothing from a cluster too small
+   * for its percentage (fewer than 10 endpoints at the default 10 %). */
   double pct = 100.0 * (double)(active + 1) / (double)k->endpoint_count;
   if (active > 0 && pct > (double)c->max_ejection_percent) {
     atomic_fetch_add_explicit(&st->ejections_overflow, 1, memory_order_relaxed);
@@ -164,6 +169,38 @@ static void put_http_code(const ml_cluster *k, const ml_outlier_config *c,
   }
 }
 
+/* Envoy's Grpc::Utility::grpcToHttpStatus, indexed by gRPC code; an
+ * unknown code reads 500. */
+static int grpc_to_http(int64_t st) {
+  static const int16_t http[] = {200, 499, 500, 400, 504, 404, 409, 403, 429,
+                                 400, 409, 400, 501, 500, 503, 500, 401};
+  return st >= 0 && st < (int64_t)(sizeof(http) / sizeof(http[0])) ? http[st]
+                                                                   : 500;
+}
+
+static const char *header_value(const ml_header *h, size_t n,
+                                const char *name) {
+  for (size_t i = 0; h && i < n; i++)
+    if (h[i].name && ml_strcaseeq(h[i].name, name))
+      return h[i].value ? h[i].value : "";
+  return NULL;
+}
+
+/* The code Envoy's router gives outlier detection for a response: a
+ * gRPC response's grpc-status from its headers (a trailers-only reply),
+ * mapped to HTTP, else the status. Envoy decides "gRPC" by the request's
+ * content-type; the response's, which a gRPC server echoes, stands in. */
+static int outlier_code(const ml_attempt_result *res) {
+  const char *st = header_value(res->headers, res->header_count, "grpc-status");
+  const char *ct;
+  int64_t v;
+  if (!st || ml_parse_int64(st, &v) != 0 ||
+      !(ct = header_value(res->headers, res->header_count, "content-type")) ||
+      strncmp(ct, "application/grpc", 16) != 0)
+    return res->status;
+  return grpc_to_http(v);
+}
+
 void ml_outlier_report(const ml_cluster *k, size_t endpoint_index,
                        const ml_attempt_result *res, int64_t now_ms) {
   ml_outlier_config c;
@@ -177,14 +214,20 @@ void ml_outlier_report(const ml_cluster *k, size_t endpoint_index,
       return;
     if (c.split) /* the connection worked: a local-origin success */
       clear(&ep->consecutive_local_origin);
-    put_http_code(k, &c, ep, res->status, now_ms);
+    put_http_code(k, &c, ep, outlier_code(res), now_ms);
     return;
-  case ML_XFER_CONNECT_FAILURE:
-  case ML_XFER_TLS_ERROR:
   case ML_XFER_RESET:
   case ML_XFER_REFUSED_STREAM:
   case ML_XFER_PROTOCOL_ERROR:
   case ML_XFER_TIMEOUT:
+    /* These failed on a connection that was made: Envoy reported its
+     * LocalOriginConnectSuccess first (at pool ready), so in split mode
+     * the run starts over at this failure. */
+    if (c.split)
+      clear(&ep->consecutive_local_origin);
+    /* fall through */
+  case ML_XFER_CONNECT_FAILURE:
+  case ML_XFER_TLS_ERROR:
     if (c.split) {
       if (bump(&ep->consecutive_local_origin, c.consecutive_local_origin))
         on_consecutive(k, &c, ep, K_LOCAL, now_ms);

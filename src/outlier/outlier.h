@@ -40,10 +40,15 @@ int64_t ml_outlier_ejection_ms(const ml_outlier_config *c, uint32_t m);
  * least one). How results count, as Envoy counts them:
  *  - an upstream response: 5xx counts for consecutive5xxErrors (502, 503
  *    and 504 also for consecutiveGatewayErrors), anything else resets
- *    both; in split mode it also resets the local-origin count;
+ *    both; in split mode it also resets the local-origin count. A gRPC
+ *    response (content-type application/grpc) counts by the grpc-status
+ *    of its headers, mapped to HTTP as Envoy maps it (14: 503);
  *  - a connect failure, TLS failure, reset or refused stream, and a
- *    timeout: in split mode, local-origin failures; otherwise a 503
- *    (timeout: 504), so they count as 5xx and gateway errors;
+ *    timeout: in split mode, local-origin failures, where those after a
+ *    connection was made (all but the first two) count as a connect
+ *    success then a failure, as Envoy reports them, so only connect
+ *    failures add up; otherwise a 503 (timeout: 504), so they count as
+ *    5xx and gateway errors;
  *  - a reply meshlib made itself, a call the application aborted, or a
  *    local error: nothing.
  * Thread-safe; lock-free unless it ejects. */

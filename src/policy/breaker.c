@@ -104,21 +104,32 @@ static int64_t mono_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Admit at once, or take a place among the pending (ML_BREAKER_WAIT)
+ * when |may_wait| and there is room, else overflow. As Envoy's pool, a
+ * request over max_requests overflows before it could wait. */
+static int admit_or_queue(ml_cluster_state *s, const ml_breaker_limits *l,
+                          int http2, int may_wait) {
+  int r = take_slot(s, l, http2, 0);
+  if (r == SLOT_OK)
+    return ML_BREAKER_OK;
+  if (r == SLOT_OVER || atomic_load(&s->rq_active) >= l->max_requests)
+    return overflow(s);
+  inc64(&s->stats.upstream_cx_overflow);
+  if (!may_wait || !inc_below(&s->rq_pending, l->max_pending_requests))
+    return overflow(s);
+  inc64(&s->stats.upstream_rq_pending_total);
+  return ML_BREAKER_WAIT;
+}
+
 int ml_breaker_admit(ml_cluster_state *s, const ml_connection_pool *cp,
                      int http2, int64_t wait_ms) {
   if (!s)
     return ML_BREAKER_OK;
   ml_breaker_limits l;
   limits_of_pool(cp, &l);
-  int r = take_slot(s, &l, http2, 0);
-  if (r == SLOT_OK)
-    return ML_BREAKER_OK;
-  if (r == SLOT_OVER)
-    return overflow(s);
-  inc64(&s->stats.upstream_cx_overflow);
-  if (wait_ms == 0 || !inc_below(&s->rq_pending, l.max_pending_requests))
-    return overflow(s);
-  inc64(&s->stats.upstream_rq_pending_total);
+  int r = admit_or_queue(s, &l, http2, wait_ms != 0);
+  if (r != ML_BREAKER_WAIT)
+    return r;
 
   /* The slow path: wait for a slot, bounded in time and in number. */
   struct timespec deadline = {0, 0};
@@ -168,16 +179,7 @@ int ml_breaker_try_admit(ml_cluster_state *s, const ml_connection_pool *cp,
     return ML_BREAKER_OK;
   ml_breaker_limits l;
   limits_of_pool(cp, &l);
-  int r = take_slot(s, &l, http2, 0);
-  if (r == SLOT_OK)
-    return ML_BREAKER_OK;
-  if (r == SLOT_OVER)
-    return overflow(s);
-  inc64(&s->stats.upstream_cx_overflow);
-  if (!inc_below(&s->rq_pending, l.max_pending_requests))
-    return overflow(s);
-  inc64(&s->stats.upstream_rq_pending_total);
-  return ML_BREAKER_WAIT;
+  return admit_or_queue(s, &l, http2, 1);
 }
 
 int ml_breaker_pending_retry(ml_cluster_state *s,

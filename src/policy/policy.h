@@ -71,10 +71,10 @@ void ml_retry_policy_compile(const ml_http_retry *cfg, int use_default,
 void ml_retry_policy_compile_for(const ml_http_retry *cfg, int use_default,
                                  int consistent_hash, ml_retry_policy *out);
 
-/* Merge what a request asks of Envoy in its headers (x-envoy-retry-on,
- * x-envoy-retry-grpc-on, then x-envoy-max-retries when some retryOn is in
- * force), as Envoy does for trusted callers. Names are matched without
- * regard to case. */
+/* Merge what a request asks of Envoy in its headers (x-envoy-retry-on
+ * with the HTTP conditions, x-envoy-retry-grpc-on with the gRPC ones, then
+ * x-envoy-max-retries when some retryOn is in force), as Envoy does for
+ * trusted callers. Names are matched without regard to case. */
 void ml_retry_policy_apply_headers(ml_retry_policy *p, const ml_header *h,
                                    size_t n);
 
@@ -102,9 +102,9 @@ uint32_t ml_retry_reason(const ml_retry_policy *p, const ml_attempt_result *res,
 const char *ml_retry_reason_name(uint32_t bit);
 
 /* The wait before retry number |retry| (1 for the first retry): Envoy's
- * JitteredBackOffStrategy, min(random % ((2^retry - 1) * base), max), the
- * range growing until it first passes max (25 ms base: [0,25), [0,75),
- * [0,175), then at most 250). */
+ * JitteredExponentialBackOffStrategy, random % range, the range base for
+ * the first retry, doubled at each next one while below max / 2, then max
+ * (25 ms base: [0,25), [0,50), [0,100), [0,200), then [0,250)). */
 int64_t ml_retry_backoff_ms(const ml_retry_policy *p, uint32_t retry,
                             uint64_t random);
 

@@ -92,12 +92,34 @@ static void add_code(ml_retry_policy *p, int64_t code) {
     p->status_codes[p->status_code_count++] = (uint16_t)code;
 }
 
-static void parse_name(const char *s, size_t n, void *ud) {
-  ml_retry_policy *p = ud;
+/* The gRPC conditions, which only x-envoy-retry-grpc-on names (Envoy's
+ * parseRetryGrpcOn); x-envoy-retry-on takes the others (parseRetryOn). */
+#define GRPC_CONDITIONS                                                        \
+  (ML_RETRY_GRPC_CANCELLED | ML_RETRY_GRPC_DEADLINE_EXCEEDED |                 \
+   ML_RETRY_GRPC_INTERNAL | ML_RETRY_GRPC_RESOURCE_EXHAUSTED |                 \
+   ML_RETRY_GRPC_UNAVAILABLE)
+
+static uint32_t condition_of(const char *s, size_t n) {
   for (size_t i = 0; i < CONDITION_COUNT; i++)
     if (strlen(conditions[i].name) == n &&
         memcmp(conditions[i].name, s, n) == 0)
-      p->on |= conditions[i].bit;
+      return conditions[i].bit;
+  return 0;
+}
+
+static void parse_name(const char *s, size_t n, void *ud) {
+  ml_retry_policy *p = ud;
+  p->on |= condition_of(s, n);
+}
+
+static void parse_http_name(const char *s, size_t n, void *ud) {
+  ml_retry_policy *p = ud;
+  p->on |= condition_of(s, n) & ~(uint32_t)GRPC_CONDITIONS;
+}
+
+static void parse_grpc_name(const char *s, size_t n, void *ud) {
+  ml_retry_policy *p = ud;
+  p->on |= condition_of(s, n) & GRPC_CONDITIONS;
 }
 
 static void parse_word(const char *s, size_t n, void *ud) {
@@ -175,10 +197,10 @@ void ml_retry_policy_apply_headers(ml_retry_policy *p, const ml_header *h,
    * which ml_retry_reason() reads. */
   const char *v = find_header(h, n, "x-envoy-retry-on");
   if (v)
-    each_item(v, strlen(v), parse_name, p);
+    each_item(v, strlen(v), parse_http_name, p);
   v = find_header(h, n, "x-envoy-retry-grpc-on");
   if (v)
-    each_item(v, strlen(v), parse_name, p);
+    each_item(v, strlen(v), parse_grpc_name, p);
   v = find_header(h, n, "x-envoy-max-retries");
   int64_t max;
   if (p->on && v && ml_parse_int64(v, &max) == 0 && max >= 0)
@@ -329,10 +351,12 @@ int64_t ml_retry_backoff_ms(const ml_retry_policy *p, uint32_t retry,
   uint64_t max = p->backoff_max_ms > 0 ? (uint64_t)p->backoff_max_ms : base;
   if (!base)
     return 0;
-  /* Envoy's multiplier 2^n - 1 grows while its range stays within max. */
-  uint64_t m = 1;
-  for (uint32_t i = 1; i < retry && m * base <= max && m < (1ull << 40); i++)
-    m = 2 * m + 1;
-  uint64_t v = random % (m * base);
-  return (int64_t)(v < max ? v : max);
+  if (max < base)
+    max = base;
+  /* JitteredExponentialBackOffStrategy: the range starts at base and
+   * doubles at each retry while below max / 2, then is max. */
+  uint64_t range = base;
+  for (uint32_t i = 1; i < retry && range != max; i++)
+    range = range < max / 2 ? 2 * range : max;
+  return (int64_t)(random % range);
 }

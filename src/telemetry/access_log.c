@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -54,6 +56,26 @@ int meshlib_options_set_access_log_callback(meshlib_options *o,
   return MESHLIB_OK;
 }
 
+/* A reader that went away (a log piped into `head`) must not kill the
+ * application with SIGPIPE: the signal is blocked on this thread for the
+ * write, and one the write raised is taken back, as libcurl does around
+ * its sends. */
+static ssize_t write_nosigpipe(int fd, const char *p, size_t n) {
+  sigset_t pipe_set, old;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+  ssize_t w = write(fd, p, n);
+  int err = errno;
+  if (w < 0 && err == EPIPE && !sigismember(&old, SIGPIPE)) {
+    struct timespec zero = {0, 0};
+    (void)sigtimedwait(&pipe_set, NULL, &zero);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  errno = err;
+  return w;
+}
+
 int ml_access_log_open(meshlib *m) {
   const ml_trace_settings *s = m->settings.trace;
   if (!s || (!s->access_log_path && !s->access_log_cb))
@@ -66,8 +88,12 @@ int ml_access_log_open(meshlib *m) {
   l->cb = s->access_log_cb;
   l->user_data = s->access_log_user_data;
   if (s->access_log_path) {
-    l->fd = open(s->access_log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                 0644);
+    /* O_NONBLOCK only to open: a FIFO nobody reads fails (ENXIO) instead
+     * of holding meshlib_new() forever; writes block as usual. */
+    l->fd = open(s->access_log_path,
+                 O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0644);
+    if (l->fd >= 0)
+      (void)fcntl(l->fd, F_SETFL, O_APPEND);
     if (l->fd < 0) {
       ml_log(m, MESHLIB_LEVEL_ERROR, "access log %s: %s", s->access_log_path,
              strerror(errno));
@@ -142,10 +168,6 @@ static int64_t upstream_service_ms(const ml_call_info *in) {
   return a->duration_us / 1000;
 }
 
-static const char *protocol_text(int v) {
-  return v == 20 ? "HTTP/2" : v == 11 ? "HTTP/1.1" : NULL;
-}
-
 static const char *dash(const char *s) {
   return s && *s ? s : "-";
 }
@@ -170,7 +192,7 @@ int ml_access_log_format(ml_buf *b, const ml_call_info *in, int json,
   else
     svc[0] = '\0';
   const char *details = code_details(in);
-  const char *proto = protocol_text(in->http_version);
+  const char *proto = ml_trace_protocol_text(in->http_version);
   long long duration_ms = (long long)(in->duration_us / 1000);
   if (!json) {
     /* [%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%
@@ -227,15 +249,6 @@ int ml_access_log_format(ml_buf *b, const ml_call_info *in, int json,
   return b->oom ? -1 : 0;
 }
 
-static const char *header_of(const meshlib_request *r, const char *name) {
-  if (!r)
-    return NULL;
-  for (size_t i = 0; i < r->header_count; i++)
-    if (strcmp(r->headers[i].name, name) == 0)
-      return r->headers[i].value;
-  return NULL;
-}
-
 void ml_access_log_call_end(struct meshlib *m, const ml_call_info *info) {
   ml_access_log *l = m->access_log;
   if (!l)
@@ -245,15 +258,15 @@ void ml_access_log_call_end(struct meshlib *m, const ml_call_info *info) {
     in.request_id = ml_trace_request_id(in.request);
   ml_buf b;
   ml_buf_init(&b, m->mem);
-  if (ml_access_log_format(&b, &in, l->json,
-                           header_of(info->request, "user-agent"),
-                           header_of(info->request, "x-forwarded-for")) == 0) {
+  if (ml_access_log_format(
+          &b, &in, l->json, ml_trace_header_of(info->request, "user-agent"),
+          ml_trace_header_of(info->request, "x-forwarded-for")) == 0) {
     if (l->fd >= 0) {
       /* One write per line: O_APPEND keeps lines of concurrent calls
        * whole. A short write is finished, not dropped. */
       size_t off = 0;
       while (off < b.len) {
-        ssize_t w = write(l->fd, b.data + off, b.len - off);
+        ssize_t w = write_nosigpipe(l->fd, b.data + off, b.len - off);
         if (w < 0 && errno == EINTR)
           continue;
         if (w <= 0)

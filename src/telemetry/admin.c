@@ -15,6 +15,9 @@
 #include "telemetry/metrics.h"
 #include "util/str.h"
 
+#define ADMIN_MAX_CONNECTIONS 256
+#define ADMIN_IDLE_TIMEOUT_S 10
+
 struct ml_admin {
   meshlib *mesh;
   struct MHD_Daemon *daemon;
@@ -218,10 +221,15 @@ int ml_admin_start(meshlib *m, const char *address, ml_admin **out, char *err,
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC;
   if (ss.ss_family == AF_INET6)
     flags |= MHD_USE_IPv6;
+  /* Clients that stall mid-request hold a slot until the timeout: enough
+   * slots that a few stuck scrapers do not lock Prometheus out, and a
+   * timeout shorter than Prometheus' default scrape interval. poll() has
+   * no FD_SETSIZE bound. */
   a->daemon = MHD_start_daemon(
       flags, 0, NULL, NULL, handle, a, MHD_OPTION_LISTEN_SOCKET, a->fd,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT,
-      (unsigned)30, MHD_OPTION_END);
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned)ADMIN_MAX_CONNECTIONS,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ADMIN_IDLE_TIMEOUT_S,
+      MHD_OPTION_END);
   if (!a->daemon) {
     snprintf(err, err_cap, "admin listener: the HTTP server did not start");
     close(a->fd);

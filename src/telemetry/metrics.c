@@ -142,6 +142,21 @@ static void hist_add(ml_hist *h, size_t bucket, uint64_t v) {
   atomic_fetch_add_explicit(&h->sum, v, memory_order_relaxed);
 }
 
+/* The labels a call sets, in the order istio_make() writes them; the
+ * others are the mesh's own (ml_metrics.source). */
+static const int call_slots[] = {ML_IL_DESTINATION_SERVICE,
+                                 ML_IL_DESTINATION_APP,
+                                 ML_IL_DESTINATION_VERSION,
+                                 ML_IL_DESTINATION_CANONICAL_SERVICE,
+                                 ML_IL_DESTINATION_CANONICAL_REVISION,
+                                 ML_IL_REQUEST_PROTOCOL,
+                                 ML_IL_GRPC_RESPONSE_STATUS,
+                                 ML_IL_DESTINATION_SERVICE_NAME,
+                                 ML_IL_DESTINATION_SERVICE_NAMESPACE,
+                                 ML_IL_RESPONSE_CODE,
+                                 ML_IL_RESPONSE_FLAGS};
+#define CALL_SLOTS (sizeof(call_slots) / sizeof(call_slots[0]))
+
 /* The label values of one call, before they become a series. */
 typedef struct istio_key {
   const char *service, *app, *version, *canon_service, *canon_revision;
@@ -219,7 +234,9 @@ static void istio_key_of(const ml_call_info *info, istio_key *k) {
   k->protocol = info->protocol && *info->protocol ? info->protocol : "http";
   k->grpc_status = info->grpc_status ? info->grpc_status : "";
   k->code = info->status;
-  k->flags = info->flags;
+  /* Only the flags that have a name: two sets printed alike would be
+   * two series with the same labels. */
+  k->flags = info->flags & ((uint32_t)MESHLIB_RF_DC * 2 - 1);
 }
 
 static uint64_t istio_hash(const istio_key *k) {
@@ -284,31 +301,19 @@ static void *istio_make(const ml_mem *mem, const void *key, uint64_t h) {
     snprintf(ns, sizeof(ns), "%s", ML_UNKNOWN);
   snprintf(code, sizeof(code), "%d", (int)k->code);
   meshlib_response_flags_str(k->flags, flags, sizeof(flags));
-  const char *texts[] = {k->service,
-                         k->app,
-                         k->version,
-                         k->canon_service,
-                         k->canon_revision,
-                         k->protocol,
-                         k->grpc_status,
-                         name,
-                         ns,
-                         code,
-                         flags};
-  const int slots[] = {ML_IL_DESTINATION_SERVICE,
-                       ML_IL_DESTINATION_APP,
-                       ML_IL_DESTINATION_VERSION,
-                       ML_IL_DESTINATION_CANONICAL_SERVICE,
-                       ML_IL_DESTINATION_CANONICAL_REVISION,
-                       ML_IL_REQUEST_PROTOCOL,
-                       ML_IL_GRPC_RESPONSE_STATUS,
-                       ML_IL_DESTINATION_SERVICE_NAME,
-                       ML_IL_DESTINATION_SERVICE_NAMESPACE,
-                       ML_IL_RESPONSE_CODE,
-                       ML_IL_RESPONSE_FLAGS};
-  size_t n = sizeof(texts) / sizeof(texts[0]);
+  const char *texts[CALL_SLOTS] = {k->service,
+                                   k->app,
+                                   k->version,
+                                   k->canon_service,
+                                   k->canon_revision,
+                                   k->protocol,
+                                   k->grpc_status,
+                                   name,
+                                   ns,
+                                   code,
+                                   flags};
   size_t total = sizeof(ml_istio_series);
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < CALL_SLOTS; i++)
     total += strlen(texts[i]) + 1;
   ml_istio_series *s = ml_calloc(mem, 1, total);
   if (!s)
@@ -317,10 +322,10 @@ static void *istio_make(const ml_mem *mem, const void *key, uint64_t h) {
   s->code = k->code;
   s->flags = k->flags;
   char *p = (char *)(s + 1);
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < CALL_SLOTS; i++) {
     size_t len = strlen(texts[i]) + 1;
     memcpy(p, texts[i], len);
-    s->v[slots[i]] = p;
+    s->v[call_slots[i]] = p;
     p += len;
   }
   return s;
@@ -442,19 +447,8 @@ int ml_metrics_new(meshlib *m, ml_metrics **out) {
   }
   /* The overflow series: "other" is never a status code, so no real
    * series has the same labels. */
-  static const int dynamic[] = {ML_IL_DESTINATION_SERVICE,
-                                ML_IL_DESTINATION_APP,
-                                ML_IL_DESTINATION_VERSION,
-                                ML_IL_DESTINATION_CANONICAL_SERVICE,
-                                ML_IL_DESTINATION_CANONICAL_REVISION,
-                                ML_IL_REQUEST_PROTOCOL,
-                                ML_IL_GRPC_RESPONSE_STATUS,
-                                ML_IL_DESTINATION_SERVICE_NAME,
-                                ML_IL_DESTINATION_SERVICE_NAMESPACE,
-                                ML_IL_RESPONSE_CODE,
-                                ML_IL_RESPONSE_FLAGS};
-  for (size_t i = 0; i < sizeof(dynamic) / sizeof(dynamic[0]); i++)
-    mt->istio_overflow.v[dynamic[i]] = "other";
+  for (size_t i = 0; i < CALL_SLOTS; i++)
+    mt->istio_overflow.v[call_slots[i]] = "other";
   for (uint32_t k = 0; k < ML_KIND_COUNT; k++) {
     mt->event_overflow[k].kind = k;
     mt->event_overflow[k].cluster = "other";
@@ -513,6 +507,10 @@ void ml_metrics_record_event(ml_metrics *mt, const char *cluster, ml_event ev,
   if (!mt || !mt->enabled || (unsigned)ev >= ML_EV_COUNT ||
       ev == ML_EV_EJECTION)
     return;
-  /* Only retries have a detail worth a label (the reason). */
-  event_add(mt, (uint32_t)ev, cluster, ev == ML_EV_RETRY ? detail : 0, 1);
+  /* Only retries have a detail worth a label (the reason). One without a
+   * name is counted with 0: both read reason="other", which must be one
+   * series, not two with the same labels. */
+  uint32_t reason =
+      ev == ML_EV_RETRY && ml_retry_reason_name(detail) ? detail : 0;
+  event_add(mt, (uint32_t)ev, cluster, reason, 1);
 }

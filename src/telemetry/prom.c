@@ -187,45 +187,48 @@ static int walk_kind(walk *w, const ml_metrics *mt, uint32_t kind,
   return rc;
 }
 
+/* meshlib's per-cluster counters, a family per row; a row without a name
+ * adds its series to the family above it. */
+static const struct event_family {
+  const char *name, *help;
+  uint32_t kind;
+  const char *label, *value; /* a second label (retries: the reason) */
+} event_families[] = {
+    {"meshlib_attempts_total",
+     "Attempts made on upstream endpoints (first tries and retries), by "
+     "cluster",
+     ML_KIND_ATTEMPTS, NULL, NULL},
+    {"meshlib_retries_total",
+     "Retries made, by cluster and by the retryOn condition that caused "
+     "them (Envoy upstream_rq_retry)",
+     ML_EV_RETRY, "reason", NULL},
+    {"meshlib_retry_overflow_total",
+     "Retries refused by the retry budget or maxRetries (URX; Envoy "
+     "upstream_rq_retry_overflow)",
+     ML_EV_RETRY_BUDGET_REFUSED, NULL, NULL},
+    {"meshlib_pool_overflow_total",
+     "Calls refused by a connection pool limit (UO; Envoy "
+     "upstream_rq_pending_overflow)",
+     ML_EV_POOL_OVERFLOW, NULL, NULL},
+    /* Ejections: meshlib_cluster_outlier_detection_*, from the cluster
+     * state, which counts them whoever reports the event. */
+    {"meshlib_fault_injections_total",
+     "Faults injected by VirtualService fault rules (Envoy "
+     "fault.delays_injected and fault.aborts_injected)",
+     ML_EV_FAULT_DELAY, "fault", "delay"},
+    {NULL, NULL, ML_EV_FAULT_ABORT, "fault", "abort"},
+};
+
 static int walk_events(walk *w, const ml_metrics *mt) {
-  int rc = family(w, "meshlib_attempts_total",
-                  "Attempts made on upstream endpoints (first tries and "
-                  "retries), by cluster",
-                  ML_METRIC_COUNTER);
-  if (rc == 0)
-    rc = walk_kind(w, mt, ML_KIND_ATTEMPTS, NULL, NULL);
-  if (rc == 0)
-    rc = family(w, "meshlib_retries_total",
-                "Retries made, by cluster and by the retryOn condition that "
-                "caused them (Envoy upstream_rq_retry)",
-                ML_METRIC_COUNTER);
-  if (rc == 0)
-    rc = walk_kind(w, mt, ML_EV_RETRY, "reason", NULL);
-  if (rc == 0)
-    rc = family(w, "meshlib_retry_overflow_total",
-                "Retries refused by the retry budget or maxRetries "
-                "(URX; Envoy upstream_rq_retry_overflow)",
-                ML_METRIC_COUNTER);
-  if (rc == 0)
-    rc = walk_kind(w, mt, ML_EV_RETRY_BUDGET_REFUSED, NULL, NULL);
-  if (rc == 0)
-    rc = family(w, "meshlib_pool_overflow_total",
-                "Calls refused by a connection pool limit (UO; Envoy "
-                "upstream_rq_pending_overflow)",
-                ML_METRIC_COUNTER);
-  if (rc == 0)
-    rc = walk_kind(w, mt, ML_EV_POOL_OVERFLOW, NULL, NULL);
-  /* Ejections: meshlib_cluster_outlier_detection_*, from the cluster
-   * state, which counts them whoever reports the event. */
-  if (rc == 0)
-    rc = family(w, "meshlib_fault_injections_total",
-                "Faults injected by VirtualService fault rules (Envoy "
-                "fault.delays_injected and fault.aborts_injected)",
-                ML_METRIC_COUNTER);
-  if (rc == 0)
-    rc = walk_kind(w, mt, ML_EV_FAULT_DELAY, "fault", "delay");
-  if (rc == 0)
-    rc = walk_kind(w, mt, ML_EV_FAULT_ABORT, "fault", "abort");
+  int rc = 0;
+  size_t n = sizeof(event_families) / sizeof(event_families[0]);
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    const struct event_family *f = &event_families[i];
+    if (f->name)
+      rc = family(w, f->name, f->help, ML_METRIC_COUNTER);
+    if (rc == 0)
+      rc = walk_kind(w, mt, f->kind, f->label, f->value);
+  }
   return rc;
 }
 

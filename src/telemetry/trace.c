@@ -554,10 +554,6 @@ static void span_finish(span_builder *b, ml_tracer *t) {
   ml_exporter_push(t->exporter, NULL); /* counted as dropped */
 }
 
-static void flags_text(uint32_t flags, char *buf, size_t len) {
-  meshlib_response_flags_str(flags, buf, len);
-}
-
 /* Tags both spans carry, as Envoy's tracers and Istio's proxy set them. */
 static void common_attrs(span_builder *b, ml_tracer *t, const ml_call_info *in,
                          const char *url) {
@@ -573,14 +569,14 @@ static void common_attrs(span_builder *b, ml_tracer *t, const ml_call_info *in,
   attr(b, "guid:x-request-id", in->request_id);
 }
 
-static const char *header_of(const meshlib_request *r, const char *name) {
-  for (size_t i = 0; i < r->header_count; i++)
+const char *ml_trace_header_of(const meshlib_request *r, const char *name) {
+  for (size_t i = 0; r && i < r->header_count; i++)
     if (strcmp(r->headers[i].name, name) == 0)
       return r->headers[i].value;
   return NULL;
 }
 
-static const char *protocol_text(int v) {
+const char *ml_trace_protocol_text(int v) {
   return v == 20 ? "HTTP/2" : v == 11 ? "HTTP/1.1" : NULL;
 }
 
@@ -606,7 +602,7 @@ void ml_trace_call_end(struct meshlib *m, const ml_call_info *info) {
   else
     snprintf(name, sizeof(name), "%s/*",
              info->authority ? info->authority : "unknown");
-  flags_text(info->flags, flags, sizeof(flags));
+  meshlib_response_flags_str(info->flags, flags, sizeof(flags));
 
   span_builder b;
   span_begin(&b, m->mem);
@@ -620,7 +616,7 @@ void ml_trace_call_end(struct meshlib *m, const ml_call_info *info) {
   b.head.name_off = put_text(&b, name);
   b.head.remote_off = put_text(&b, info->upstream);
   common_attrs(&b, t, info, url);
-  attr(&b, "http.protocol", protocol_text(info->http_version));
+  attr(&b, "http.protocol", ml_trace_protocol_text(info->http_version));
   attr_num(&b, "http.status_code", info->status);
   attr(&b, "response_flags", flags);
   attr_num(&b, "request_size", (long long)info->request_bytes);
@@ -628,7 +624,7 @@ void ml_trace_call_end(struct meshlib *m, const ml_call_info *info) {
   attr(&b, "upstream_address",
        info->upstream && *info->upstream ? info->upstream : NULL);
   attr(&b, "destination.subset", info->dest_subset);
-  attr(&b, "user_agent", header_of(r, "user-agent"));
+  attr(&b, "user_agent", ml_trace_header_of(r, "user-agent"));
   attr(&b, "grpc.status_code", info->grpc_status);
   attr_num(&b, "retry.count",
            info->attempt_count ? (long long)info->attempt_count - 1 : 0);
@@ -654,7 +650,7 @@ void ml_trace_call_end(struct meshlib *m, const ml_call_info *info) {
     b.head.remote_off = put_text(&b, a->upstream);
     common_attrs(&b, t, info, url);
     attr_num(&b, "http.status_code", a->status);
-    flags_text(a->flags, flags, sizeof(flags));
+    meshlib_response_flags_str(a->flags, flags, sizeof(flags));
     attr(&b, "response_flags", flags);
     attr(&b, "upstream_address", a->upstream[0] ? a->upstream : NULL);
     attr(&b, "peer.address", a->upstream[0] ? a->upstream : NULL);

@@ -125,6 +125,12 @@ typedef struct ml_trace_call {
 void ml_trace_call_free(const ml_mem *mem, struct ml_trace_call *t);
 /* The x-request-id of |r|'s current call, or NULL. */
 const char *ml_trace_request_id(const struct meshlib_request *r);
+/* The value of |r|'s header |name| (lower-case, as stored), or NULL; |r|
+ * may be NULL. For spans and access-log lines. */
+const char *ml_trace_header_of(const struct meshlib_request *r,
+                               const char *name);
+/* "HTTP/1.1" or "HTTP/2" for an ml_call_info.http_version, else NULL. */
+const char *ml_trace_protocol_text(int http_version);
 
 /* ---- The mesh's tracer (trace.c, trace_export.c). ---- */
 

@@ -348,7 +348,9 @@ int ml_exporter_new(const ml_mem *mem, const ml_exporter_config *c,
   e->mem = mem;
   size_t cap = pow2_at_least(c->max_queued);
   e->mask = cap - 1;
-  e->batch = c->batch;
+  /* A batch never holds more than the queue: a larger one would never
+   * fill, and its array would be allocated for nothing. */
+  e->batch = c->batch && c->batch < cap ? c->batch : cap;
   e->interval_ms = c->flush_interval_ms;
   e->ring = ml_calloc(mem, cap, sizeof(*e->ring));
   e->otlp_url = c->otlp_url ? ml_strdup(mem, c->otlp_url) : NULL;

@@ -159,6 +159,13 @@ fi
 run 2 watch
 run 2 watch --url ftp://x/ || true
 run 2 watch -f "$TMP/cfg" --interval soon || true
+# Numbers that do not convert to milliseconds are refused, not cast.
+for d in nan inf 1e300 -1s; do
+  run 2 watch -f "$TMP/cfg" --interval "$d" || true
+  grep -q "bad duration \"$d\"" "$TMP/err" || fail "--interval $d refused"
+done
+run 2 watch -f "$TMP/cfg" --key "$TMP/k.pem" || true
+grep -q -- '--cert and --key go together' "$TMP/err" || fail "--key alone"
 run 0 watch --help
 out_has '^Usage: meshctl watch'
 

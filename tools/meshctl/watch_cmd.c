@@ -65,8 +65,6 @@ typedef struct watch_args {
 static int64_t parse_duration(const char *s) {
   char *end;
   double v = strtod(s, &end);
-  if (end == s || v < 0)
-    return -1;
   double scale = 1000.0;
   if (strcmp(end, "ms") == 0)
     scale = 1.0;
@@ -75,6 +73,9 @@ static int64_t parse_duration(const char *s) {
   else if (strcmp(end, "h") == 0)
     scale = 3600000.0;
   else if (*end && strcmp(end, "s") != 0)
+    return -1;
+  /* NaN, infinities and more than a year would not convert. */
+  if (end == s || !(v >= 0) || v * scale > 365.0 * 86400000.0)
     return -1;
   return (int64_t)(v * scale + 0.5);
 }
@@ -238,8 +239,8 @@ int cmd_watch(int argc, char **argv) {
                     "--url URL\n");
     code = MESHCTL_USAGE;
   }
-  if (code == 0 && a.cert && !a.key) {
-    fprintf(stderr, "meshctl watch: --cert needs --key\n");
+  if (code == 0 && !a.cert != !a.key) {
+    fprintf(stderr, "meshctl watch: --cert and --key go together\n");
     code = MESHCTL_USAGE;
   }
   if (code != 0) {

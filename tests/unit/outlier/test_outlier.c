@@ -168,15 +168,53 @@ static void test_local_origin_split(void **state) {
   report_n(f.k, 0, answer(503), 1, 0); /* connected: local success */
   assert_int_equal(atomic_load(&f.k->states[0]->consecutive_local_origin), 0);
   assert_int_equal(atomic_load(&f.k->states[0]->consecutive_5xx), 1);
+  /* A timeout or reset on a connection that was made starts the run over
+   * (Envoy reports the connect success first): they never add up. */
   report_n(f.k, 0, failed(ML_XFER_TIMEOUT), 2, 0);
+  assert_int_equal(atomic_load(&f.k->states[0]->consecutive_local_origin), 1);
   assert_int_equal(atomic_load(&f.k->states[0]->consecutive_5xx), 1);
-  assert_false(ejected(f.k, 0));
   report_n(f.k, 0, failed(ML_XFER_RESET), 1, 0);
+  assert_int_equal(atomic_load(&f.k->states[0]->consecutive_local_origin), 1);
+  assert_false(ejected(f.k, 0));
+  /* Connect failures do add up, after the reset: 1 + 2. */
+  report_n(f.k, 0, failed(ML_XFER_CONNECT_FAILURE), 1, 0);
+  assert_false(ejected(f.k, 0));
+  report_n(f.k, 0, failed(ML_XFER_TLS_ERROR), 1, 0);
   assert_true(ejected(f.k, 0));
   assert_int_equal(
       atomic_load(&f.k->state->stats
                        .ejections_enforced_consecutive_local_origin_failure),
       1);
+  ct_teardown(&f);
+}
+
+/* For a gRPC response Envoy's router hands outlier detection the
+ * grpc-status of the headers, mapped to HTTP (14 -> 503, 0 -> 200). */
+static void test_grpc_status_counts(void **state) {
+  (void)state;
+  ct_fixture f;
+  ct_setup(&f, "{outlierDetection: {maxEjectionPercent: 100}}", 2);
+  ml_header unavailable[] = {{"content-type", "application/grpc"},
+                             {"grpc-status", "14"}};
+  ml_header ok[] = {{"content-type", "application/grpc+proto"},
+                    {"grpc-status", "0"}};
+  ml_header not_grpc[] = {{"content-type", "text/plain"},
+                          {"grpc-status", "14"}};
+  ml_attempt_result r = answer(200);
+  r.headers = unavailable;
+  r.header_count = 2;
+  report_n(f.k, 0, r, 4, 0);
+  assert_int_equal(atomic_load(&f.k->states[0]->consecutive_5xx), 4);
+  assert_int_equal(atomic_load(&f.k->states[0]->consecutive_gateway), 4);
+  r.headers = ok;
+  report_n(f.k, 0, r, 1, 0); /* a 200 from a 503 answer: resets */
+  assert_int_equal(atomic_load(&f.k->states[0]->consecutive_5xx), 0);
+  r.headers = not_grpc; /* not a gRPC response: its status counts */
+  report_n(f.k, 0, r, 5, 0);
+  assert_false(ejected(f.k, 0));
+  r.headers = unavailable;
+  report_n(f.k, 0, r, 5, 0);
+  assert_true(ejected(f.k, 0));
   ct_teardown(&f);
 }
 
@@ -367,6 +405,7 @@ int main(void) {
       cmocka_unit_test(test_disabled_5xx_and_gateway_detector),
       cmocka_unit_test(test_local_origin_not_split),
       cmocka_unit_test(test_local_origin_split),
+      cmocka_unit_test(test_grpc_status_counts),
       cmocka_unit_test(test_max_ejection_percent_and_at_least_one),
       cmocka_unit_test(test_return_at_sweep_and_multiplier),
       cmocka_unit_test(test_ejection_time_cap),

@@ -73,6 +73,36 @@ static void test_max_connections_bounds_http1_only(void **state) {
   ct_teardown(&f);
 }
 
+/* Envoy's pool checks max_requests before a request may wait for a
+ * connection: a request over it overflows at once, not after a wait,
+ * and takes no place among the pending. */
+static void test_max_requests_before_pending(void **state) {
+  (void)state;
+  ct_fixture f;
+  ct_setup(&f,
+           "{connectionPool: {tcp: {maxConnections: 1}, http: "
+           "{http2MaxRequests: 2, http1MaxPendingRequests: 5}}}",
+           2);
+  ml_cluster_state *s = f.k->state;
+  assert_int_equal(ml_breaker_admit(s, pool(&f), 0, 0), ML_BREAKER_OK);
+  assert_int_equal(ml_breaker_admit(s, pool(&f), 1, 0), ML_BREAKER_OK);
+  int64_t t0 = now_ms();
+  assert_int_equal(ml_breaker_admit(s, pool(&f), 0, 5000), ML_BREAKER_OVERFLOW);
+  assert_true(now_ms() - t0 < 2000); /* did not wait */
+  assert_int_equal(ml_breaker_try_admit(s, pool(&f), 0), ML_BREAKER_OVERFLOW);
+  assert_int_equal(atomic_load(&s->rq_pending), 0);
+  assert_int_equal(atomic_load(&s->stats.upstream_rq_pending_total), 0);
+  assert_int_equal(atomic_load(&s->stats.upstream_cx_overflow), 0);
+  assert_int_equal(atomic_load(&s->stats.upstream_rq_pending_overflow), 2);
+  /* Below max_requests, a request without a connection waits as before. */
+  ml_breaker_release(s, 1);
+  assert_int_equal(ml_breaker_try_admit(s, pool(&f), 0), ML_BREAKER_WAIT);
+  assert_int_equal(atomic_load(&s->rq_pending), 1);
+  ml_breaker_pending_cancel(s);
+  ml_breaker_release(s, 0);
+  ct_teardown(&f);
+}
+
 typedef struct waiter {
   ml_cluster_state *s;
   const ml_connection_pool *cp;
@@ -296,6 +326,7 @@ int main(void) {
       cmocka_unit_test(test_unlimited_by_default),
       cmocka_unit_test(test_max_requests),
       cmocka_unit_test(test_max_connections_bounds_http1_only),
+      cmocka_unit_test(test_max_requests_before_pending),
       cmocka_unit_test(test_pending_waits_for_a_slot),
       cmocka_unit_test(test_pending_wait_is_bounded),
       cmocka_unit_test(test_async_pending),

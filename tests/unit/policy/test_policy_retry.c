@@ -345,15 +345,23 @@ static void test_request_headers_merge(void **state) {
   ml_retry_policy_apply_headers(&p, h2, 3);
   assert_int_equal(p.on, ML_RETRY_5XX | ML_RETRY_GRPC_INTERNAL);
   assert_int_equal(p.num_retries, 7);
+  /* Each header takes its own kind only, as Envoy's parseRetryOn and
+   * parseRetryGrpcOn: a gRPC name in x-envoy-retry-on and an HTTP one in
+   * x-envoy-retry-grpc-on are ignored. */
+  ml_retry_policy_compile(NULL, 0, &p);
+  ml_header h3[] = {{"x-envoy-retry-on", "unavailable,reset"},
+                    {"x-envoy-retry-grpc-on", "5xx,cancelled"}};
+  ml_retry_policy_apply_headers(&p, h3, 2);
+  assert_int_equal(p.on, ML_RETRY_RESET | ML_RETRY_GRPC_CANCELLED);
 }
 
 static void test_backoff_envoy_ranges(void **state) {
   (void)state;
   ml_retry_policy p;
   ml_retry_policy_compile(NULL, 1, &p);
-  /* Envoy's JitteredBackOffStrategy with 25 ms: [0,25), [0,75),
-   * [0,175), then min(r % 375, 250) for every later retry. */
-  static const int64_t range[] = {0, 25, 75, 175, 375, 375, 375};
+  /* Envoy's JitteredExponentialBackOffStrategy with 25 ms (max 250):
+   * random % 25, % 50, % 100, % 200, then % 250 for every later retry. */
+  static const int64_t range[] = {0, 25, 50, 100, 200, 250, 250};
   for (uint32_t retry = 1; retry <= 6; retry++) {
     int64_t lo = INT64_MAX, hi = -1;
     for (uint64_t r = 0; r < 2000; r++) {
@@ -361,17 +369,23 @@ static void test_backoff_envoy_ranges(void **state) {
       lo = b < lo ? b : lo;
       hi = b > hi ? b : hi;
     }
-    int64_t top = range[retry] - 1 < 250 ? range[retry] - 1 : 250;
     assert_int_equal(lo, 0); /* full jitter */
-    assert_int_equal(hi, top);
+    assert_int_equal(hi, range[retry] - 1);
   }
   assert_int_equal(ml_retry_backoff_ms(&p, 1, 24), 24);
-  assert_int_equal(ml_retry_backoff_ms(&p, 2, 74), 74);
-  assert_int_equal(ml_retry_backoff_ms(&p, 4, 300), 250);
-  assert_int_equal(ml_retry_backoff_ms(&p, 4, 374), 250);
-  assert_int_equal(ml_retry_backoff_ms(&p, 4, 249), 249);
+  assert_int_equal(ml_retry_backoff_ms(&p, 2, 74), 24);
+  assert_int_equal(ml_retry_backoff_ms(&p, 4, 300), 100);
+  assert_int_equal(ml_retry_backoff_ms(&p, 5, 249), 249);
+  assert_int_equal(ml_retry_backoff_ms(&p, 5, 250), 0); /* uniform, no cap */
   assert_int_equal(ml_retry_backoff_ms(&p, 1000, UINT64_MAX),
-                   UINT64_MAX % 375 < 250 ? (int64_t)(UINT64_MAX % 375) : 250);
+                   (int64_t)(UINT64_MAX % 250));
+  /* A max that is not a power-of-two multiple of base: 100 < 150 / 2
+   * doubles no more; the range jumps to max. */
+  p.backoff_base_ms = 50;
+  p.backoff_max_ms = 150;
+  assert_int_equal(ml_retry_backoff_ms(&p, 2, 99), 99);
+  assert_int_equal(ml_retry_backoff_ms(&p, 3, 149), 149);
+  assert_int_equal(ml_retry_backoff_ms(&p, 9, 150), 0);
 }
 
 static void test_reason_names(void **state) {

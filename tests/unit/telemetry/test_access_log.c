@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/request.h"
@@ -207,6 +209,35 @@ static void test_file_and_callback(void **state) {
   meshlib_options_free(o);
 }
 
+/* A FIFO nobody reads fails meshlib_new() at once instead of blocking
+ * it; a reader that goes away does not kill the process (SIGPIPE). */
+static void test_fifo_and_gone_reader(void **state) {
+  (void)state;
+  char dir[] = "/tmp/meshlib-fifo-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[128];
+  snprintf(path, sizeof(path), "%s/log", dir);
+  assert_int_equal(mkfifo(path, 0600), 0);
+  meshlib_options *o;
+  assert_int_equal(meshlib_options_new(&o), MESHLIB_OK);
+  assert_int_equal(meshlib_options_set_access_log_path(o, path), MESHLIB_OK);
+  meshlib *m;
+  assert_int_equal(meshlib_new(&m, o), MESHLIB_ERR_IO);
+
+  /* A reader opens, then leaves before the lines come. */
+  int reader = open(path, O_RDONLY | O_NONBLOCK);
+  assert_true(reader >= 0);
+  assert_int_equal(meshlib_new(&m, o), MESHLIB_OK);
+  meshlib_options_free(o);
+  close(reader);
+  ml_call_info in = upstream_call();
+  ml_access_log_call_end(m, &in); /* EPIPE: dropped, process alive */
+  ml_access_log_call_end(m, &in);
+  meshlib_free(m);
+  unlink(path);
+  rmdir(dir);
+}
+
 static void test_end_to_end(void **state) {
   (void)state;
   meshlib_mock *up;
@@ -278,6 +309,7 @@ int main(void) {
       cmocka_unit_test(test_text_local_reply),
       cmocka_unit_test(test_json),
       cmocka_unit_test(test_file_and_callback),
+      cmocka_unit_test(test_fifo_and_gone_reader),
       cmocka_unit_test(test_end_to_end),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,10 +7,16 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "meshlib/meshlib.h"
 #include "prom_check.h"
@@ -341,6 +347,116 @@ static void test_port_taken(void **state) {
   meshlib_options_free(o);
 }
 
+/* ---- robustness: stalled clients, odd requests, shutdown ---------- */
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static meshlib *admin_mesh(void) {
+  meshlib_options *o;
+  assert_int_equal(meshlib_options_new(&o), MESHLIB_OK);
+  assert_int_equal(meshlib_options_set_admin_address(o, "127.0.0.1:0"),
+                   MESHLIB_OK);
+  meshlib *m = NULL;
+  assert_int_equal(meshlib_new(&m, o), MESHLIB_OK);
+  meshlib_options_free(o);
+  return m;
+}
+
+/* A connection that sent |len| bytes of a request and then stalls. */
+static int stalled(int port, const char *bytes, size_t len) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  if (len)
+    assert_int_equal(send(fd, bytes, len, MSG_NOSIGNAL), (ssize_t)len);
+  return fd;
+}
+
+/* A hundred clients that stall mid-request (or send garbage) do not keep
+ * Prometheus from scraping: 64 of them used to take every slot for 30 s. */
+static void test_stalled_clients(void **state) {
+  (void)state;
+  meshlib *m = admin_mesh();
+  int port = meshlib_admin_port(m);
+  static const char junk[] = "\x00\x01\x02 junk\r\n\r\n";
+  int fds[100];
+  for (int i = 0; i < 100; i++)
+    fds[i] = i % 2 ? stalled(port, "GET /metr", 9)
+                   : stalled(port, junk, sizeof(junk) - 1);
+  int64_t t0 = now_ms();
+  reply r = get(port, "/healthz", NULL);
+  assert_int_equal(r.status, 200);
+  assert_true(now_ms() - t0 < 5000);
+  free(r.body);
+  /* Freeing the mesh does not wait for them either. */
+  t0 = now_ms();
+  meshlib_free(m);
+  assert_true(now_ms() - t0 < 3000);
+  for (int i = 0; i < 100; i++)
+    close(fds[i]);
+}
+
+typedef struct scraper {
+  int port;
+  const char *path;
+  _Atomic int stop;
+  _Atomic int ok;
+} scraper;
+
+static void *scrape_main(void *arg) {
+  scraper *s = arg;
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", s->port, s->path);
+  while (!s->stop) {
+    CURL *c = curl_easy_init();
+    reply r;
+    memset(&r, 0, sizeof(r));
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    /* Errors are expected once the listener is gone. */
+    if (curl_easy_perform(c) == CURLE_OK)
+      s->ok++;
+    curl_easy_cleanup(c);
+    free(r.body);
+  }
+  return NULL;
+}
+
+/* meshlib_free() while scrapes are in progress: the listener's thread is
+ * stopped before the state it reads goes (ASan and TSan watch this). */
+static void test_free_while_serving(void **state) {
+  (void)state;
+  meshlib *m = admin_mesh();
+  scraper s[3] = {{meshlib_admin_port(m), "/metrics", 0, 0},
+                  {meshlib_admin_port(m), "/clusters", 0, 0},
+                  {meshlib_admin_port(m), "/config_dump", 0, 0}};
+  pthread_t t[3];
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(pthread_create(&t[i], NULL, scrape_main, &s[i]), 0);
+  int64_t t0 = now_ms();
+  while (now_ms() - t0 < 5000 && (!s[0].ok || !s[1].ok || !s[2].ok))
+    nanosleep(&(struct timespec){0, 5000000}, NULL);
+  int64_t t1 = now_ms();
+  meshlib_free(m);
+  assert_true(now_ms() - t1 < 3000);
+  for (int i = 0; i < 3; i++) {
+    s[i].stop = 1;
+    pthread_join(t[i], NULL);
+    assert_true(s[i].ok > 0);
+  }
+}
+
 /* IPv6 loopback, when the machine has it. */
 static void test_ipv6(void **state) {
   (void)state;
@@ -379,6 +495,8 @@ int main(void) {
       cmocka_unit_test(test_probes_and_errors),
       cmocka_unit_test(test_port_taken),
       cmocka_unit_test(test_ipv6),
+      cmocka_unit_test(test_stalled_clients),
+      cmocka_unit_test(test_free_while_serving),
   };
   int rc = cmocka_run_group_tests(tests, setup, teardown);
   curl_global_cleanup();

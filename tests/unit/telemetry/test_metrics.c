@@ -340,6 +340,31 @@ static void test_events(void **state) {
   meshlib_free(m);
 }
 
+/* A retry reason or response flag without a name reads "other" or "-":
+ * each must be counted in the series with those labels, never in a second
+ * series with the same labels (Prometheus rejects such a scrape). */
+static void test_unnamed_details_no_duplicates(void **state) {
+  (void)state;
+  meshlib *m = new_mesh(1, 0);
+  const char *c1 = "outbound|80||a.prod.svc.cluster.local";
+  ml_telemetry_event(m, c1, ML_EV_RETRY, 0);
+  ml_telemetry_event(m, c1, ML_EV_RETRY, 1u << 31);
+  ml_telemetry_event(m, c1, ML_EV_RETRY, ML_RETRY_5XX | ML_RETRY_RESET);
+  ml_call_info ci = call("a.prod.svc.cluster.local", 200, 0, 10, 0);
+  ml_telemetry_call_end(m, &ci);
+  ci = call("a.prod.svc.cluster.local", 200, 1u << 30, 10, 0);
+  ml_telemetry_call_end(m, &ci);
+  prom_doc d;
+  char *text = render(m, &d); /* fails on a duplicate series */
+  assert_true(SUM(&d, "meshlib_retries_total", NULL, "reason=\"other\"") == 3);
+  assert_true(SUM(&d, "istio_requests_total", NULL,
+                  "destination_service=\"a.prod.svc.cluster.local\"",
+                  "response_flags=\"-\"") == 2);
+  prom_doc_free(&d);
+  meshlib_free_str(m, text);
+  meshlib_free(m);
+}
+
 static void test_disabled(void **state) {
   (void)state;
   meshlib *m = new_mesh(0, 0);
@@ -657,6 +682,7 @@ int main(void) {
       cmocka_unit_test(test_label_values_escaped),
       cmocka_unit_test(test_series_bound),
       cmocka_unit_test(test_events),
+      cmocka_unit_test(test_unnamed_details_no_duplicates),
       cmocka_unit_test(test_disabled),
       cmocka_unit_test(test_foreach),
       cmocka_unit_test(test_options),

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "telemetry/trace.h"
@@ -228,6 +230,115 @@ static void test_hex_and_uuid(void **state) {
   }
 }
 
+/* ---- malformed input, fuzz-style ------------------------------------ */
+
+/* What a parser may claim when it accepts: ids never zero, sampling one
+ * of its three states. */
+static void check_ctx(int rc, const ml_trace_ctx *c, int ids_required) {
+  if (rc != 0)
+    return;
+  assert_true(c->sampled >= -1 && c->sampled <= 1);
+  if (ids_required || c->span_id) {
+    assert_true(c->trace_hi || c->trace_lo);
+    assert_true(c->span_id != 0);
+  }
+}
+
+/* Every parser on |v|, and the choice between formats with |v| in every
+ * slot. ASan watches for reads past the value. */
+static void parse_all(const char *v) {
+  ml_trace_ctx c;
+  memset(&c, 0, sizeof(c));
+  check_ctx(ml_trace_parse_traceparent(v, &c), &c, 1);
+  check_ctx(ml_trace_parse_b3_single(v, &c), &c, 0);
+  check_ctx(ml_trace_parse_b3_multi(v, v, v, v, &c), &c, 0);
+  check_ctx(ml_trace_parse_b3_multi(v, "00f067aa0ba902b7", NULL, v, &c), &c, 0);
+  check_ctx(ml_trace_parse_b3_multi(NULL, NULL, v, NULL, &c), &c, 0);
+  const char *h[ML_TH_COUNT];
+  for (int i = 0; i < ML_TH_COUNT; i++)
+    h[i] = v;
+  int src = ml_trace_ctx_from_headers(h, &c);
+  assert_true(src >= ML_TRACE_SRC_NONE && src <= ML_TRACE_SRC_B3_MULTI);
+  check_ctx(0, &c, src != ML_TRACE_SRC_NONE);
+}
+
+/* |v| in a heap block of exactly its length (+1 for the NUL), so that
+ * ASan sees the first byte read too far. */
+static void parse_exact(const char *v, size_t n) {
+  char *copy = malloc(n + 1);
+  assert_non_null(copy);
+  memcpy(copy, v, n);
+  copy[n] = '\0';
+  parse_all(copy);
+  free(copy);
+}
+
+/* Each valid header cut at every length and with every byte replaced by
+ * each of a few troublemakers. */
+static void test_malformed_mutations(void **state) {
+  (void)state;
+  static const char *const valid[] = {
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+      "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future",
+      "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1-05e3ac9a4f6e3b90",
+      "a3ce929d0e0e4736-00f067aa0ba902b7-d",
+      "a3ce929d0e0e4736",
+      "d",
+      "true",
+  };
+  static const char bad[] = {'-', 'G',  'A',    'f',   '0',
+                             ' ', '\t', '\x7f', '\xff'};
+  char buf[128];
+  for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
+    size_t n = strlen(valid[i]);
+    for (size_t cut = 0; cut <= n; cut++)
+      parse_exact(valid[i], cut);
+    for (size_t pos = 0; pos < n; pos++)
+      for (size_t b = 0; b < sizeof(bad); b++) {
+        memcpy(buf, valid[i], n + 1);
+        buf[pos] = bad[b];
+        parse_exact(buf, n);
+      }
+    /* The value twice, and with a trailing dash. */
+    snprintf(buf, sizeof(buf), "%s%s", valid[i], valid[i]);
+    parse_exact(buf, strlen(buf));
+    snprintf(buf, sizeof(buf), "%s-", valid[i]);
+    parse_exact(buf, strlen(buf));
+  }
+}
+
+/* Random strings over the characters the formats use, and long ones. */
+static void test_malformed_random(void **state) {
+  (void)state;
+  static const char alphabet[] = "0123456789abcdefABCDEF-xdtrue ";
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  char buf[160];
+  for (int iter = 0; iter < 20000; iter++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    size_t n = (size_t)(x % 120);
+    uint64_t y = x;
+    for (size_t i = 0; i < n; i++) {
+      y = y * 6364136223846793005ull + 1442695040888963407ull;
+      buf[i] = alphabet[(y >> 33) % (sizeof(alphabet) - 1)];
+    }
+    parse_exact(buf, n);
+  }
+  size_t big = 1 << 20;
+  char *huge = malloc(big + 1);
+  assert_non_null(huge);
+  memset(huge, '-', big);
+  huge[big] = '\0';
+  parse_all(huge);
+  memset(huge, 'a', big);
+  parse_all(huge);
+  for (size_t i = 0; i < big; i += 17)
+    huge[i] = '-';
+  parse_all(huge);
+  free(huge);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_traceparent_valid),
@@ -237,6 +348,8 @@ int main(void) {
       cmocka_unit_test(test_choice_between_formats),
       cmocka_unit_test(test_header_slots),
       cmocka_unit_test(test_hex_and_uuid),
+      cmocka_unit_test(test_malformed_mutations),
+      cmocka_unit_test(test_malformed_random),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -160,6 +160,35 @@ static void test_full_queue_drops_without_blocking(void **state) {
   meshlib_mock_free(col);
 }
 
+/* A batch asked larger than the queue is a batch of the queue's size:
+ * such a batch never filled, and its array (here 32 GB) could not be
+ * allocated, so nothing was ever sent. */
+static void test_batch_larger_than_queue(void **state) {
+  (void)state;
+  meshlib_mock *col;
+  assert_int_equal(meshlib_mock_new(&col), MESHLIB_OK);
+  char otlp[128];
+  snprintf(otlp, sizeof(otlp), "http://127.0.0.1:%d/v1/traces",
+           meshlib_mock_port(col));
+  ml_exporter_config c = {otlp, NULL, "web.default", 8, UINT32_MAX, 60000};
+  ml_exporter *e;
+  assert_int_equal(ml_exporter_new(NULL, &c, &e), MESHLIB_OK);
+  for (uint64_t i = 0; i < 8; i++)
+    ml_exporter_push(e, make_span(i));
+  /* A full batch is sent without waiting for the (one minute) interval. */
+  int64_t t0 = now_ms();
+  meshlib_tracing_stats st;
+  do {
+    nanosleep(&(struct timespec){0, 5000000}, NULL);
+    memset(&st, 0, sizeof(st));
+    ml_exporter_stats(e, &st);
+  } while (st.spans_exported < 8 && now_ms() - t0 < 10000);
+  assert_int_equal(st.spans_exported, 8);
+  assert_int_equal(st.spans_dropped, 0);
+  ml_exporter_free(e, 1000);
+  meshlib_mock_free(col);
+}
+
 /* ---- Calls on several threads ---- */
 
 typedef struct caller {
@@ -248,6 +277,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_span_arrives),
       cmocka_unit_test(test_full_queue_drops_without_blocking),
+      cmocka_unit_test(test_batch_larger_than_queue),
       cmocka_unit_test(test_calls_on_threads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
