@@ -60,7 +60,6 @@ void ml_config_status_get(const meshlib *m, ml_config_status *out) {
 
 void ml_config_rejected(meshlib *m, uint64_t version, const char *reason) {
   ml_config_events *e = &m->events;
-  pthread_mutex_lock(&e->lock);
   char *copy = ml_strdup(m->mem, reason ? reason : "");
   if (copy) { /* out of memory: the older reason stays */
     ml_free(m->mem, e->last_rejected_reason);
@@ -75,7 +74,7 @@ void ml_config_rejected(meshlib *m, uint64_t version, const char *reason) {
   pthread_mutex_unlock(&e->lock);
 }
 
-void ml_config_applied_begin(meshlib *m) {
+void ml_config_report_begin(meshlib *m) {
   pthread_mutex_lock(&m->events.lock);
 }
 

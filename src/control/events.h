@@ -51,14 +51,15 @@ int ml_config_events_add(const ml_mem *mem, ml_config_events *e,
 /* A copy of |m|'s record. */
 void ml_config_status_get(const struct meshlib *m, ml_config_status *out);
 
-/* From meshlib_config_apply(): |version| was rejected for |reason|. */
+/* Reports keep version order: meshlib_config_apply() numbers an attempt
+ * under apply_lock and calls ml_config_report_begin() (the events lock)
+ * before releasing it; then one of the two below reports the attempt
+ * and releases the events lock. */
+void ml_config_report_begin(struct meshlib *m);
+/* |version| was rejected for |reason|: record it, call the subscribers. */
 void ml_config_rejected(struct meshlib *m, uint64_t version,
                         const char *reason);
-/* From meshlib_config_apply(), with apply_lock held right after the swap:
- * takes the events lock so that deliveries keep version order. */
-void ml_config_applied_begin(struct meshlib *m);
-/* After apply_lock is released: record |version| in force, call the
- * subscribers, release the events lock. */
+/* |version| is in force: record it, call the subscribers. */
 void ml_config_applied_end(struct meshlib *m, uint64_t version);
 
 #endif

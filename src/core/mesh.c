@@ -435,7 +435,10 @@ int meshlib_config_apply(meshlib_config *c) {
     const char *why = e ? e->text : meshlib_strerror(c->first_error);
     /* A rejected attempt takes a version too, so that it can be named
      * (an xDS NACK names the version it refuses). */
+    pthread_mutex_lock(&m->apply_lock);
     uint64_t version = atomic_fetch_add(&m->next_version, 1);
+    ml_config_report_begin(m); /* subscribers hear of versions in order */
+    pthread_mutex_unlock(&m->apply_lock);
     ml_log(m, MESHLIB_LEVEL_ERROR,
            "config version %llu rejected, version %llu stays: %s",
            (unsigned long long)version,
@@ -450,7 +453,7 @@ int meshlib_config_apply(meshlib_config *c) {
   int rc = ml_mesh_install(m, c->config, version);
   c->config = NULL;
   if (rc == MESHLIB_OK)
-    ml_config_applied_begin(m); /* subscribers hear of versions in order */
+    ml_config_report_begin(m); /* subscribers hear of versions in order */
   pthread_mutex_unlock(&m->apply_lock);
   if (rc == MESHLIB_OK) {
     ml_log(m, MESHLIB_LEVEL_INFO, "config version %llu in force",
