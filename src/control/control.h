@@ -195,5 +195,8 @@ int ml_control_start(struct meshlib *m, const meshlib_options *o, char *err,
 void ml_control_stop(struct meshlib *m);
 /* Nonzero when |o| asks for the lifecycle (a watch mode or a URL). */
 int ml_control_wanted(const meshlib_options *o);
+/* meshlib_new(), before the first load: the subscribers named in |o|
+ * (meshlib_options_on_config), so that they hear of it too. */
+int ml_control_subscribe(struct meshlib *m, const meshlib_options *o);
 
 #endif

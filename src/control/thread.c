@@ -18,7 +18,17 @@ int64_t ml_ctl_now_ms(void) {
 
 int ml_control_wanted(const meshlib_options *o) {
   const ml_control_opts *c = o->control;
-  return c && (c->watch != MESHLIB_WATCH_OFF || c->url_count || c->sub_count);
+  return c && (c->watch != MESHLIB_WATCH_OFF || c->url_count);
+}
+
+int ml_control_subscribe(meshlib *m, const meshlib_options *o) {
+  const ml_control_opts *co = o->control;
+  for (size_t i = 0; co && i < co->sub_count; i++) {
+    int rc = ml_config_events_add(m->mem, &m->events, &co->subs[i]);
+    if (rc != MESHLIB_OK)
+      return rc;
+  }
+  return MESHLIB_OK;
 }
 
 static int copy_opts(const ml_mem *mem, ml_control_opts *dst,
@@ -289,32 +299,6 @@ int ml_control_start(meshlib *m, const meshlib_options *o, char *err,
                      size_t cap) {
   err[0] = '\0';
   const ml_control_opts *co = o->control;
-  /* Subscribers named in the options hear of the first load too. */
-  for (size_t i = 0; i < co->sub_count; i++) {
-    int rc = ml_config_events_add(m->mem, &m->events, &co->subs[i]);
-    if (rc != MESHLIB_OK)
-      return rc;
-  }
-  if (co->watch == MESHLIB_WATCH_OFF && !co->url_count) {
-    /* Subscribers only: the plain load. */
-    meshlib_config *mc;
-    int rc = meshlib_config_new(&mc, m);
-    for (size_t i = 0; rc == MESHLIB_OK && i < o->source_count; i++) {
-      const ml_source *s = &o->sources[i];
-      if (s->path)
-        meshlib_config_add_path(mc, s->path);
-      else
-        meshlib_config_add_string(mc, s->name, s->text, s->len);
-    }
-    if (rc == MESHLIB_OK && o->source_count) {
-      rc = meshlib_config_apply(mc);
-      if (rc != MESHLIB_OK)
-        snprintf(err, cap, "%s", meshlib_config_errmsg(mc));
-    }
-    meshlib_config_free(mc);
-    return rc;
-  }
-
   ml_control *c = ml_calloc(m->mem, 1, sizeof(*c));
   if (!c)
     return MESHLIB_ERR_NOMEM;

@@ -96,9 +96,11 @@ int meshlib_new(meshlib **out, meshlib_options *o) {
   /* Version 0: the empty config, so that a snapshot is always in force. */
   ml_config *empty = ml_config_new(m->mem);
   rc = empty ? ml_mesh_install(m, empty, 0) : MESHLIB_ERR_NOMEM;
+  if (rc == MESHLIB_OK)
+    rc = ml_control_subscribe(m, o); /* they hear of the first load too */
   if (rc == MESHLIB_OK && ml_control_wanted(o)) {
-    /* Watched sources, URLs or subscribers: src/control loads them and
-     * starts the thread that follows them. */
+    /* Watched sources or URLs: src/control loads them and starts the
+     * thread that follows them. */
     char err[1024] = "";
     rc = ml_control_start(m, o, err, sizeof(err));
     if (rc != MESHLIB_OK && err[0])
