@@ -139,6 +139,14 @@ static void u32_text(uint32_t v, char *out) {
   out[n] = '\0';
 }
 
+static int is_grpc(const meshlib_request *r) {
+  for (size_t i = 0; i < r->header_count; i++)
+    if (r->headers[i].name[0] == 'c' &&
+        strcmp(r->headers[i].name, "content-type") == 0)
+      return strncmp(r->headers[i].value, "application/grpc", 16) == 0;
+  return 0;
+}
+
 /* Does the request carry a header that changes the retry policy
  * (x-envoy-retry-on, x-envoy-retry-grpc-on, x-envoy-max-retries)? Names
  * are lower-case; a prefix check spares the policy's three searches. */
@@ -159,15 +167,35 @@ static int rate_budget_on(const meshlib *m) {
          m->settings.rate_budget.min_per_sec > 0;
 }
 
-/* The request's headers less those the attempt sets itself: Envoy
+/* Request headers Envoy's router reads and removes before forwarding. */
+static int consumed(const char *name) {
+  static const char *const names[] = {"x-envoy-retry-on",
+                                      "x-envoy-retry-grpc-on",
+                                      "x-envoy-max-retries",
+                                      "x-envoy-retriable-status-codes",
+                                      "x-envoy-retriable-header-names",
+                                      "x-envoy-upstream-rq-per-try-timeout-ms",
+                                      "x-envoy-hedge-on-per-try-timeout"};
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    if (strcmp(name, names[i]) == 0)
+      return 1;
+  return 0;
+}
+
+static int dropped(const ml_call_plan *p, size_t n, const char *name) {
+  return replaced(p->extra, n, name) || (p->envoy_headers && consumed(name));
+}
+
+/* The request's headers less those the attempt sets itself (Envoy
  * overwrites x-envoy-attempt-count and the trace context rather than
- * sending two. No copy unless the request carries one of them. */
+ * sending two) and the retry headers Envoy consumes. No copy unless the
+ * request carries one of them. */
 static int drop_replaced(meshlib_request *r, size_t n) {
   ml_call_plan *p = &r->plan;
   ml_xfer_req *x = &p->x;
   const ml_header *h = p->base_headers;
   size_t count = p->base_header_count, i = 0;
-  while (i < count && !replaced(p->extra, n, h[i].name))
+  while (i < count && !dropped(p, n, h[i].name))
     i++;
   x->headers = h;
   x->header_count = count;
@@ -182,7 +210,7 @@ static int drop_replaced(meshlib_request *r, size_t n) {
   }
   size_t k = 0;
   for (i = 0; i < count; i++)
-    if (!replaced(p->extra, n, h[i].name))
+    if (!dropped(p, n, h[i].name))
       p->sent[k++] = h[i];
   x->headers = p->sent;
   x->header_count = k;
@@ -343,7 +371,8 @@ int ml_call_begin(meshlib_request *r) {
                   k && k->policy.load_balancer.consistent_hash != NULL,
                   &p->retry);
   /* x-envoy-retry-on and friends, as Envoy's router honours them. */
-  if (has_envoy_header(r))
+  p->envoy_headers = has_envoy_header(r);
+  if (p->envoy_headers)
     ml_retry_policy_apply_headers(&p->retry, r->headers, r->header_count);
   ml_telemetry_call_begin(r->mesh, r);
   if (rt && rt->fault) {
@@ -428,13 +457,14 @@ static int finish_attempt(meshlib_request *r, int may_retry) {
   ai->bytes_sent = r->xfer.bytes_sent;
   ai->bytes_received = r->xfer.bytes_received;
 
-  ml_attempt_result res = {r->xfer.outcome,
-                           r->xfer.status,
-                           0, /* an upstream's answer, or no answer */
-                           r->xfer.headers,
-                           r->xfer.header_count,
-                           r->xfer.trailers,
-                           r->xfer.trailer_count};
+  ml_attempt_result res = {.outcome = r->xfer.outcome,
+                           .status = r->xfer.status,
+                           .local = 0, /* an upstream's answer, or none */
+                           .headers = r->xfer.headers,
+                           .header_count = r->xfer.header_count,
+                           .trailers = r->xfer.trailers,
+                           .trailer_count = r->xfer.trailer_count,
+                           .grpc_request = is_grpc(r)};
   if (p->has_ep) {
     if (r->xfer.outcome != ML_XFER_ABORTED &&
         k->policy.outlier_detection.present)
@@ -495,14 +525,6 @@ static const char *grpc_status_of(const meshlib_request *r) {
         strcmp(r->resp_list[i].name, "grpc-status") == 0)
       return r->resp_list[i].value;
   return NULL;
-}
-
-static int is_grpc(const meshlib_request *r) {
-  for (size_t i = 0; i < r->header_count; i++)
-    if (r->headers[i].name[0] == 'c' &&
-        strcmp(r->headers[i].name, "content-type") == 0)
-      return strncmp(r->headers[i].value, "application/grpc", 16) == 0;
-  return 0;
 }
 
 static void report(meshlib_request *r) {

@@ -94,6 +94,7 @@ typedef struct ml_call_plan {
   ml_retry_policy retry;
   uint32_t retries;    /* made so far */
   int64_t deadline_us; /* the route's (or the caller's) timeout; 0: none */
+  int envoy_headers;   /* the request carries x-envoy-* headers */
   int admitted;        /* this attempt passed the circuit breakers */
   int pending;         /* it waits for an HTTP/1.1 connection slot */
   int64_t pending_until_us;

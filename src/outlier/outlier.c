@@ -186,17 +186,15 @@ static const char *header_value(const ml_header *h, size_t n,
   return NULL;
 }
 
-/* The code Envoy's router gives outlier detection for a response: a
- * gRPC response's grpc-status from its headers (a trailers-only reply),
- * mapped to HTTP, else the status. Envoy decides "gRPC" by the request's
- * content-type; the response's, which a gRPC server echoes, stands in. */
+/* The code Envoy's router gives outlier detection for a response: for a
+ * gRPC request, the grpc-status of the response's headers (a
+ * trailers-only reply) mapped to HTTP, else the status. */
 static int outlier_code(const ml_attempt_result *res) {
-  const char *st = header_value(res->headers, res->header_count, "grpc-status");
-  const char *ct;
+  const char *st;
   int64_t v;
-  if (!st || ml_parse_int64(st, &v) != 0 ||
-      !(ct = header_value(res->headers, res->header_count, "content-type")) ||
-      strncmp(ct, "application/grpc", 16) != 0)
+  if (!res->grpc_request ||
+      !(st = header_value(res->headers, res->header_count, "grpc-status")) ||
+      ml_parse_int64(st, &v) != 0)
     return res->status;
   return grpc_to_http(v);
 }

@@ -89,6 +89,8 @@ typedef struct ml_attempt_result {
   size_t header_count;
   const ml_header *trailers;
   size_t trailer_count;
+  int grpc_request; /* the request is gRPC (content-type application/grpc),
+                       as Envoy's router decides it */
 } ml_attempt_result;
 
 /* The retryOn condition (one ML_RETRY_* bit) under which |res| is

@@ -253,6 +253,31 @@ static void test_rate_budget_refuses_retries(void **state) {
   meshlib_request_free(r);
 }
 
+/* x-envoy-retry-on from the application adds conditions, as Envoy's
+ * router honours it, and does not go upstream. */
+static void test_retry_on_request_header(void **state) {
+  fixture *f = *state;
+  meshlib_mock_set_default(f->ep[0], 503, "down", 4);
+  build_mesh(f, 2, "", "", 0); /* Istio's default: a 503 is not retried */
+  int retried = 0;
+  for (int i = 0; i < 10; i++) {
+    meshlib_request *r;
+    assert_int_equal(
+        meshlib_request_new(&r, f->mesh, "GET", "http://svc.test/"),
+        MESHLIB_OK);
+    assert_int_equal(meshlib_request_add_header(r, "x-envoy-retry-on", "5xx"),
+                     MESHLIB_OK);
+    assert_int_equal(meshlib_request_perform(r), MESHLIB_OK);
+    assert_int_equal(meshlib_response_status(r), 200);
+    retried += meshlib_response_attempts(r) == 2;
+    meshlib_request_free(r);
+  }
+  assert_true(retried > 0);
+  for (int e = 0; e < 2; e++)
+    for (int i = 0; i < meshlib_mock_request_count(f->ep[e]); i++)
+      assert_null(meshlib_mock_request_header(f->ep[e], i, "x-envoy-retry-on"));
+}
+
 /* gateway-error retries 502/503/504, not a 500. */
 static void test_gateway_error_does_not_retry_500(void **state) {
   fixture *f = *state;
@@ -595,6 +620,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_retry_replays_body, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rate_budget_refuses_retries, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_retry_on_request_header, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_gateway_error_does_not_retry_500,
                                       setup, teardown),

@@ -198,9 +198,8 @@ static void test_grpc_status_counts(void **state) {
                              {"grpc-status", "14"}};
   ml_header ok[] = {{"content-type", "application/grpc+proto"},
                     {"grpc-status", "0"}};
-  ml_header not_grpc[] = {{"content-type", "text/plain"},
-                          {"grpc-status", "14"}};
   ml_attempt_result r = answer(200);
+  r.grpc_request = 1;
   r.headers = unavailable;
   r.header_count = 2;
   report_n(f.k, 0, r, 4, 0);
@@ -209,10 +208,11 @@ static void test_grpc_status_counts(void **state) {
   r.headers = ok;
   report_n(f.k, 0, r, 1, 0); /* a 200 from a 503 answer: resets */
   assert_int_equal(atomic_load(&f.k->states[0]->consecutive_5xx), 0);
-  r.headers = not_grpc; /* not a gRPC response: its status counts */
+  r.grpc_request = 0; /* not a gRPC request: the HTTP status counts */
+  r.headers = unavailable;
   report_n(f.k, 0, r, 5, 0);
   assert_false(ejected(f.k, 0));
-  r.headers = unavailable;
+  r.grpc_request = 1;
   report_n(f.k, 0, r, 5, 0);
   assert_true(ejected(f.k, 0));
   ct_teardown(&f);
