@@ -14,6 +14,7 @@
 #include "meshlib/error.h"
 #include "meshlib/mesh.h"
 #include "route/regex.h"
+#include "util/str.h"
 
 ml_config *ml_config_new(const ml_mem *mem) {
   ml_config *c = ml_calloc(mem, 1, sizeof(*c));
@@ -610,75 +611,87 @@ static void load_file(ml_loader *L, const char *path) {
   ml_buf_free(&b);
 }
 
+/* Hidden names are skipped: Kubernetes' "..data" and "..2024_..." entries
+ * of a mounted ConfigMap are hidden. */
 static int wanted_name(const char *name) {
-  size_t n = strlen(name);
   if (name[0] == '.')
-    return 0; /* hidden, and Kubernetes' ..data links of mounted maps */
-  return (n > 5 && strcmp(name + n - 5, ".yaml") == 0) ||
-         (n > 4 && strcmp(name + n - 4, ".yml") == 0) ||
-         (n > 5 && strcmp(name + n - 5, ".json") == 0);
+    return 0;
+  return ml_ends_with(name, ".yaml") || ml_ends_with(name, ".yml") ||
+         ml_ends_with(name, ".json");
 }
 
 static int cmp_names(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void load_dir(ml_loader *L, const char *path) {
-  const ml_mem *mem = L->a->mem;
+int ml_config_dir_each(const ml_mem *mem, const char *path,
+                       int (*cb)(const char *file, void *ud), void *ud) {
   DIR *dir = opendir(path);
-  if (!dir) {
-    io_error(L, path, "cannot open directory", errno);
-    return;
-  }
+  if (!dir)
+    return -1;
   char **names = NULL;
   size_t count = 0, cap = 0;
+  int rc = 0;
   struct dirent *e;
-  errno = 0;
-  while ((e = readdir(dir)) != NULL) {
+  while (rc == 0 && (e = readdir(dir)) != NULL) {
     if (!wanted_name(e->d_name))
       continue;
     if (count == cap) {
       size_t ncap = cap ? cap * 2 : 16;
       char **nn = ml_realloc(mem, names, ncap * sizeof(*nn));
       if (!nn) {
-        ml_ld_fail(L, MESHLIB_ERR_NOMEM);
+        rc = -1;
         break;
       }
       names = nn;
       cap = ncap;
     }
-    names[count] = ml_strdup(mem, e->d_name);
-    if (!names[count]) {
-      ml_ld_fail(L, MESHLIB_ERR_NOMEM);
-      break;
-    }
-    count++;
+    if (!(names[count] = ml_strdup(mem, e->d_name)))
+      rc = -1;
+    else
+      count++;
   }
   closedir(dir);
-  if (!L->nomem && count)
+  if (rc == 0 && count)
     qsort(names, count, sizeof(*names), cmp_names);
   size_t plen = strlen(path);
   int slash = plen > 0 && path[plen - 1] == '/';
-  for (size_t i = 0; i < count && !L->nomem; i++) {
+  for (size_t i = 0; rc == 0 && i < count; i++) {
     ml_buf full;
     ml_buf_init(&full, mem);
     ml_buf_puts(&full, path);
     if (!slash)
       ml_buf_putc(&full, '/');
     ml_buf_puts(&full, names[i]);
-    if (full.oom) {
-      ml_ld_fail(L, MESHLIB_ERR_NOMEM);
-    } else {
-      struct stat st;
-      /* Not recursive: only regular files (symlinks followed). */
-      if (stat(full.data, &st) == 0 && S_ISREG(st.st_mode))
-        load_file(L, full.data);
-    }
+    struct stat st;
+    if (full.oom)
+      rc = -1;
+    else if (stat(full.data, &st) == 0 && S_ISREG(st.st_mode))
+      rc = cb(full.data, ud);
     ml_buf_free(&full);
   }
   for (size_t i = 0; i < count; i++)
     ml_free(mem, names[i]);
   ml_free(mem, names);
+  if (rc < 0)
+    errno = ENOMEM;
+  return rc;
+}
+
+static int load_dir_file(const char *file, void *ud) {
+  ml_loader *L = ud;
+  load_file(L, file);
+  return L->nomem ? 1 : 0;
+}
+
+static void load_dir(ml_loader *L, const char *path) {
+  errno = 0;
+  if (ml_config_dir_each(L->a->mem, path, load_dir_file, L) < 0) {
+    if (errno == ENOMEM)
+      ml_ld_fail(L, MESHLIB_ERR_NOMEM);
+    else
+      io_error(L, path, "cannot open directory", errno);
+  }
 }
 
 int ml_config_load_path(ml_config *c, const char *path, const ml_load_opts *o,

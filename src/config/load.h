@@ -14,6 +14,14 @@ typedef struct ml_load_opts {
 ml_config *ml_config_new(const ml_mem *mem);
 void ml_config_free(ml_config *c);
 
+/* Call |cb| with the full path of each config file of directory |path|,
+ * as the loader reads them: *.yaml, *.yml and *.json, not hidden, regular
+ * files (symlinks followed), not recursive, in name order. Returns 0; the
+ * first nonzero value of |cb| (which stops the walk); or -1 with errno set
+ * when the directory cannot be opened or memory runs out (ENOMEM). */
+int ml_config_dir_each(const ml_mem *mem, const char *path,
+                       int (*cb)(const char *file, void *ud), void *ud);
+
 /* Read a file, or every *.yaml, *.yml and *.json file of a directory in
  * name order, appending the objects to |c|. Problems go to |d|; the input
  * is read to its end so that every problem is reported.

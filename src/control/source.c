@@ -4,7 +4,6 @@
  * loader would read) so that a change is detected by content: an event
  * that changes nothing (a touch, a ConfigMap swap to equal data) applies
  * nothing. */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,75 +84,36 @@ static int read_all(const ml_mem *mem, const char *path, char **out,
   return *out ? 0 : -1;
 }
 
-/* As the loader: *.yaml, *.yml, *.json; not hidden (Kubernetes' "..data"
- * and "..2024_..." entries of a mounted ConfigMap are hidden). */
-static int wanted_name(const char *name) {
-  if (name[0] == '.')
-    return 0;
-  return ml_ends_with(name, ".yaml") || ml_ends_with(name, ".yml") ||
-         ml_ends_with(name, ".json");
+typedef struct dir_read {
+  const ml_mem *mem;
+  ml_ctl_content *out;
+  int rc;
+} dir_read;
+
+static int read_dir_file(const char *file, void *ud) {
+  dir_read *d = ud;
+  char *data;
+  size_t len;
+  /* A file that vanished between the listing and now is gone. */
+  if (read_all(d->mem, file, &data, &len) == 0)
+    d->rc = add_file(d->mem, d->out, file, data, len);
+  else if (errno == ENOMEM)
+    d->rc = MESHLIB_ERR_NOMEM;
+  else if (errno != ENOENT)
+    d->out->io_error = errno;
+  return d->rc != MESHLIB_OK;
 }
 
-static int cmp_names(const void *a, const void *b) {
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
+/* The files the loader would read, in its order (ml_config_dir_each). */
 static int read_dir(const ml_mem *mem, const char *path, ml_ctl_content *out) {
-  DIR *dir = opendir(path);
-  if (!dir) {
+  dir_read d = {mem, out, MESHLIB_OK};
+  errno = 0;
+  if (ml_config_dir_each(mem, path, read_dir_file, &d) < 0) {
+    if (errno == ENOMEM)
+      return MESHLIB_ERR_NOMEM;
     out->io_error = errno ? errno : EIO;
-    return MESHLIB_OK;
   }
-  char **names = NULL;
-  size_t count = 0;
-  int rc = MESHLIB_OK;
-  struct dirent *e;
-  while (rc == MESHLIB_OK && (e = readdir(dir)) != NULL) {
-    if (!wanted_name(e->d_name))
-      continue;
-    char **n = ml_realloc(mem, names, (count + 1) * sizeof(*n));
-    if (!n) {
-      rc = MESHLIB_ERR_NOMEM;
-      break;
-    }
-    names = n;
-    if (!(names[count] = ml_strdup(mem, e->d_name)))
-      rc = MESHLIB_ERR_NOMEM;
-    else
-      count++;
-  }
-  closedir(dir);
-  if (count)
-    qsort(names, count, sizeof(*names), cmp_names);
-  size_t plen = strlen(path);
-  int slash = plen && path[plen - 1] == '/';
-  for (size_t i = 0; rc == MESHLIB_OK && i < count; i++) {
-    ml_buf full;
-    ml_buf_init(&full, mem);
-    ml_buf_puts(&full, path);
-    if (!slash)
-      ml_buf_putc(&full, '/');
-    ml_buf_puts(&full, names[i]);
-    struct stat st;
-    char *data;
-    size_t len;
-    if (full.oom) {
-      rc = MESHLIB_ERR_NOMEM;
-    } else if (stat(full.data, &st) == 0 && S_ISREG(st.st_mode)) {
-      /* A file that vanished between the listing and now is gone. */
-      if (read_all(mem, full.data, &data, &len) == 0)
-        rc = add_file(mem, out, full.data, data, len);
-      else if (errno == ENOMEM)
-        rc = MESHLIB_ERR_NOMEM;
-      else if (errno != ENOENT)
-        out->io_error = errno;
-    }
-    ml_buf_free(&full);
-  }
-  for (size_t i = 0; i < count; i++)
-    ml_free(mem, names[i]);
-  ml_free(mem, names);
-  return rc;
+  return d.rc;
 }
 
 int ml_ctl_read_path(const ml_mem *mem, const char *path, ml_ctl_content *out) {

@@ -139,7 +139,7 @@ static void u32_text(uint32_t v, char *out) {
   out[n] = '\0';
 }
 
-static int is_grpc(const meshlib_request *r) {
+int ml_request_is_grpc(const meshlib_request *r) {
   for (size_t i = 0; i < r->header_count; i++)
     if (r->headers[i].name[0] == 'c' &&
         strcmp(r->headers[i].name, "content-type") == 0)
@@ -464,7 +464,7 @@ static int finish_attempt(meshlib_request *r, int may_retry) {
                            .header_count = r->xfer.header_count,
                            .trailers = r->xfer.trailers,
                            .trailer_count = r->xfer.trailer_count,
-                           .grpc_request = is_grpc(r)};
+                           .grpc_request = p->grpc};
   if (p->has_ep) {
     if (r->xfer.outcome != ML_XFER_ABORTED &&
         k->policy.outlier_detection.present)
@@ -537,7 +537,7 @@ static void report(meshlib_request *r) {
   ci.method = r->method;
   ci.authority = p->x.authority ? p->x.authority : r->authority;
   ci.path = r->target;
-  ci.protocol = is_grpc(r) ? "grpc" : "http";
+  ci.protocol = p->grpc ? "grpc" : "http";
   ci.http_version = r->xfer.http_version;
   ci.dest_service = dest ? dest->host : d->host;
   ci.dest_subset = dest ? dest->subset : NULL;

@@ -362,6 +362,7 @@ int ml_call_prepare(meshlib_request *r) {
   p->route = NULL;
   p->dest = NULL;
   p->cluster = NULL;
+  p->grpc = ml_request_is_grpc(r);
   const meshlib_decision *d;
   int rc = meshlib_request_route(r, &d);
   if (rc != MESHLIB_OK)

@@ -95,6 +95,7 @@ typedef struct ml_call_plan {
   uint32_t retries;    /* made so far */
   int64_t deadline_us; /* the route's (or the caller's) timeout; 0: none */
   int envoy_headers;   /* the request carries x-envoy-* headers */
+  int grpc;            /* content-type application/grpc */
   int admitted;        /* this attempt passed the circuit breakers */
   int pending;         /* it waits for an HTTP/1.1 connection slot */
   int64_t pending_until_us;
@@ -184,6 +185,8 @@ int ml_call_response_headers(meshlib_request *r);
 void ml_call_local_reply(meshlib_request *r, int32_t status, uint32_t flags,
                          const char *details, const char *body, size_t len);
 int64_t ml_now_us(void);
+/* The request's content-type is application/grpc (Envoy's test). */
+int ml_request_is_grpc(const meshlib_request *r);
 void ml_sleep_ms(int64_t ms);
 int ml_request_perform(meshlib_request *r);
 /* Drop what meshlib_curl_prepare() left on |r| (meshlib_request_free()). */
