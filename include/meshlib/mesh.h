@@ -309,7 +309,8 @@ MESHLIB_EXTERN const meshlib_diag *meshlib_config_diag(const meshlib_config *c,
 MESHLIB_EXTERN int meshlib_diag_level(const meshlib_diag *d);
 /**
  * Stable code of |d|: Istio's analyzer codes where Istio has one
- * ("IST0101"), "ML0xxx" for meshlib's own. Since: 0.1.0
+ * ("IST0101"), "ML" and four digits ("ML0101") for meshlib's own.
+ * Since: 0.1.0
  */
 MESHLIB_EXTERN const char *meshlib_diag_code(const meshlib_diag *d);
 /** Source file (or string name) of |d|; "" when not tied to one. */
