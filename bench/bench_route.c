@@ -17,7 +17,7 @@
 #include "config/load.h"
 #include "config/model.h"
 #include "meshlib/error.h"
-#include "route/regex.h"
+#include "util/regex.h"
 #include "route/route.h"
 #include "util/mem.h"
 

@@ -13,7 +13,7 @@
 #include <yaml.h>
 #include "meshlib/error.h"
 #include "meshlib/mesh.h"
-#include "route/regex.h"
+#include "util/regex.h"
 #include "util/str.h"
 
 ml_config *ml_config_new(const ml_mem *mem) {

@@ -10,7 +10,7 @@
 #include "config/hostname.h"
 #include "meshlib/error.h"
 #include "meshlib/mesh.h"
-#include "route/regex.h"
+#include "util/regex.h"
 #include "util/str.h"
 
 /* ---- diagnostics ------------------------------------------------------ */

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "meshlib/error.h"
-#include "route/regex.h"
+#include "util/regex.h"
 #include "util/str.h"
 
 /* A zeroed object of |size| bytes for the optional map |n| (redirect,

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "util/mem.h"
+#include "util/regex.h"
 
 typedef struct ml_origin {
   const char *file; /* file path or string name */
@@ -49,8 +50,6 @@ typedef enum ml_match_kind {
   ML_MATCH_REGEX,
   ML_MATCH_PRESENT
 } ml_match_kind;
-
-typedef struct ml_regex ml_regex; /* src/route/regex.h */
 
 typedef struct ml_string_match {
   ml_match_kind kind;

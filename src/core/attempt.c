@@ -140,11 +140,8 @@ static void u32_text(uint32_t v, char *out) {
 }
 
 int ml_request_is_grpc(const meshlib_request *r) {
-  for (size_t i = 0; i < r->header_count; i++)
-    if (r->headers[i].name[0] == 'c' &&
-        strcmp(r->headers[i].name, "content-type") == 0)
-      return strncmp(r->headers[i].value, "application/grpc", 16) == 0;
-  return 0;
+  const char *v = ml_header_find(r->headers, r->header_count, "content-type");
+  return v && strncmp(v, "application/grpc", 16) == 0;
 }
 
 /* Does the request carry a header that changes the retry policy
@@ -515,16 +512,10 @@ int ml_call_attempt_end(meshlib_request *r) {
 }
 
 static const char *grpc_status_of(const meshlib_request *r) {
-  /* The first byte before strcmp: this runs for every call. */
-  for (size_t i = 0; i < r->xfer.trailer_count; i++)
-    if (r->xfer.trailers[i].name[0] == 'g' &&
-        strcmp(r->xfer.trailers[i].name, "grpc-status") == 0)
-      return r->xfer.trailers[i].value;
-  for (size_t i = 0; i < r->resp_header_count; i++)
-    if (r->resp_list[i].name[0] == 'g' &&
-        strcmp(r->resp_list[i].name, "grpc-status") == 0)
-      return r->resp_list[i].value;
-  return NULL;
+  const char *v =
+      ml_header_find(r->xfer.trailers, r->xfer.trailer_count, "grpc-status");
+  return v ? v
+           : ml_header_find(r->resp_list, r->resp_header_count, "grpc-status");
 }
 
 static void report(meshlib_request *r) {
@@ -604,12 +595,6 @@ int ml_call_complete(meshlib_request *r) {
   if (r->has_decision)
     report(r);
   return rc;
-}
-
-void ml_sleep_ms(int64_t ms) {
-  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-    ;
 }
 
 /* The synchronous driver: every wait on the calling thread. */

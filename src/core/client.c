@@ -10,6 +10,7 @@
  * which the application's loop watches like any socket. See client.h for
  * which thread touches what. */
 #include "core/client.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <string.h>
@@ -19,12 +20,6 @@
 
 #define GOOD_CLIENT(c) ((c) && (c)->magic == ML_MAGIC_CLIENT)
 #define GOOD_REQUEST(r) ((r) && (r)->magic == ML_MAGIC_REQUEST)
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- queues and the list of calls (under the lock) ------------------ */
 
@@ -182,7 +177,7 @@ static void step_call(meshlib_client *c, ml_call *k, int rc) {
   }
   if (r->plan.step == ML_STEP_WAIT) {
     pthread_mutex_lock(&c->lock);
-    k->due_ms = mono_ms() + r->plan.wait_ms;
+    k->due_ms = ml_now_ms() + r->plan.wait_ms;
     k->state = ML_CALL_WAITING;
     q_push(&c->waiting, k);
     pthread_mutex_unlock(&c->lock);
@@ -202,7 +197,7 @@ static void step_call(meshlib_client *c, ml_call *k, int rc) {
 /* Resume the calls whose wait is over; the earliest wait left, as a
  * deadline (-1: none). */
 static int64_t resume_due(meshlib_client *c) {
-  int64_t now = mono_ms(), next = -1;
+  int64_t now = ml_now_ms(), next = -1;
   ml_call_queue due = {NULL, NULL};
   pthread_mutex_lock(&c->lock);
   for (ml_call *k = c->waiting.head, *n; k; k = n) {
@@ -388,13 +383,13 @@ static void sync_timer(meshlib_client *c) {
     ms = -1;
   int64_t wake = next_wait(c);
   if (!due && wake >= 0) {
-    int64_t in = wake - mono_ms();
+    int64_t in = wake - ml_now_ms();
     if (in < 0)
       in = 0;
     if (ms < 0 || in < ms)
       ms = (long)in;
   }
-  int64_t want = ms < 0 ? -1 : mono_ms() + ms;
+  int64_t want = ms < 0 ? -1 : ml_now_ms() + ms;
   int64_t have = c->app_deadline_ms;
   if (want == have ||
       (want >= 0 && have >= 0 && want - have <= 1 && have - want <= 1))
@@ -553,7 +548,7 @@ static void *thread_main(void *arg) {
     int timeout = busy ? 0 : 1000;
     int64_t wake = next_wait(c);
     if (!busy && wake >= 0) {
-      int64_t left = wake - mono_ms();
+      int64_t left = wake - ml_now_ms();
       timeout = left <= 0 ? 0 : left < 1000 ? (int)left : 1000;
     }
     struct curl_waitfd w = {c->efd, CURL_WAIT_POLLIN, 0};
@@ -717,7 +712,7 @@ int meshlib_client_perform(meshlib_client *c, meshlib_request *r,
     k->state = ML_CALL_DONE;
     q_push(&c->done, k);
   } else if (step == ML_STEP_WAIT) {
-    k->due_ms = mono_ms() + r->plan.wait_ms;
+    k->due_ms = ml_now_ms() + r->plan.wait_ms;
     k->state = ML_CALL_WAITING;
     q_push(&c->waiting, k);
   } else if (h2c) {

@@ -22,6 +22,15 @@ void ml_log(const meshlib *m, int level, const char *fmt, ...) {
   m->settings.log_cb(level, line, m->settings.log_user_data);
 }
 
+/* The resolver's view of the mesh (cluster/dns.h). */
+static void dns_changed(void *ctx) {
+  ml_mesh_rebuild_endpoints(ctx);
+}
+
+static void dns_log(void *ctx, int level, const char *text) {
+  ml_log(ctx, level, "%s", text);
+}
+
 static ml_route_settings route_settings(const meshlib *m) {
   ml_route_settings s = {m->settings.namespace_, m->settings.domain_suffix};
   return s;
@@ -81,7 +90,8 @@ int meshlib_new(meshlib **out, meshlib_options *o) {
                 ? o->settings.seed
                 : (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)m << 16);
   pthread_mutex_init(&m->apply_lock, NULL);
-  ml_dns_init(&m->dns, m, o->settings.dns_refresh_ms);
+  ml_dns_host dns_host = {m, &m->apply_lock, dns_changed, dns_log};
+  ml_dns_init(&m->dns, &dns_host, o->settings.dns_refresh_ms);
   ml_config_events_init(&m->events);
   rc = ml_live_init(&m->live, m->mem);
   if (rc != MESHLIB_OK) {

@@ -5,12 +5,11 @@
  * getters. Attempts, retries, timeouts and faults: core/attempt.c. */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include "cluster/cluster.h"
 #include "core/request.h"
 #include "lb/lb.h"
 #include "lb/select.h"
-#include "route/regex.h"
+#include "util/regex.h"
 #include "util/str.h"
 
 #define GOOD_REQUEST(r) ((r) && (r)->magic == ML_MAGIC_REQUEST)
@@ -18,12 +17,6 @@
 /* Envoy's local reply texts, so that logs read the same. */
 #define DETAILS_NR "route_not_found"
 #define DETAILS_NC "cluster_not_found"
-
-int64_t ml_now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void response_reset(meshlib_request *r) {
   const ml_mem *mem = r->mesh->mem;
@@ -348,9 +341,7 @@ int ml_call_plan_attempt(meshlib_request *r) {
 }
 
 int ml_call_prepare(meshlib_request *r) {
-  struct timespec wall;
-  clock_gettime(CLOCK_REALTIME, &wall);
-  r->start_wall_us = (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000;
+  r->start_wall_us = ml_wall_us();
   r->start_us = ml_now_us();
   response_reset(r);
   r->performed = 1;
@@ -493,10 +484,7 @@ const char *meshlib_response_header(const meshlib_request *r,
                                     const char *name) {
   if (!GOOD_REQUEST(r) || !name)
     return NULL;
-  for (size_t i = 0; i < r->resp_header_count; i++)
-    if (ml_strcaseeq(r->resp_list[i].name, name))
-      return r->resp_list[i].value;
-  return NULL;
+  return ml_header_find(r->resp_list, r->resp_header_count, name);
 }
 
 const char *meshlib_response_body(const meshlib_request *r, size_t *len) {

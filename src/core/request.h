@@ -7,6 +7,7 @@
 #include "route/route.h"
 #include "telemetry/telemetry.h"
 #include "transport/transport.h"
+#include "util/clock.h"
 #include "util/rand.h"
 
 /* One destination of a decision, resolved against the snapshot. */
@@ -184,10 +185,8 @@ int ml_call_plan_attempt(meshlib_request *r);
 int ml_call_response_headers(meshlib_request *r);
 void ml_call_local_reply(meshlib_request *r, int32_t status, uint32_t flags,
                          const char *details, const char *body, size_t len);
-int64_t ml_now_us(void);
 /* The request's content-type is application/grpc (Envoy's test). */
 int ml_request_is_grpc(const meshlib_request *r);
-void ml_sleep_ms(int64_t ms);
 int ml_request_perform(meshlib_request *r);
 /* Drop what meshlib_curl_prepare() left on |r| (meshlib_request_free()). */
 void ml_curl_release(meshlib_request *r);

@@ -11,8 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "config/model.h"
-#include "route/route.h" /* ml_header */
-#include "transport/transport.h"
+#include "util/http.h"
 
 /* ---- retries --------------------------------------------------------- */
 

@@ -181,27 +181,17 @@ void ml_retry_policy_compile(const ml_http_retry *cfg, int use_default,
   ml_retry_policy_compile_for(cfg, use_default, 0, out);
 }
 
-/* Any case; the first byte (folded: header names are letters, digits and
- * '-') rules out most names before the comparison. */
-static const char *find_header(const ml_header *h, size_t n, const char *name) {
-  for (size_t i = 0; h && i < n; i++)
-    if (h[i].name && (h[i].name[0] | 0x20) == (name[0] | 0x20) &&
-        ml_strcaseeq(h[i].name, name))
-      return h[i].value ? h[i].value : "";
-  return NULL;
-}
-
 void ml_retry_policy_apply_headers(ml_retry_policy *p, const ml_header *h,
                                    size_t n) {
   /* Condition names only: codes come in x-envoy-retriable-status-codes,
    * which ml_retry_reason() reads. */
-  const char *v = find_header(h, n, "x-envoy-retry-on");
+  const char *v = ml_header_find(h, n, "x-envoy-retry-on");
   if (v)
     each_item(v, strlen(v), parse_http_name, p);
-  v = find_header(h, n, "x-envoy-retry-grpc-on");
+  v = ml_header_find(h, n, "x-envoy-retry-grpc-on");
   if (v)
     each_item(v, strlen(v), parse_grpc_name, p);
-  v = find_header(h, n, "x-envoy-max-retries");
+  v = ml_header_find(h, n, "x-envoy-max-retries");
   int64_t max;
   if (p->on && v && ml_parse_int64(v, &max) == 0 && max >= 0)
     p->num_retries = max > UINT32_MAX ? UINT32_MAX : (uint32_t)max;
@@ -225,7 +215,7 @@ static int retriable_code(const ml_retry_policy *p, int status,
   for (size_t i = 0; i < p->status_code_count; i++)
     if (p->status_codes[i] == status)
       return 1;
-  const char *v = find_header(rq, rq_n, "x-envoy-retriable-status-codes");
+  const char *v = ml_header_find(rq, rq_n, "x-envoy-retriable-status-codes");
   code_search c = {status, 0};
   if (v)
     each_item(v, strlen(v), match_code, &c);
@@ -244,7 +234,7 @@ static void match_header(const char *s, size_t n, void *ud) {
     return;
   memcpy(name, s, n);
   name[n] = '\0';
-  if (find_header(h->res->headers, h->res->header_count, name))
+  if (ml_header_find(h->res->headers, h->res->header_count, name))
     h->found = 1;
 }
 
@@ -252,7 +242,7 @@ static void match_header(const char *s, size_t n, void *ud) {
  * the named headers (Istio has no route-level retriable headers). */
 static int retriable_header(const ml_attempt_result *res, const ml_header *rq,
                             size_t rq_n) {
-  const char *v = find_header(rq, rq_n, "x-envoy-retriable-header-names");
+  const char *v = ml_header_find(rq, rq_n, "x-envoy-retriable-header-names");
   header_search h = {res, 0};
   if (v)
     each_item(v, strlen(v), match_header, &h);
@@ -263,7 +253,8 @@ static int retriable_header(const ml_attempt_result *res, const ml_header *rq,
  * Envoy does (a trailers-only response carries it there); trailers are
  * not consulted. */
 static uint32_t grpc_reason(uint32_t on, const ml_attempt_result *res) {
-  const char *v = find_header(res->headers, res->header_count, "grpc-status");
+  const char *v =
+      ml_header_find(res->headers, res->header_count, "grpc-status");
   int64_t st;
   if (!v || ml_parse_int64(v, &st) != 0)
     return 0;
@@ -286,7 +277,7 @@ static uint32_t from_response(const ml_retry_policy *p,
   if (res->local)
     return 0;
   /* An upstream Envoy's rate limit: only envoy-ratelimited retries it. */
-  if (find_header(res->headers, res->header_count, "x-envoy-ratelimited"))
+  if (ml_header_find(res->headers, res->header_count, "x-envoy-ratelimited"))
     return on & ML_RETRY_ENVOY_RATELIMITED;
   int st = res->status;
   if ((on & ML_RETRY_5XX) && st >= 500 && st <= 599)

@@ -17,7 +17,7 @@
 #include <string.h>
 #include "meshlib/error.h"
 #include "meshlib/request.h"
-#include "route/regex.h"
+#include "util/regex.h"
 #include "util/str.h"
 
 #define RT_FNV_BASIS 1469598103934665603ULL

@@ -9,13 +9,9 @@
 #include <stdint.h>
 #include "config/diag.h"
 #include "config/model.h"
+#include "util/http.h"
 
 typedef struct ml_route_table ml_route_table;
-
-typedef struct ml_header {
-  const char *name; /* lower-case */
-  const char *value;
-} ml_header;
 
 /* A request as the router sees it. Strings need not outlive the call. */
 typedef struct ml_route_input {

@@ -29,6 +29,7 @@
 #include "meshlib/error.h"
 #include "transport/xfer_easy.h" /* ml_xfer_apply_keepalive() */
 #include "util/str.h"
+#include "util/clock.h"
 
 #define ML_H2C_MAX_CONNS 32   /* open sessions per thread */
 #define ML_H2C_READ_BUF 16384 /* one socket read */
@@ -100,12 +101,6 @@ static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t cache_key;
 static int key_ok;
 static _Thread_local ml_h2c_cache *tls_cache;
-
-static int64_t now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* ---- the connection: output buffer, flush, read ---------------------- */
 
@@ -616,7 +611,7 @@ static int connect_one(const struct addrinfo *ai, int64_t until_us, int *err) {
     return -1;
   }
   for (;;) {
-    int64_t left = until_us - now_us();
+    int64_t left = until_us - ml_now_us();
     if (left <= 0) {
       *err = ETIMEDOUT;
       close(fd);
@@ -727,7 +722,7 @@ static ml_h2c_conn *conn_open(const ml_xfer_req *req, int64_t start_us,
   }
   int64_t cto = req->connect_timeout_ms > 0 ? req->connect_timeout_ms
                                             : ML_H2C_CONNECT_TIMEOUT_MS;
-  int64_t until = now_us() + cto * 1000;
+  int64_t until = ml_now_us() + cto * 1000;
   int overall = 0; /* the exchange's deadline comes first */
   if (deadline_us != 0 && deadline_us < until) {
     until = deadline_us;
@@ -744,7 +739,7 @@ static ml_h2c_conn *conn_open(const ml_xfer_req *req, int64_t start_us,
   }
   freeaddrinfo(ais);
   if (fd < 0) {
-    long long ms = (long long)((now_us() - start_us) / 1000);
+    long long ms = (long long)((ml_now_us() - start_us) / 1000);
     if (err == ETIMEDOUT && overall) {
       set_error(res, ML_XFER_TIMEOUT, CURLE_OPERATION_TIMEDOUT,
                 "Connection timed out after %lld milliseconds", ms);
@@ -769,7 +764,7 @@ static ml_h2c_conn *conn_open(const ml_xfer_req *req, int64_t start_us,
     set_error(res, ML_XFER_LOCAL_ERROR, CURLE_OUT_OF_MEMORY, "Out of memory");
     return NULL;
   }
-  c->created_us = c->last_used_us = now_us();
+  c->created_us = c->last_used_us = ml_now_us();
   conn_rules(c, req->pool);
   return c;
 }
@@ -879,7 +874,7 @@ static run_status run(ml_h2c_conn *c, ml_h2c_xfer *x, int64_t deadline_us) {
       return RUN_LOST;
     int timeout = -1;
     if (deadline_us != 0) {
-      int64_t left = deadline_us - now_us();
+      int64_t left = deadline_us - ml_now_us();
       if (left <= 0)
         return RUN_TIMEOUT;
       int64_t ms = (left + 999) / 1000;
@@ -907,7 +902,7 @@ static const char *h2_code_name(uint32_t code) {
 static void classify(ml_h2c_conn *c, ml_h2c_xfer *x, run_status st,
                      int64_t start_us) {
   ml_xfer_result *r = x->res;
-  long long ms = (long long)((now_us() - start_us) / 1000);
+  long long ms = (long long)((ml_now_us() - start_us) / 1000);
   unsigned long long got = (unsigned long long)r->bytes_received;
   if (x->nomem || c->fatal == NGHTTP2_ERR_NOMEM) {
     set_error(r, ML_XFER_LOCAL_ERROR, CURLE_OUT_OF_MEMORY, "Out of memory");
@@ -990,7 +985,7 @@ int ml_h2c_perform(const ml_mem *mem, const ml_xfer_req *req,
               "Invalid request");
     return MESHLIB_ERR_INVALID_ARG;
   }
-  int64_t start = now_us();
+  int64_t start = ml_now_us();
   int64_t deadline = req->timeout_ms > 0 ? start + req->timeout_ms * 1000 : 0;
   ml_h2c_xfer x;
   memset(&x, 0, sizeof(x));
@@ -1072,7 +1067,7 @@ int ml_h2c_perform(const ml_mem *mem, const ml_xfer_req *req,
     }
     c->cur = NULL;
     c->exchanges++;
-    c->last_used_us = now_us();
+    c->last_used_us = ml_now_us();
     if (c->eof || c->fatal != 0 || c->goaway || c->local_goaway ||
         (!nghttp2_session_want_read(c->s) && !want_write(c))) {
       cache_unlink(k, c);
@@ -1100,6 +1095,6 @@ out:
     }
   }
   ml_buf_free(&x.body);
-  res->duration_us = now_us() - start;
+  res->duration_us = ml_now_us() - start;
   return rc;
 }

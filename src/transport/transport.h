@@ -9,7 +9,7 @@
  * asynchronous client keeps one CURLM. */
 #include <stddef.h>
 #include <stdint.h>
-#include "route/route.h" /* ml_header */
+#include "util/http.h"
 #include "util/mem.h"
 
 typedef enum ml_http_version {
@@ -84,19 +84,6 @@ typedef struct ml_xfer_req {
   ml_xfer_body_cb on_body;    /* NULL: buffer the body in the result */
   void *body_user_data;
 } ml_xfer_req;
-
-/* What happened, in the terms response flags and retry conditions need. */
-typedef enum ml_xfer_outcome {
-  ML_XFER_OK = 0,          /* a response arrived (any status) */
-  ML_XFER_CONNECT_FAILURE, /* connect refused/unreachable/timed out: UF */
-  ML_XFER_TIMEOUT,         /* timeout_ms passed before the end: UT */
-  ML_XFER_RESET,           /* closed or reset before a full response: UC/UR */
-  ML_XFER_REFUSED_STREAM,  /* HTTP/2 REFUSED_STREAM: retriable */
-  ML_XFER_PROTOCOL_ERROR,  /* malformed response: UPE */
-  ML_XFER_TLS_ERROR,       /* handshake or verification failed: UF */
-  ML_XFER_ABORTED,         /* the body callback asked to stop: DC */
-  ML_XFER_LOCAL_ERROR      /* out of memory or curl misuse */
-} ml_xfer_outcome;
 
 typedef struct ml_xfer_result {
   ml_xfer_outcome outcome;

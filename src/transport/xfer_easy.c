@@ -15,6 +15,7 @@
 
 #include "meshlib/error.h"
 #include "util/str.h"
+#include "util/clock.h"
 
 #define ML_XFER_DEFAULT_CONNECT_TIMEOUT_MS 10000
 /* Connections one thread's handle keeps open (libcurl's default is 5,
@@ -311,12 +312,6 @@ typedef struct ml_conn_slot {
 #define ML_CONN_CHUNKS 1024 /* descriptors below 2^20 are tracked */
 static _Atomic(ml_conn_slot *) g_conn_chunks[ML_CONN_CHUNKS];
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The slot of |fd|, made when |make| (NULL when it cannot be). */
 static ml_conn_slot *conn_slot(curl_socket_t fd, int make) {
   if (fd < 0 || (fd >> ML_CONN_CHUNK_BITS) >= ML_CONN_CHUNKS)
@@ -375,7 +370,7 @@ static int on_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose) {
   ml_conn_slot *slot = conn_slot(fd, pool != NULL);
   if (slot) {
     atomic_store_explicit(&slot->requests, 0, memory_order_relaxed);
-    atomic_store_explicit(&slot->created_ms, pool ? mono_ms() : 0,
+    atomic_store_explicit(&slot->created_ms, pool ? ml_now_ms() : 0,
                           memory_order_relaxed);
   }
   ml_xfer_apply_keepalive((int)fd, pool);
@@ -399,7 +394,7 @@ static void pool_after(ml_xfer_run *run, CURL *e, const ml_xfer_pool *pool,
   ml_conn_slot *slot = conn_slot(fd, 1);
   if (!slot)
     return;
-  int64_t now = mono_ms();
+  int64_t now = ml_now_ms();
   uint32_t n = atomic_load_explicit(&slot->requests, memory_order_relaxed);
   int64_t created =
       atomic_load_explicit(&slot->created_ms, memory_order_relaxed);

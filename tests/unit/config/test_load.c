@@ -14,7 +14,7 @@
 #include "config/load.h"
 #include "meshlib/error.h"
 #include "meshlib/mesh.h"
-#include "route/regex.h"
+#include "util/regex.h"
 
 #define DATA MESHLIB_TEST_DATA
 

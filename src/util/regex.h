@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef ML_ROUTE_REGEX_H
-#define ML_ROUTE_REGEX_H
+#ifndef ML_UTIL_REGEX_H
+#define ML_UTIL_REGEX_H
 
 /* Regular expressions with RE2-style semantics on PCRE2: a match regex
  * must match the whole subject (Envoy's safe_regex full match). */
 #include <stddef.h>
-#include "config/model.h"
 #include "util/mem.h"
+
+typedef struct ml_regex ml_regex;
 
 enum { ML_REGEX_FULL = 1, ML_REGEX_SEARCH = 0 };
 

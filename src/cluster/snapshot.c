@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "config/snapshot.h"
+#include "cluster/snapshot.h"
 
 #include "config/load.h"
 #include "meshlib/error.h"

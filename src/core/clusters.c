@@ -7,6 +7,7 @@
 #include "meshlib/clusters.h"
 #include "core/internal.h"
 #include "outlier/outlier.h"
+#include "util/clock.h"
 
 typedef struct cl_item {
   uint64_t stats[MESHLIB_CLUSTER_STAT_COUNT];
@@ -45,12 +46,6 @@ static const char *const stat_names[MESHLIB_CLUSTER_STAT_COUNT] = {
 
 const char *meshlib_cluster_stat_name(meshlib_cluster_stat stat) {
   return (unsigned)stat < MESHLIB_CLUSTER_STAT_COUNT ? stat_names[stat] : NULL;
-}
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
@@ -139,7 +134,7 @@ int meshlib_clusters_snapshot(meshlib *m, meshlib_clusters **out) {
     if (!c->items)
       goto oom;
   }
-  int64_t now = mono_ms();
+  int64_t now = ml_now_ms();
   for (size_t i = 0; i < n; i++) {
     const ml_cluster *k = ml_clusters_at(c->cl, i);
     cl_item *it = &c->items[i];

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef ML_CONFIG_SNAPSHOT_H
-#define ML_CONFIG_SNAPSHOT_H
+#ifndef ML_CLUSTER_SNAPSHOT_H
+#define ML_CLUSTER_SNAPSHOT_H
 
 /* An immutable, reference-counted config snapshot: the loaded model and
  * everything compiled from it. Replaced whole; a call keeps the one it

@@ -3,7 +3,7 @@
  * with a JIT; RE2 itself is C++ and has no C API. Full-match regexes are
  * compiled anchored at both ends, as Envoy's safe_regex matches. */
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include "route/regex.h"
+#include "util/regex.h"
 
 #include <pcre2.h>
 #include <pthread.h>

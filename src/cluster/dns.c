@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-#include "core/dns.h"
+#include "cluster/dns.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
-#include "core/internal.h"
+#include "meshlib/meshlib.h"
+#include "util/clock.h"
+#include "util/mem.h"
 
 static int system_resolve(const char *name, char ***out, size_t *n) {
   struct addrinfo hints, *res = NULL;
@@ -60,7 +62,6 @@ static int same_addrs(const ml_dns_answer *a, char **addrs, size_t n) {
 /* Store a new answer (taking |addrs|) and rebuild the endpoints; the mesh's
  * apply_lock is held. */
 static void store_answer(ml_dns *d, const char *name, char **addrs, size_t n) {
-  meshlib *m = d->mesh;
   ml_dns_answer *a = NULL;
   for (size_t i = 0; i < d->answer_count; i++)
     if (strcmp(d->answers[i].name, name) == 0)
@@ -89,8 +90,10 @@ static void store_answer(ml_dns *d, const char *name, char **addrs, size_t n) {
   strv_free(a->addrs, a->count);
   a->addrs = addrs;
   a->count = n;
-  ml_log(m, MESHLIB_LEVEL_DEBUG, "dns: %s has %zu address(es)", name, n);
-  ml_mesh_rebuild_endpoints(m);
+  char line[300];
+  snprintf(line, sizeof(line), "dns: %.255s has %zu address(es)", name, n);
+  d->host.log(d->host.ctx, MESHLIB_LEVEL_DEBUG, line);
+  d->host.changed(d->host.ctx);
 }
 
 static void *resolver_main(void *p) {
@@ -109,26 +112,22 @@ static void *resolver_main(void *p) {
       size_t count;
       if (!names[i] || d->resolve(names[i], &addrs, &count) != 0) {
         /* Envoy keeps the last good answer when a lookup fails. */
-        ml_log(d->mesh, MESHLIB_LEVEL_WARNING,
-               "dns: %s did not resolve; keeping the last answer",
-               names[i] ? names[i] : "?");
+        char line[320];
+        snprintf(line, sizeof(line),
+                 "dns: %.255s did not resolve; keeping the last answer",
+                 names[i] ? names[i] : "?");
+        d->host.log(d->host.ctx, MESHLIB_LEVEL_WARNING, line);
         continue;
       }
-      pthread_mutex_lock(&d->mesh->apply_lock);
+      pthread_mutex_lock(d->host.apply_lock);
       store_answer(d, names[i], addrs, count);
-      pthread_mutex_unlock(&d->mesh->apply_lock);
+      pthread_mutex_unlock(d->host.apply_lock);
     }
     strv_free(names, names ? n : 0);
 
     pthread_mutex_lock(&d->lock);
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += d->refresh_ms / 1000;
-    until.tv_nsec += (long)(d->refresh_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-      until.tv_sec++;
-      until.tv_nsec -= 1000000000L;
-    }
+    ml_deadline_in(&until, d->refresh_ms);
     while (!d->stop && !d->wake &&
            pthread_cond_timedwait(&d->wake_cond, &d->lock, &until) != ETIMEDOUT)
       ;
@@ -137,13 +136,13 @@ static void *resolver_main(void *p) {
   return NULL;
 }
 
-int ml_dns_init(ml_dns *d, struct meshlib *m, int64_t refresh_ms) {
+int ml_dns_init(ml_dns *d, const ml_dns_host *host, int64_t refresh_ms) {
   memset(d, 0, sizeof(*d));
-  d->mesh = m;
+  d->host = *host;
   d->refresh_ms = refresh_ms;
   d->resolve = system_resolve;
   pthread_mutex_init(&d->lock, NULL);
-  pthread_cond_init(&d->wake_cond, NULL);
+  ml_cond_init_monotonic(&d->wake_cond);
   return MESHLIB_OK;
 }
 
