@@ -901,13 +901,6 @@ static inline int rt_memeq(const char *a, const char *b, size_t n) {
 
 /* Header names mostly differ early ("x-tenant", "x-user"): inline, like
  * rt_memeq. */
-static inline int rt_streq(const char *a, const char *b) {
-  size_t i = 0;
-  while (b[i] && a[i] == b[i])
-    i++;
-  return a[i] == b[i];
-}
-
 static void set_val(rt_val *v, const char *s, int present) {
   size_t n = strlen(s);
   v->s = s;
@@ -936,13 +929,7 @@ static void load_val(rt_req *r, const rt_cond *c) {
     s = in->authority;
     break;
   default:
-    for (size_t i = 0; i < in->header_count; i++) {
-      const char *h = in->headers[i].name;
-      if (h && rt_streq(h, c->name)) {
-        s = in->headers[i].value ? in->headers[i].value : "";
-        break;
-      }
-    }
+    s = ml_header_find(in->headers, in->header_count, c->name);
     /* A missing header compares as "" (Envoy's
      * treat_missing_header_as_empty, as istiod sets it). */
     set_val(v, s ? s : "", s != NULL);
