@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "core/request.h"
+#include "call/request.h"
 
 #include <curl/curl.h>
 #include <string.h>

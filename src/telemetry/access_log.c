@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "core/request.h"
+#include "call/request.h"
 #include "telemetry/trace.h"
 
 #define GOOD_OPTIONS(o) ((o) && (o)->magic == ML_MAGIC_OPTIONS)

@@ -11,7 +11,7 @@
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
-#include "core/request.h"
+#include "call/request.h"
 #include "policy/policy.h"
 #include "telemetry/access_log.h"
 #include "util/str.h"

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/request.h"
+#include "call/request.h"
 #include "meshlib/meshlib.h"
 #include "telemetry/access_log.h"
 #include "telemetry/trace.h"

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/request.h"
+#include "call/request.h"
 #include "meshlib/meshlib.h"
 #include "telemetry/trace.h"
 

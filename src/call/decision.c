@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cluster/cluster.h"
-#include "core/request.h"
+#include "call/request.h"
 #include "util/str.h"
 
 /* Envoy prints flags in this order. */

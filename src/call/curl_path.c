@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "meshlib/curl.h"
-#include "core/request.h"
+#include "call/request.h"
 #include "transport/xfer_easy.h"
 #include "util/str.h"
 

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cluster/cluster.h"
-#include "core/request.h"
+#include "call/request.h"
 #include "lb/lb.h"
 #include "lb/select.h"
 #include "util/regex.h"

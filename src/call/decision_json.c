@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cluster/cluster.h"
-#include "core/request.h"
+#include "call/request.h"
 #include "lb/lb.h"
 #include "outlier/outlier.h"
 #include "policy/breaker.h"

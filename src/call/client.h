@@ -15,7 +15,7 @@
  * thread that calls perform, ml_call_complete() on the driving thread. */
 #include <pthread.h>
 #include <curl/curl.h>
-#include "core/request.h"
+#include "call/request.h"
 #include "transport/xfer_easy.h"
 
 #define ML_MAGIC_CLIENT 0x636c6e74u /* "clnt" */

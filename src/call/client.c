@@ -9,7 +9,7 @@
  * they take the blocking nghttp2 path) and come back through an eventfd,
  * which the application's loop watches like any socket. See client.h for
  * which thread touches what. */
-#include "core/client.h"
+#include "call/client.h"
 #include "util/clock.h"
 
 #include <errno.h>

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include "cluster/cluster.h"
-#include "core/request.h"
+#include "call/request.h"
 #include "outlier/outlier.h"
 #include "policy/breaker.h"
 #include "telemetry/trace.h"
