@@ -103,8 +103,7 @@ static ml_attempt_info *attempt_slot(meshlib_request *r) {
   size_t n = r->attempts + 1;
   if (n > p->attempt_cap) {
     size_t cap = p->attempt_cap ? p->attempt_cap * 2 : 4;
-    ml_attempt_info *a =
-        ml_realloc(r->mesh->mem, p->attempts, cap * sizeof(*a));
+    ml_attempt_info *a = ml_realloc(r->env->mem, p->attempts, cap * sizeof(*a));
     if (!a)
       return NULL;
     p->attempts = a;
@@ -159,9 +158,8 @@ static int has_envoy_header(const meshlib_request *r) {
 
 /* The retry rate budget is a mesh option: requests are counted in its
  * window only while it is on (ml_breaker_note_request). */
-static int rate_budget_on(const meshlib *m) {
-  return m->settings.rate_budget.percent > 0 ||
-         m->settings.rate_budget.min_per_sec > 0;
+static int rate_budget_on(const ml_call_env *env) {
+  return env->rate_budget.percent > 0 || env->rate_budget.min_per_sec > 0;
 }
 
 /* Request headers Envoy's router reads and removes before forwarding. */
@@ -199,7 +197,7 @@ static int drop_replaced(meshlib_request *r, size_t n) {
   if (i == count)
     return 0;
   if (p->sent_cap < count) {
-    ml_header *v = ml_realloc(r->mesh->mem, p->sent, count * sizeof(*v));
+    ml_header *v = ml_realloc(r->env->mem, p->sent, count * sizeof(*v));
     if (!v)
       return -1;
     p->sent = v;
@@ -212,6 +210,40 @@ static int drop_replaced(meshlib_request *r, size_t n) {
   x->headers = p->sent;
   x->header_count = k;
   return 0;
+}
+
+/* Choose the endpoint of the next attempt into plan.x; 0 when no endpoint
+ * can be chosen (UH). */
+static int choose_endpoint(meshlib_request *r) {
+  ml_call_plan *p = &r->plan;
+  const ml_cluster *k = p->cluster;
+  ml_xfer_req *x = &p->x;
+  /* With no endpoints known, the call goes where it names: the request's
+   * own host for a host without rules, else the destination's FQDN. */
+  x->connect_host = p->dest->config ? p->dest->host : r->host;
+  x->connect_port = p->dest->port ? p->dest->port : r->port;
+  p->state = NULL;
+  p->has_ep = 0;
+  if (!k)
+    return 1;
+  size_t tried = p->tried_count < 8 ? p->tried_count : 8;
+  ml_lb_ctx ctx = {&r->rand, p->hash, p->has_hash,
+                   p->retry.previous_hosts ? p->tried : NULL,
+                   p->retry.previous_hosts ? tried : 0};
+  size_t idx = 0;
+  int pick = k->lb ? ml_lb_pick(k->lb, &ctx, &idx) : ML_LB_PICK_NONE;
+  if (pick == ML_LB_PICK_NONE)
+    return 0;
+  if (pick == ML_LB_PICK_OK) {
+    const ml_lb_endpoint *ep = &k->endpoints[idx];
+    x->connect_host = ep->address;
+    if (ep->port)
+      x->connect_port = ep->port;
+    p->state = k->states[idx];
+    p->ep_index = idx;
+    p->has_ep = 1;
+  }
+  return 1;
 }
 
 /* Choose the endpoint, pass the circuit breakers and arm the timeouts of
@@ -235,7 +267,7 @@ static int start_attempt(meshlib_request *r) {
   }
   if (k && k->policy.outlier_detection.present)
     ml_outlier_tick(k, now / 1000);
-  if (!ml_call_plan_attempt(r)) {
+  if (!choose_endpoint(r)) {
     reply_text(r, 503, MESHLIB_RF_UH, DETAILS_UH);
     return MESHLIB_OK;
   }
@@ -255,7 +287,7 @@ static int start_attempt(meshlib_request *r) {
     if (p->pending) {
       b = ml_breaker_pending_retry(k->state, cp);
     } else {
-      if (r->attempts == 0 && rate_budget_on(r->mesh))
+      if (r->attempts == 0 && rate_budget_on(r->env))
         ml_breaker_note_request(k->state, now / 1000);
       b = p->blocking ? ml_breaker_admit(k->state, cp, http2_of(x), wait_ms)
                       : ml_breaker_try_admit(k->state, cp, http2_of(x));
@@ -364,7 +396,7 @@ int ml_call_begin(meshlib_request *r) {
   memset(&p->fault, 0, sizeof(p->fault));
   const ml_cluster *k = p->cluster;
   retry_policy_of(r->decision.snap->compiled->serial, rt ? rt->retries : NULL,
-                  !r->mesh->settings.no_default_retries,
+                  !r->env->no_default_retries,
                   k && k->policy.load_balancer.consistent_hash != NULL,
                   &p->retry);
   /* x-envoy-retry-on and friends, as Envoy's router honours them. */
@@ -480,9 +512,8 @@ static int finish_attempt(meshlib_request *r, int may_retry) {
     p->call_flags |= MESHLIB_RF_URX; /* Envoy: retry limit exceeded */
     return MESHLIB_OK;
   }
-  if (k &&
-      ml_breaker_admit_retry(k->state, &k->policy,
-                             &r->mesh->settings.rate_budget, now / 1000) != 0) {
+  if (k && ml_breaker_admit_retry(k->state, &k->policy, &r->env->rate_budget,
+                                  now / 1000) != 0) {
     /* The budget is spent: the last answer stands, and says so. */
     p->call_flags |= MESHLIB_RF_URX;
     ml_telemetry_event(r->mesh, r->cluster, ML_EV_RETRY_BUDGET_REFUSED, 0);
@@ -493,8 +524,8 @@ static int finish_attempt(meshlib_request *r, int may_retry) {
   ai->retry_reason = reason;
   ml_telemetry_event(r->mesh, r->cluster, ML_EV_RETRY, reason);
   /* The answer of this attempt is dropped; the next one replaces it. */
-  ml_xfer_result_free(r->mesh->mem, &r->xfer);
-  ml_xfer_result_init(&r->xfer, r->mesh->mem);
+  ml_xfer_result_free(r->env->mem, &r->xfer);
+  ml_xfer_result_init(&r->xfer, r->env->mem);
   int64_t wait =
       ml_retry_backoff_ms(&p->retry, p->retries, ml_rand_next(&r->rand));
   if (p->deadline_us && now + wait * 1000 > p->deadline_us)
@@ -595,65 +626,4 @@ int ml_call_complete(meshlib_request *r) {
   if (r->has_decision)
     report(r);
   return rc;
-}
-
-/* The synchronous driver: every wait on the calling thread. */
-int ml_request_perform(meshlib_request *r) {
-  ml_call_plan *p = &r->plan;
-  p->blocking = 1;
-  int rc = ml_call_prepare(r);
-  while (rc == MESHLIB_OK && p->step != ML_STEP_DONE) {
-    if (p->step == ML_STEP_WAIT) {
-      ml_sleep_ms(p->wait_ms);
-      rc = ml_call_resume(r);
-      continue;
-    }
-    rc = ml_xfer_perform(r->mesh->mem, &p->x, &r->xfer);
-    if (rc != MESHLIB_OK) {
-      r->xfer.outcome = ML_XFER_LOCAL_ERROR;
-      break;
-    }
-    rc = ml_call_attempt_end(r);
-  }
-  if (rc != MESHLIB_OK) {
-    ml_call_abandon(r);
-    return rc;
-  }
-  return ml_call_complete(r);
-}
-
-/* Public getters of the attempts. */
-
-static const ml_attempt_info *attempt_at(const meshlib_request *r, uint32_t i) {
-  if (!r || r->magic != ML_MAGIC_REQUEST || i >= r->attempts)
-    return NULL;
-  return &r->plan.attempts[i];
-}
-
-const char *meshlib_response_attempt_upstream(const meshlib_request *r,
-                                              uint32_t i) {
-  const ml_attempt_info *a = attempt_at(r, i);
-  return a ? a->upstream : NULL;
-}
-
-int32_t meshlib_response_attempt_status(const meshlib_request *r, uint32_t i) {
-  const ml_attempt_info *a = attempt_at(r, i);
-  return a ? a->status : 0;
-}
-
-uint32_t meshlib_response_attempt_flags(const meshlib_request *r, uint32_t i) {
-  const ml_attempt_info *a = attempt_at(r, i);
-  return a ? a->flags : 0;
-}
-
-int64_t meshlib_response_attempt_duration_us(const meshlib_request *r,
-                                             uint32_t i) {
-  const ml_attempt_info *a = attempt_at(r, i);
-  return a ? a->duration_us : -1;
-}
-
-const char *meshlib_response_attempt_retry_reason(const meshlib_request *r,
-                                                  uint32_t i) {
-  const ml_attempt_info *a = attempt_at(r, i);
-  return a && a->retry_reason ? ml_retry_reason_name(a->retry_reason) : NULL;
 }

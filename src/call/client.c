@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #define GOOD_CLIENT(c) ((c) && (c)->magic == ML_MAGIC_CLIENT)
-#define GOOD_REQUEST(r) ((r) && (r)->magic == ML_MAGIC_REQUEST)
 
 /* ---- queues and the list of calls (under the lock) ------------------ */
 
@@ -103,12 +102,12 @@ static ml_client_slot *slot_get(meshlib_client *c) {
     s->next = NULL;
     return s;
   }
-  s = ml_calloc(c->mesh->mem, 1, sizeof(*s));
+  s = ml_calloc(c->env->mem, 1, sizeof(*s));
   if (!s)
     return NULL;
   s->easy = curl_easy_init();
   if (!s->easy) {
-    ml_free(c->mesh->mem, s);
+    ml_free(c->env->mem, s);
     return NULL;
   }
   return s;
@@ -117,7 +116,7 @@ static ml_client_slot *slot_get(meshlib_client *c) {
 static void slot_destroy(meshlib_client *c, ml_client_slot *s) {
   curl_easy_cleanup(s->easy);
   ml_xfer_run_destroy(&s->run);
-  ml_free(c->mesh->mem, s);
+  ml_free(c->env->mem, s);
 }
 
 static void slot_put(meshlib_client *c, ml_client_slot *s) {
@@ -144,8 +143,8 @@ static void mark_done(meshlib_client *c, ml_call *k) {
 static void end_without_exchange(meshlib_client *c, ml_call *k,
                                  ml_xfer_outcome o, int result) {
   meshlib_request *r = k->r;
-  ml_xfer_result_free(c->mesh->mem, &r->xfer);
-  ml_xfer_result_init(&r->xfer, c->mesh->mem);
+  ml_xfer_result_free(c->env->mem, &r->xfer);
+  ml_xfer_result_init(&r->xfer, c->env->mem);
   r->xfer.outcome = o;
   if (result != MESHLIB_OK) { /* an error, not a response */
     ml_call_abandon(r);
@@ -244,7 +243,7 @@ static void start_curl(meshlib_client *c, ml_call *k) {
     if (!s->ready && ml_xfer_handle_init(s->easy, &s->run) == MESHLIB_OK)
       s->ready = 1;
     if (s->ready) {
-      rc = ml_xfer_run_setup(&s->run, s->easy, c->mesh->mem, &r->plan.x,
+      rc = ml_xfer_run_setup(&s->run, s->easy, c->env->mem, &r->plan.x,
                              &r->xfer);
       if (rc == MESHLIB_OK &&
           curl_easy_setopt(s->easy, CURLOPT_PRIVATE, (void *)s) == CURLE_OK &&
@@ -345,7 +344,7 @@ static void deliver(meshlib_client *c) {
     meshlib_done_cb cb = k->cb;
     void *ud = k->user_data;
     int result = k->result;
-    ml_free(c->mesh->mem, k);
+    ml_free(c->env->mem, k);
     cb(r, result, ud);
     k = next;
   }
@@ -425,7 +424,7 @@ static void *worker_main(void *arg) {
     meshlib_request *r = k->r;
     pthread_mutex_unlock(&c->lock);
 
-    int rc = ml_xfer_perform(c->mesh->mem, &r->plan.x, &r->xfer);
+    int rc = ml_xfer_perform(c->env->mem, &r->plan.x, &r->xfer);
     if (rc != MESHLIB_OK)
       r->xfer.outcome = ML_XFER_LOCAL_ERROR;
 
@@ -574,25 +573,24 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp,
 
 /* ---- public API ----------------------------------------------------- */
 
-int meshlib_client_new(meshlib_client **out, meshlib *m) {
-  if (!out || !m || m->magic != ML_MAGIC_MESH)
-    return MESHLIB_ERR_INVALID_ARG;
+int ml_client_new(meshlib_client **out, meshlib *m, const ml_call_env *env) {
   *out = NULL;
   if (ml_xfer_global_init())
     return MESHLIB_ERR_NOMEM;
-  meshlib_client *c = ml_calloc(m->mem, 1, sizeof(*c));
+  meshlib_client *c = ml_calloc(env->mem, 1, sizeof(*c));
   if (!c)
     return MESHLIB_ERR_NOMEM;
   c->mesh = m;
+  c->env = env;
   c->efd = -1;
   c->app_deadline_ms = -2;
   if (pthread_mutex_init(&c->lock, NULL) != 0) {
-    ml_free(m->mem, c);
+    ml_free(env->mem, c);
     return MESHLIB_ERR_NOMEM;
   }
   if (pthread_cond_init(&c->work, NULL) != 0) {
     pthread_mutex_destroy(&c->lock);
-    ml_free(m->mem, c);
+    ml_free(env->mem, c);
     return MESHLIB_ERR_NOMEM;
   }
   int rc = MESHLIB_ERR_NOMEM;
@@ -613,7 +611,7 @@ int meshlib_client_new(meshlib_client **out, meshlib *m) {
       close(c->efd);
     pthread_cond_destroy(&c->work);
     pthread_mutex_destroy(&c->lock);
-    ml_free(m->mem, c);
+    ml_free(env->mem, c);
     return rc;
   }
   c->magic = ML_MAGIC_CLIENT;
@@ -648,7 +646,7 @@ void meshlib_client_free(meshlib_client *c) {
   pthread_cond_destroy(&c->work);
   pthread_mutex_destroy(&c->lock);
   c->magic = 0;
-  ml_free(c->mesh->mem, c);
+  ml_free(c->env->mem, c);
 }
 
 int meshlib_client_set_socket_cb(meshlib_client *c, meshlib_socket_cb cb,
@@ -675,7 +673,7 @@ int meshlib_client_perform(meshlib_client *c, meshlib_request *r,
   if (!GOOD_CLIENT(c) || !GOOD_REQUEST(r) || !cb || r->mesh != c->mesh ||
       (!c->threaded && (!c->socket_cb || !c->timer_cb)))
     return MESHLIB_ERR_INVALID_ARG;
-  const ml_mem *mem = c->mesh->mem;
+  const ml_mem *mem = c->env->mem;
   ml_call *k = ml_calloc(mem, 1, sizeof(*k));
   if (!k)
     return MESHLIB_ERR_NOMEM;

@@ -63,7 +63,8 @@ typedef struct ml_call_queue {
 
 struct meshlib_client {
   uint32_t magic;
-  meshlib *mesh;
+  meshlib *mesh; /* opaque: requests must come from it */
+  const ml_call_env *env;
   CURLM *multi;
   pthread_mutex_t lock;
   /* Under |lock|. */
@@ -95,5 +96,8 @@ struct meshlib_client {
   int threaded;
   pthread_t thread;
 };
+
+/* A client of the mesh |m| (core's meshlib_client_new() checks it). */
+int ml_client_new(meshlib_client **out, meshlib *m, const ml_call_env *env);
 
 #endif

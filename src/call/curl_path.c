@@ -13,8 +13,6 @@
 #include "transport/xfer_easy.h"
 #include "util/str.h"
 
-#define GOOD_REQUEST(r) ((r) && (r)->magic == ML_MAGIC_REQUEST)
-
 /* Options set on the application's handle, to return to the defaults. */
 enum {
   SET_URL = 1u << 0,
@@ -69,7 +67,7 @@ void ml_curl_release(meshlib_request *r) {
   /* The request goes away before meshlib_curl_done(): the handle may be
    * gone too, so it is not touched; the endpoint's count is released. */
   r->curl_state = NULL;
-  ml_free(r->mesh->mem, s);
+  ml_free(r->env->mem, s);
   if (r->plan.send) {
     r->xfer.outcome = ML_XFER_ABORTED;
     ml_call_complete(r);
@@ -86,7 +84,7 @@ int meshlib_curl_add_headers(meshlib_request *r,
                              const struct curl_slist *headers) {
   if (!GOOD_REQUEST(r))
     return MESHLIB_ERR_INVALID_ARG;
-  const ml_mem *mem = r->mesh->mem;
+  const ml_mem *mem = r->env->mem;
   for (const struct curl_slist *h = headers; h; h = h->next) {
     const char *line = h->data;
     if (!line)
@@ -138,7 +136,7 @@ int meshlib_curl_prepare(meshlib_request *r, CURL *easy) {
     return MESHLIB_CURL_LOCAL_REPLY;
   }
 
-  const ml_mem *mem = r->mesh->mem;
+  const ml_mem *mem = r->env->mem;
   const ml_xfer_req *x = &r->plan.x;
   const char *path = x->path && x->path[0] ? x->path : "/";
   size_t count = x->header_count + x->extra_header_count;
@@ -283,6 +281,6 @@ int meshlib_curl_done(meshlib_request *r, CURL *easy, int curlcode) {
 
   restore(easy, s->set);
   r->curl_state = NULL;
-  ml_free(r->mesh->mem, s);
+  ml_free(r->env->mem, s);
   return ml_call_complete(r);
 }

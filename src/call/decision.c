@@ -77,7 +77,7 @@ static void index_text(char out[16], int32_t i) {
 /* The FQDN of a host called without rules: a bare name resolves in the
  * caller's namespace, as the pod's DNS search path would resolve it. IP
  * literals stay as they are. */
-static void implicit_fqdn(ml_buf *b, const char *host, const ml_settings *s) {
+static void implicit_fqdn(ml_buf *b, const char *host, const ml_call_env *s) {
   ml_buf_reset(b);
   ml_buf_puts(b, host);
   if (!strchr(host, '.') && !strchr(host, ':')) {
@@ -91,9 +91,11 @@ static void implicit_fqdn(ml_buf *b, const char *host, const ml_settings *s) {
   }
 }
 
-int ml_decision_make(struct meshlib_decision *d, const ml_mem *mem,
-                     ml_snapshot *snap, const meshlib_request *r,
-                     const meshlib *m) {
+/* Decide for |r| on |snap|, whose reference |d| takes. */
+static int decision_make(struct meshlib_decision *d, ml_snapshot *snap,
+                         const meshlib_request *r) {
+  const ml_call_env *env = r->env;
+  const ml_mem *mem = env->mem;
   ml_route_input in = {0};
   in.method = r->method;
   in.scheme = r->scheme;
@@ -108,11 +110,11 @@ int ml_decision_make(struct meshlib_decision *d, const ml_mem *mem,
     in.source_labels = r->source_labels;
     in.source_label_count = r->source_label_count;
   } else {
-    in.source_labels = m->settings.labels;
-    in.source_label_count = m->settings.label_count;
+    in.source_labels = env->labels;
+    in.source_label_count = env->label_count;
   }
-  in.source_namespace = m->settings.namespace_;
-  d->default_retries = !m->settings.no_default_retries;
+  in.source_namespace = env->namespace_;
+  d->default_retries = !env->no_default_retries;
 
   ml_route_result res;
   int rc = ml_route_decide(snap->routes, &in, &res);
@@ -148,7 +150,7 @@ int ml_decision_make(struct meshlib_decision *d, const ml_mem *mem,
   const ml_route_destination *dests = NULL;
   size_t count = 0;
   if (!d->res.vs) {
-    implicit_fqdn(&d->host_text, r->host, &m->settings);
+    implicit_fqdn(&d->host_text, r->host, env);
     if (d->host_text.oom)
       return MESHLIB_ERR_NOMEM;
     memset(&d->implicit, 0, sizeof(d->implicit));
@@ -218,6 +220,14 @@ int ml_decision_make(struct meshlib_decision *d, const ml_mem *mem,
   d->flags |= dest_flags;
   d->valid = 1;
   return MESHLIB_OK;
+}
+
+int ml_request_route(meshlib_request *r) {
+  r->has_decision = 0;
+  ml_snapshot *snap = ml_snapshot_slot_acquire(r->env->current);
+  int rc = decision_make(&r->decision, snap, r);
+  r->has_decision = rc == MESHLIB_OK;
+  return rc;
 }
 
 /* Getters. */

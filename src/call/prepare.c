@@ -12,14 +12,12 @@
 #include "util/regex.h"
 #include "util/str.h"
 
-#define GOOD_REQUEST(r) ((r) && (r)->magic == ML_MAGIC_REQUEST)
-
 /* Envoy's local reply texts, so that logs read the same. */
 #define DETAILS_NR "route_not_found"
 #define DETAILS_NC "cluster_not_found"
 
 static void response_reset(meshlib_request *r) {
-  const ml_mem *mem = r->mesh->mem;
+  const ml_mem *mem = r->env->mem;
   ml_xfer_result_free(mem, &r->xfer);
   ml_xfer_result_init(&r->xfer, mem);
   /* The array of response headers stays for the next perform. */
@@ -37,63 +35,6 @@ static void response_reset(meshlib_request *r) {
   r->cluster = NULL;
   r->upstream[0] = '\0';
   r->attempts = 0;
-}
-
-void ml_call_local_reply(meshlib_request *r, int32_t status, uint32_t flags,
-                         const char *details, const char *body, size_t len) {
-  r->status = status;
-  r->flags |= flags;
-  r->details = details;
-  r->local_body = body;
-  r->local_body_len = len;
-}
-
-/* Header list building: |v| grows by one; strings are borrowed. */
-static int headers_push(const ml_mem *mem, ml_header **v, size_t *n,
-                        size_t *cap, const char *name, const char *value) {
-  if (*n == *cap) {
-    size_t c = *cap ? *cap * 2 : 16;
-    ml_header *x = ml_realloc(mem, *v, c * sizeof(*x));
-    if (!x)
-      return -1;
-    *v = x;
-    *cap = c;
-  }
-  (*v)[*n].name = name;
-  (*v)[(*n)++].value = value;
-  return 0;
-}
-
-static int ops_empty(const ml_header_ops *o) {
-  return o->set.count == 0 && o->add.count == 0 && o->remove.count == 0;
-}
-
-static void headers_remove(ml_header *v, size_t *n, const char *name) {
-  size_t j = 0;
-  for (size_t i = 0; i < *n; i++)
-    if (!ml_strcaseeq(v[i].name, name))
-      v[j++] = v[i];
-  *n = j;
-}
-
-/* Apply one set of header rules (Envoy order: remove, then set, then
- * append... Istio's route headers map to request_headers_to_remove and
- * request_headers_to_add with append=false for set, true for add). */
-static int apply_ops(const ml_mem *mem, const ml_header_ops *o, ml_header **v,
-                     size_t *n, size_t *cap) {
-  for (size_t i = 0; i < o->remove.count; i++)
-    headers_remove(*v, n, o->remove.items[i]);
-  for (size_t i = 0; i < o->set.count; i++) {
-    headers_remove(*v, n, o->set.items[i].key);
-    if (headers_push(mem, v, n, cap, o->set.items[i].key,
-                     o->set.items[i].value))
-      return -1;
-  }
-  for (size_t i = 0; i < o->add.count; i++)
-    if (headers_push(mem, v, n, cap, o->add.items[i].key,
-                     o->add.items[i].value))
-      return -1;
-  return 0;
 }
 
 /* The path the upstream sees: rewrite.uri replaces the matched prefix
@@ -135,7 +76,7 @@ static int rewritten_path(const meshlib_request *r, const ml_http_route *rt,
 
 static int redirect_reply(meshlib_request *r, const ml_http_redirect *rd) {
   ml_buf b;
-  ml_buf_init(&b, r->mesh->mem);
+  ml_buf_init(&b, r->env->mem);
   const char *scheme = rd->scheme ? rd->scheme : r->scheme;
   ml_buf_printf(&b, "%s://", scheme);
   if (rd->authority) {
@@ -162,8 +103,8 @@ static int redirect_reply(meshlib_request *r, const ml_http_redirect *rd) {
   if (!r->location)
     return MESHLIB_ERR_NOMEM;
   size_t n = 0;
-  if (headers_push(r->mesh->mem, &r->resp_headers, &n, &r->resp_header_cap,
-                   "location", r->location))
+  if (ml_headers_push(r->env->mem, &r->resp_headers, &n, &r->resp_header_cap,
+                      "location", r->location))
     return MESHLIB_ERR_NOMEM;
   r->resp_list = r->resp_headers;
   r->resp_header_count = n;
@@ -199,7 +140,7 @@ static int make_cookie(meshlib_request *r, const ml_consistent_hash *ch,
  * per attempt (ml_call_plan_attempt). */
 static int setup_exchange(meshlib_request *r, const ml_decision_dest *dest,
                           const ml_cluster *k, const ml_http_route *rt) {
-  const ml_mem *mem = r->mesh->mem;
+  const ml_mem *mem = r->env->mem;
   ml_call_plan *p = &r->plan;
   ml_xfer_req *x = &p->x;
   memset(x, 0, sizeof(*x));
@@ -251,16 +192,16 @@ static int setup_exchange(meshlib_request *r, const ml_decision_dest *dest,
       dest->config ? &dest->config->headers.request : NULL;
   const ml_header *headers = r->headers;
   size_t header_count = r->header_count;
-  if ((rq && !ops_empty(rq)) || (dq && !ops_empty(dq))) {
+  if ((rq && !ml_header_ops_empty(rq)) || (dq && !ml_header_ops_empty(dq))) {
     p->header_count = 0;
     for (size_t i = 0; i < r->header_count; i++)
-      if (headers_push(mem, &p->headers, &p->header_count, &p->header_cap,
-                       r->headers[i].name, r->headers[i].value))
+      if (ml_headers_push(mem, &p->headers, &p->header_count, &p->header_cap,
+                          r->headers[i].name, r->headers[i].value))
         return MESHLIB_ERR_NOMEM;
-    if ((rq &&
-         apply_ops(mem, rq, &p->headers, &p->header_count, &p->header_cap)) ||
-        (dq &&
-         apply_ops(mem, dq, &p->headers, &p->header_count, &p->header_cap)))
+    if ((rq && ml_header_ops_apply(mem, rq, &p->headers, &p->header_count,
+                                   &p->header_cap)) ||
+        (dq && ml_header_ops_apply(mem, dq, &p->headers, &p->header_count,
+                                   &p->header_cap)))
       return MESHLIB_ERR_NOMEM;
     headers = p->headers;
     header_count = p->header_count;
@@ -308,38 +249,6 @@ static int setup_exchange(meshlib_request *r, const ml_decision_dest *dest,
   return MESHLIB_OK;
 }
 
-int ml_call_plan_attempt(meshlib_request *r) {
-  ml_call_plan *p = &r->plan;
-  const ml_cluster *k = p->cluster;
-  ml_xfer_req *x = &p->x;
-  /* With no endpoints known, the call goes where it names: the request's
-   * own host for a host without rules, else the destination's FQDN. */
-  x->connect_host = p->dest->config ? p->dest->host : r->host;
-  x->connect_port = p->dest->port ? p->dest->port : r->port;
-  p->state = NULL;
-  p->has_ep = 0;
-  if (!k)
-    return 1;
-  size_t tried = p->tried_count < 8 ? p->tried_count : 8;
-  ml_lb_ctx ctx = {&r->rand, p->hash, p->has_hash,
-                   p->retry.previous_hosts ? p->tried : NULL,
-                   p->retry.previous_hosts ? tried : 0};
-  size_t idx = 0;
-  int pick = k->lb ? ml_lb_pick(k->lb, &ctx, &idx) : ML_LB_PICK_NONE;
-  if (pick == ML_LB_PICK_NONE)
-    return 0;
-  if (pick == ML_LB_PICK_OK) {
-    const ml_lb_endpoint *ep = &k->endpoints[idx];
-    x->connect_host = ep->address;
-    if (ep->port)
-      x->connect_port = ep->port;
-    p->state = k->states[idx];
-    p->ep_index = idx;
-    p->has_ep = 1;
-  }
-  return 1;
-}
-
 int ml_call_prepare(meshlib_request *r) {
   r->start_wall_us = ml_wall_us();
   r->start_us = ml_now_us();
@@ -354,8 +263,7 @@ int ml_call_prepare(meshlib_request *r) {
   p->dest = NULL;
   p->cluster = NULL;
   p->grpc = ml_request_is_grpc(r);
-  const meshlib_decision *d;
-  int rc = meshlib_request_route(r, &d);
+  int rc = ml_request_route(r);
   if (rc != MESHLIB_OK)
     return rc;
   const ml_http_route *rt = r->decision.res.route;
@@ -390,139 +298,4 @@ int ml_call_prepare(meshlib_request *r) {
     ml_call_local_reply(r, 404, MESHLIB_RF_NR, DETAILS_NR, "", 0);
   }
   return rc;
-}
-
-/* The response headers, after the route's rules: the transport's list
- * itself when no rule applies. */
-int ml_call_response_headers(meshlib_request *r) {
-  const ml_mem *mem = r->mesh->mem;
-  ml_call_plan *p = &r->plan;
-  const ml_header_ops *rs = p->route ? &p->route->headers.response : NULL;
-  const ml_header_ops *ds =
-      p->dest && p->dest->config ? &p->dest->config->headers.response : NULL;
-  if (r->resp_list) /* a redirect's Location */
-    return MESHLIB_OK;
-  int rc = MESHLIB_OK;
-  if ((rs && !ops_empty(rs)) || (ds && !ops_empty(ds)) || p->set_cookie) {
-    size_t count = 0;
-    for (size_t i = 0; rc == MESHLIB_OK && i < r->xfer.header_count; i++)
-      if (headers_push(mem, &r->resp_headers, &count, &r->resp_header_cap,
-                       r->xfer.headers[i].name, r->xfer.headers[i].value))
-        rc = MESHLIB_ERR_NOMEM;
-    if (rc == MESHLIB_OK &&
-        ((rs &&
-          apply_ops(mem, rs, &r->resp_headers, &count, &r->resp_header_cap)) ||
-         (ds &&
-          apply_ops(mem, ds, &r->resp_headers, &count, &r->resp_header_cap)) ||
-         (p->set_cookie &&
-          headers_push(mem, &r->resp_headers, &count, &r->resp_header_cap,
-                       "set-cookie", p->cookie.data))))
-      rc = MESHLIB_ERR_NOMEM;
-    r->resp_list = r->resp_headers;
-    r->resp_header_count = rc == MESHLIB_OK ? count : 0;
-  } else {
-    r->resp_list = r->xfer.headers;
-    r->resp_header_count = r->xfer.header_count;
-  }
-  return rc;
-}
-
-/* Public entry points. */
-
-int meshlib_request_perform(meshlib_request *r) {
-  if (!GOOD_REQUEST(r))
-    return MESHLIB_ERR_INVALID_ARG;
-  return ml_request_perform(r);
-}
-
-int meshlib_request_set_body(meshlib_request *r, const void *data, size_t len) {
-  if (!GOOD_REQUEST(r) || (!data && len))
-    return MESHLIB_ERR_INVALID_ARG;
-  char *copy = ml_malloc(r->mesh->mem, len + 1);
-  if (!copy)
-    return MESHLIB_ERR_NOMEM;
-  if (len)
-    memcpy(copy, data, len);
-  copy[len] = '\0';
-  ml_free(r->mesh->mem, r->body);
-  r->body = copy;
-  r->body_len = len;
-  return MESHLIB_OK;
-}
-
-int meshlib_request_set_timeout_ms(meshlib_request *r, int64_t timeout_ms) {
-  if (!GOOD_REQUEST(r) || timeout_ms < 0)
-    return MESHLIB_ERR_INVALID_ARG;
-  r->timeout_ms = timeout_ms;
-  return MESHLIB_OK;
-}
-
-int32_t meshlib_response_status(const meshlib_request *r) {
-  return GOOD_REQUEST(r) ? r->status : 0;
-}
-
-uint32_t meshlib_response_flags(const meshlib_request *r) {
-  return GOOD_REQUEST(r) ? r->flags : 0;
-}
-
-size_t meshlib_response_header_count(const meshlib_request *r) {
-  return GOOD_REQUEST(r) ? r->resp_header_count : 0;
-}
-
-int meshlib_response_header_at(const meshlib_request *r, size_t i,
-                               const char **name, const char **value) {
-  if (!GOOD_REQUEST(r) || !name || !value)
-    return MESHLIB_ERR_INVALID_ARG;
-  if (i >= r->resp_header_count)
-    return MESHLIB_ERR_RANGE;
-  *name = r->resp_list[i].name;
-  *value = r->resp_list[i].value;
-  return MESHLIB_OK;
-}
-
-const char *meshlib_response_header(const meshlib_request *r,
-                                    const char *name) {
-  if (!GOOD_REQUEST(r) || !name)
-    return NULL;
-  return ml_header_find(r->resp_list, r->resp_header_count, name);
-}
-
-const char *meshlib_response_body(const meshlib_request *r, size_t *len) {
-  if (len)
-    *len = 0;
-  if (!GOOD_REQUEST(r) || !r->performed)
-    return NULL;
-  if (r->local_body) {
-    if (len)
-      *len = r->local_body_len;
-    return r->local_body;
-  }
-  if (len)
-    *len = r->xfer.body_len;
-  return r->xfer.body ? r->xfer.body : "";
-}
-
-const char *meshlib_response_upstream(const meshlib_request *r) {
-  return GOOD_REQUEST(r) && r->upstream[0] ? r->upstream : NULL;
-}
-
-const char *meshlib_response_cluster(const meshlib_request *r) {
-  return GOOD_REQUEST(r) ? r->cluster : NULL;
-}
-
-const meshlib_decision *meshlib_response_decision(const meshlib_request *r) {
-  return GOOD_REQUEST(r) && r->performed && r->has_decision ? &r->decision
-                                                            : NULL;
-}
-
-uint32_t meshlib_response_attempts(const meshlib_request *r) {
-  return GOOD_REQUEST(r) ? r->attempts : 0;
-}
-
-int64_t meshlib_response_duration_us(const meshlib_request *r) {
-  return GOOD_REQUEST(r) ? r->duration_us : 0;
-}
-
-const char *meshlib_response_details(const meshlib_request *r) {
-  return GOOD_REQUEST(r) && r->details ? r->details : "";
 }

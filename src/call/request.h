@@ -1,14 +1,41 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef ML_CORE_REQUEST_H
-#define ML_CORE_REQUEST_H
+#ifndef ML_CALL_REQUEST_H
+#define ML_CALL_REQUEST_H
 
-#include "core/internal.h"
+/* A request and the call it makes: the routing decision, the plan of its
+ * attempts, the answer. The engine reads downward through this folder:
+ * decision.c (route, destinations, clusters) -> headers.c (header rules)
+ * -> attempt.c (attempts, retries, timeouts, faults, completion) ->
+ * prepare.c (a call up to its first attempt); the drivers sit on top:
+ * sync.c (the calling thread), client.c (the asynchronous client) and
+ * curl_path.c (the application's own CURL handle). */
+#include <stdatomic.h>
+#include "meshlib/meshlib.h"
+#include "cluster/snapshot.h"
+#include "policy/breaker.h"
 #include "policy/policy.h"
 #include "route/route.h"
 #include "telemetry/telemetry.h"
 #include "transport/transport.h"
 #include "util/clock.h"
 #include "util/rand.h"
+
+/* Magic numbers catch a stale or mistyped handle (curl's GOOD_EASY_HANDLE). */
+#define ML_MAGIC_REQUEST 0x72657173u /* "reqs" */
+#define GOOD_REQUEST(r) ((r) && (r)->magic == ML_MAGIC_REQUEST)
+
+/* What a call needs of the mesh that makes it; the mesh owns it and
+ * outlives its requests. */
+typedef struct ml_call_env {
+  const ml_mem *mem;
+  ml_snapshot_slot *current; /* the snapshot in force */
+  const char *namespace_;    /* the client's */
+  const char *domain_suffix;
+  const ml_kv *labels; /* the client's workload labels */
+  size_t label_count;
+  int no_default_retries;     /* routes without `retries` do not retry */
+  ml_rate_budget rate_budget; /* 0, 0: off */
+} ml_call_env;
 
 /* One destination of a decision, resolved against the snapshot. */
 typedef struct ml_decision_dest {
@@ -110,7 +137,8 @@ typedef struct ml_call_plan {
 
 struct meshlib_request {
   uint32_t magic;
-  meshlib *mesh;
+  meshlib *mesh; /* for the public API and telemetry; opaque here */
+  const ml_call_env *env;
   char *method;
   char *url;
   char *scheme;    /* lower-case */
@@ -161,11 +189,39 @@ struct meshlib_request {
   struct ml_trace_call *trace;      /* trace context (telemetry/trace.c) */
 };
 
+/* A local reply: meshlib answers for the upstream (404 NR, 503 UH...). */
+static inline void ml_call_local_reply(meshlib_request *r, int32_t status,
+                                       uint32_t flags, const char *details,
+                                       const char *body, size_t len) {
+  r->status = status;
+  r->flags |= flags;
+  r->details = details;
+  r->local_body = body;
+  r->local_body_len = len;
+}
+
+/* decision.c: route |r| on the snapshot in force into r->decision. */
+int ml_request_route(meshlib_request *r);
+void ml_decision_release(const ml_mem *mem, struct meshlib_decision *d);
+
+/* headers.c: header lists and the header rules of a route. |v| grows by
+ * one; strings are borrowed. */
+int ml_headers_push(const ml_mem *mem, ml_header **v, size_t *n, size_t *cap,
+                    const char *name, const char *value);
+int ml_header_ops_empty(const ml_header_ops *o);
+/* Apply one set of rules to the list |v| (Envoy's order: remove, set,
+ * add); -1 when out of memory. */
+int ml_header_ops_apply(const ml_mem *mem, const ml_header_ops *o,
+                        ml_header **v, size_t *n, size_t *cap);
+/* The response headers after the rules, into r->resp_list. */
+int ml_call_response_headers(meshlib_request *r);
+
 /* The phases of a call, for the synchronous path, the asynchronous client
- * and applications that send with their own CURL handle:
+ * and applications that send with their own CURL handle (the drivers):
  * ml_call_prepare() routes and picks (a local reply, such as 404 NR,
- * leaves r->plan.send at 0); the caller performs r->plan.x into r->xfer;
- * ml_call_complete() classifies the outcome and applies response rules. */
+ * leaves r->plan.send at 0); the driver performs r->plan.x into r->xfer,
+ * then calls ml_call_attempt_end(), and waits and calls ml_call_resume()
+ * while the plan says so; ml_call_complete() ends the call. */
 int ml_call_prepare(meshlib_request *r);
 int ml_call_complete(meshlib_request *r);
 /* After an exchange: classify it, report it to outlier detection, and
@@ -177,23 +233,14 @@ int ml_call_attempt_end(meshlib_request *r);
 void ml_call_abandon(meshlib_request *r);
 /* After a wait: the fault's abort, or the next attempt. */
 int ml_call_resume(meshlib_request *r);
-/* Internal to core/perform.c and core/attempt.c. */
+/* attempt.c, for prepare.c: the policy, the fault, the first attempt. */
 int ml_call_begin(meshlib_request *r);
-/* Choose the endpoint of the next attempt into plan.x; 0 when no endpoint
- * can be chosen (UH). */
-int ml_call_plan_attempt(meshlib_request *r);
-int ml_call_response_headers(meshlib_request *r);
-void ml_call_local_reply(meshlib_request *r, int32_t status, uint32_t flags,
-                         const char *details, const char *body, size_t len);
 /* The request's content-type is application/grpc (Envoy's test). */
 int ml_request_is_grpc(const meshlib_request *r);
-int ml_request_perform(meshlib_request *r);
-/* Drop what meshlib_curl_prepare() left on |r| (meshlib_request_free()). */
-void ml_curl_release(meshlib_request *r);
 
-void ml_decision_release(const ml_mem *mem, struct meshlib_decision *d);
-int ml_decision_make(struct meshlib_decision *d, const ml_mem *mem,
-                     ml_snapshot *snap, const meshlib_request *r,
-                     const meshlib *m);
+/* sync.c: perform on the calling thread. */
+int ml_request_perform(meshlib_request *r);
+/* curl_path.c: drop what meshlib_curl_prepare() left on |r|. */
+void ml_curl_release(meshlib_request *r);
 
 #endif

@@ -6,9 +6,9 @@
 #include <pthread.h>
 #include <stdint.h>
 #include "meshlib/meshlib.h"
+#include "call/request.h"
 #include "config/diag.h"
 #include "config/load.h"
-#include "cluster/snapshot.h"
 #include "cluster/dns.h"
 #include "policy/breaker.h"
 #include "control/events.h"
@@ -19,7 +19,6 @@
 #define ML_MAGIC_MESH 0x6d657368u    /* "mesh" */
 #define ML_MAGIC_OPTIONS 0x6f707473u /* "opts" */
 #define ML_MAGIC_CONFIG 0x63666721u  /* "cfg!" */
-#define ML_MAGIC_REQUEST 0x72657173u /* "reqs" */
 
 typedef struct ml_source {
   char *path; /* a file or directory, or NULL for text */
@@ -63,6 +62,7 @@ struct meshlib {
   const ml_mem *mem; /* &alloc, or NULL for libc */
   ml_settings settings;
   ml_snapshot_slot current;
+  ml_call_env env;            /* what its requests need of it */
   pthread_mutex_t apply_lock; /* serialises writers only; readers never lock */
   _Atomic uint64_t next_version;
   ml_live live;  /* endpoint state that outlives snapshots */

@@ -5,6 +5,7 @@
 #include <time.h>
 #include "config/analyze.h"
 #include "control/control.h"
+#include "call/client.h"
 #include "core/internal.h"
 #include "telemetry/trace.h"
 
@@ -86,6 +87,14 @@ int meshlib_new(meshlib **out, meshlib_options *o) {
     ml_free(m->mem, m);
     return rc;
   }
+  m->env = (ml_call_env){.mem = m->mem,
+                         .current = &m->current,
+                         .namespace_ = m->settings.namespace_,
+                         .domain_suffix = m->settings.domain_suffix,
+                         .labels = m->settings.labels,
+                         .label_count = m->settings.label_count,
+                         .no_default_retries = m->settings.no_default_retries,
+                         .rate_budget = m->settings.rate_budget};
   m->seed = o->settings.has_seed
                 ? o->settings.seed
                 : (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)m << 16);
@@ -177,6 +186,12 @@ void meshlib_free(meshlib *m) {
   } else {
     ml_free(NULL, m);
   }
+}
+
+int meshlib_client_new(meshlib_client **out, meshlib *m) {
+  if (!out || !GOOD_MESH(m))
+    return MESHLIB_ERR_INVALID_ARG;
+  return ml_client_new(out, m, &m->env);
 }
 
 uint64_t meshlib_config_version(const meshlib *m) {

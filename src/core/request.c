@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include "call/request.h"
+#include "core/internal.h"
 
 #include <curl/curl.h>
 #include <string.h>
 #include "telemetry/trace.h"
 #include "util/str.h"
-
-#define GOOD_REQUEST(r) ((r) && (r)->magic == ML_MAGIC_REQUEST)
 
 static void set_errmsg(meshlib_request *r, const char *msg) {
   ml_free(r->mesh->mem, r->errmsg);
@@ -122,6 +121,7 @@ int meshlib_request_new(meshlib_request **out, meshlib *m, const char *method,
     return MESHLIB_ERR_NOMEM;
   r->magic = ML_MAGIC_REQUEST;
   r->mesh = m;
+  r->env = &m->env;
   ml_buf_init(&r->decision.text, m->mem);
   ml_buf_init(&r->decision.host_text, m->mem);
   ml_xfer_result_init(&r->xfer, m->mem);
@@ -245,19 +245,37 @@ int meshlib_request_set_source_label(meshlib_request *r, const char *key,
   return MESHLIB_OK;
 }
 
+int meshlib_request_set_body(meshlib_request *r, const void *data, size_t len) {
+  if (!GOOD_REQUEST(r) || (!data && len))
+    return MESHLIB_ERR_INVALID_ARG;
+  char *copy = ml_malloc(r->mesh->mem, len + 1);
+  if (!copy)
+    return MESHLIB_ERR_NOMEM;
+  if (len)
+    memcpy(copy, data, len);
+  copy[len] = '\0';
+  ml_free(r->mesh->mem, r->body);
+  r->body = copy;
+  r->body_len = len;
+  return MESHLIB_OK;
+}
+
+int meshlib_request_set_timeout_ms(meshlib_request *r, int64_t timeout_ms) {
+  if (!GOOD_REQUEST(r) || timeout_ms < 0)
+    return MESHLIB_ERR_INVALID_ARG;
+  r->timeout_ms = timeout_ms;
+  return MESHLIB_OK;
+}
+
 int meshlib_request_route(meshlib_request *r, const meshlib_decision **out) {
   if (!GOOD_REQUEST(r) || !out)
     return MESHLIB_ERR_INVALID_ARG;
   *out = NULL;
-  meshlib *m = r->mesh;
-  r->has_decision = 0;
-  ml_snapshot *snap = ml_snapshot_slot_acquire(&m->current);
-  int rc = ml_decision_make(&r->decision, m->mem, snap, r, m);
+  int rc = ml_request_route(r);
   if (rc != MESHLIB_OK) {
     set_errmsg(r, meshlib_strerror(rc));
     return rc;
   }
-  r->has_decision = 1;
   *out = &r->decision;
   return MESHLIB_OK;
 }

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "call/request.h"
+#include "core/internal.h"
 #include "telemetry/trace.h"
 
 #define GOOD_OPTIONS(o) ((o) && (o)->magic == ML_MAGIC_OPTIONS)

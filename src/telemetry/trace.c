@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "call/request.h"
+#include "core/internal.h"
 #include "policy/policy.h"
 #include "telemetry/access_log.h"
 #include "util/str.h"

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "call/request.h"
+#include "core/internal.h"
 #include "meshlib/meshlib.h"
 #include "telemetry/access_log.h"
 #include "telemetry/trace.h"

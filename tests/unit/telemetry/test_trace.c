@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "call/request.h"
+#include "core/internal.h"
 #include "meshlib/meshlib.h"
 #include "telemetry/trace.h"
 
