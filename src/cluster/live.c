@@ -90,15 +90,7 @@ static ml_live_node *make_ep(const ml_mem *mem, const char *key, size_t len) {
   memcpy(k, key, len + 1);
   s->node.key = k;
   atomic_init(&s->in_flight, 0);
-  atomic_init(&s->ejected, 0);
-  atomic_init(&s->consecutive_5xx, 0);
-  atomic_init(&s->consecutive_gateway, 0);
-  atomic_init(&s->consecutive_local_origin, 0);
-  atomic_init(&s->ejection_count, 0);
-  atomic_init(&s->eject_multiplier, 0);
-  atomic_init(&s->ejected_at_ms, 0);
-  atomic_init(&s->ejected_until_ms, 0);
-  atomic_init(&s->unejected_at_ms, -1);
+  ml_outlier_host_init(&s->outlier);
   return &s->node;
 }
 
@@ -130,7 +122,7 @@ static ml_live_node *make_cluster(const ml_mem *mem, const char *key,
   s->node.key = k;
   /* calloc's zeroes are the atomics' initial values: C11 atomics of these
    * widths are lock-free plain words on every target meshlib builds for. */
-  atomic_init(&s->next_sweep_ms, 0);
+  atomic_init(&s->outlier.next_sweep_ms, 0);
   return &s->node;
 }
 
