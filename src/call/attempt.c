@@ -11,10 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include "cluster/cluster.h"
 #include "call/request.h"
-#include "outlier/outlier.h"
-#include "policy/breaker.h"
+#include "cluster/breaker_wait.h"
+#include "cluster/health.h"
 #include "telemetry/trace.h"
 #include "util/str.h"
 
@@ -266,7 +265,7 @@ static int start_attempt(meshlib_request *r) {
     return MESHLIB_OK;
   }
   if (k && k->policy.outlier_detection.present)
-    ml_outlier_tick(k, now / 1000);
+    ml_cluster_outlier_tick(k, now / 1000);
   if (!choose_endpoint(r)) {
     reply_text(r, 503, MESHLIB_RF_UH, DETAILS_UH);
     return MESHLIB_OK;
@@ -285,12 +284,12 @@ static int start_attempt(meshlib_request *r) {
                                                   : 10000;
     int b;
     if (p->pending) {
-      b = ml_breaker_pending_retry(k->state, cp);
+      b = ml_cluster_pending_retry(k->state, cp);
     } else {
       if (r->attempts == 0 && rate_budget_on(r->env))
-        ml_breaker_note_request(k->state, now / 1000);
-      b = p->blocking ? ml_breaker_admit(k->state, cp, http2_of(x), wait_ms)
-                      : ml_breaker_try_admit(k->state, cp, http2_of(x));
+        ml_breaker_note_request(ml_cluster_breaker(k->state), now / 1000);
+      b = p->blocking ? ml_cluster_admit(k->state, cp, http2_of(x), wait_ms)
+                      : ml_cluster_try_admit(k->state, cp, http2_of(x));
     }
     if (b == ML_BREAKER_WAIT) {
       if (!p->pending) {
@@ -302,7 +301,7 @@ static int start_attempt(meshlib_request *r) {
         p->step = ML_STEP_WAIT;
         return MESHLIB_OK;
       }
-      ml_breaker_pending_cancel(k->state);
+      ml_breaker_pending_cancel(ml_cluster_breaker(k->state));
       b = ML_BREAKER_TIMED_OUT;
     }
     p->pending = 0;
@@ -462,11 +461,11 @@ static int finish_attempt(meshlib_request *r, int may_retry) {
   if (p->state)
     atomic_fetch_sub_explicit(&p->state->in_flight, 1, memory_order_relaxed);
   if (p->admitted) {
-    ml_breaker_release(k->state, http2_of(&p->x));
+    ml_cluster_release(k->state, http2_of(&p->x));
     p->admitted = 0;
   }
   if (p->retry_admitted) {
-    ml_breaker_release_retry(k->state);
+    ml_breaker_release_retry(ml_cluster_breaker(k->state));
     p->retry_admitted = 0;
   }
   ml_attempt_info *ai = &p->attempts[r->attempts];
@@ -497,7 +496,7 @@ static int finish_attempt(meshlib_request *r, int may_retry) {
   if (p->has_ep) {
     if (r->xfer.outcome != ML_XFER_ABORTED &&
         k->policy.outlier_detection.present)
-      ml_outlier_report(k, p->ep_index, &res, now / 1000);
+      ml_cluster_report_attempt(k, p->ep_index, &res, now / 1000);
     p->tried[p->tried_count++ % 8] = p->ep_index;
   }
   if (!may_retry || r->xfer.outcome == ML_XFER_ABORTED ||
@@ -512,8 +511,8 @@ static int finish_attempt(meshlib_request *r, int may_retry) {
     p->call_flags |= MESHLIB_RF_URX; /* Envoy: retry limit exceeded */
     return MESHLIB_OK;
   }
-  if (k && ml_breaker_admit_retry(k->state, &k->policy, &r->env->rate_budget,
-                                  now / 1000) != 0) {
+  if (k && ml_breaker_admit_retry(ml_cluster_breaker(k->state), &k->policy,
+                                  &r->env->rate_budget, now / 1000) != 0) {
     /* The budget is spent: the last answer stands, and says so. */
     p->call_flags |= MESHLIB_RF_URX;
     ml_telemetry_event(r->mesh, r->cluster, ML_EV_RETRY_BUDGET_REFUSED, 0);
@@ -591,11 +590,11 @@ static void report(meshlib_request *r) {
 static void release_holds(meshlib_request *r) {
   ml_call_plan *p = &r->plan;
   if (p->pending) { /* it waited for a connection slot */
-    ml_breaker_pending_cancel(p->cluster->state);
+    ml_breaker_pending_cancel(ml_cluster_breaker(p->cluster->state));
     p->pending = 0;
   }
   if (p->retry_admitted) { /* it waited for a retry's backoff */
-    ml_breaker_release_retry(p->cluster->state);
+    ml_breaker_release_retry(ml_cluster_breaker(p->cluster->state));
     p->retry_admitted = 0;
   }
 }

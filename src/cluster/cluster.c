@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cluster/cluster_internal.h"
-#include "lb/policy.h"
+#include "cluster/effective_policy.h"
 #include "lb/select.h"
 #include "meshlib/error.h"
 #include "util/str.h"
@@ -233,7 +233,7 @@ static int add_cluster(ml_clusters *c, const ml_cluster_inputs *in,
       return -1;
     k->states[k->endpoint_count++] = st;
     le->in_flight = &st->in_flight;
-    le->ejected = &st->ejected;
+    le->ejected = &st->outlier.ejected;
   }
   if (k->endpoint_count) {
     ml_lb_config cfg;

@@ -14,6 +14,8 @@
 #include <pthread.h>
 #include "config/model.h"
 #include "lb/lb.h"
+#include "outlier/outlier.h"
+#include "policy/breaker.h"
 #include "route/route.h"
 #include "transport/transport.h"
 
@@ -31,71 +33,32 @@ typedef struct ml_live_node {
  * reads and updates it without a lock. */
 typedef struct ml_ep_state {
   _Atomic uint32_t in_flight;
-  _Atomic int ejected; /* the balancers skip it (lb.h) */
-  /* Outlier detection (outlier/outlier.c), Envoy's host monitor. */
-  _Atomic uint32_t consecutive_5xx;
-  _Atomic uint32_t consecutive_gateway;
-  _Atomic uint32_t consecutive_local_origin;
-  _Atomic uint32_t ejection_count;   /* times ejected so far */
-  _Atomic uint32_t eject_multiplier; /* Envoy's ejectTimeBackoff: the
-                                        ejection lasts base x this */
-  _Atomic int64_t ejected_at_ms;     /* last ejection; 0: never */
-  _Atomic int64_t ejected_until_ms;  /* when its time is up (it returns at
-                                        the next sweep); 0 when not ejected */
-  _Atomic int64_t unejected_at_ms;   /* last return; -1: never */
+  /* Outlier detection (outlier/outlier.h), Envoy's host monitor; its
+   * `ejected` flag is the one the balancers skip by (lb.h). */
+  ml_outlier_host outlier;
   ml_live_node node;
 } ml_ep_state;
-
-/* Envoy-style statistics of one cluster, for metrics and the admin
- * endpoint. Counters only grow; gauges are the breaker's live counts. */
-typedef struct ml_cluster_stats {
-  _Atomic uint64_t upstream_rq_pending_total;    /* requests that queued */
-  _Atomic uint64_t upstream_rq_pending_overflow; /* refused: UO */
-  _Atomic uint64_t upstream_cx_overflow; /* found every HTTP/1.1 connection
-                                            slot (maxConnections) taken */
-  _Atomic uint64_t upstream_rq_retry;    /* retries admitted */
-  _Atomic uint64_t upstream_rq_retry_overflow; /* refused by maxRetries,
-                                                  retryBudget or the rate
-                                                  budget: URX */
-  _Atomic uint64_t retry_rate_budget_overflow; /* of which the rate budget */
-  /* outlier_detection.* */
-  _Atomic uint64_t ejections_total; /* Envoy's deprecated counter */
-  _Atomic uint64_t ejections_enforced_total;
-  _Atomic uint64_t ejections_overflow; /* maxEjectionPercent said no */
-  _Atomic uint64_t ejections_enforced_consecutive_5xx;
-  _Atomic uint64_t ejections_detected_consecutive_5xx;
-  _Atomic uint64_t ejections_enforced_consecutive_gateway_failure;
-  _Atomic uint64_t ejections_detected_consecutive_gateway_failure;
-  _Atomic uint64_t ejections_enforced_consecutive_local_origin_failure;
-  _Atomic uint64_t ejections_detected_consecutive_local_origin_failure;
-} ml_cluster_stats;
-
-/* The rate budget's window: ten one-second buckets, each one word that
- * packs the second it counts (high 32 bits) with its count. */
-#define ML_RATE_BUCKETS 10
 
 /* Live state of one cluster, keyed by its name: circuit breakers, retry
  * budgets, outlier sweeps, statistics. Shared by every snapshot that has
  * the cluster, so it survives reloads. The call path uses atomics only;
- * the lock and condition serve slow paths (waiting for a connection slot,
- * ejecting, sweeping). */
+ * the lock and condition serve slow paths (waiting for a connection slot
+ * in cluster/breaker_wait.c; ejecting and sweeping in cluster/health.c). */
 typedef struct ml_cluster_state {
-  /* Circuit breakers (policy/breaker.c). */
-  _Atomic uint32_t rq_active;      /* admitted requests (attempts) */
-  _Atomic uint32_t h1_active;      /* of which HTTP/1.1: connections busy */
-  _Atomic uint32_t rq_pending;     /* waiting for an HTTP/1.1 slot */
-  _Atomic uint32_t retries_active; /* retries admitted, not released */
-  _Atomic uint32_t waiters;        /* threads blocked for a slot */
-  _Atomic uint64_t slots_released; /* grows at each release */
-  _Atomic uint64_t rate_requests[ML_RATE_BUCKETS];
-  _Atomic uint64_t rate_retries[ML_RATE_BUCKETS];
-  /* Outlier detection (outlier/outlier.c). */
-  _Atomic int64_t next_sweep_ms; /* 0: the first tick sweeps */
-  ml_cluster_stats stats;
+  ml_breaker_state breaker;   /* policy/breaker.h, with its statistics */
+  ml_outlier_cluster outlier; /* outlier/outlier.h, with its statistics */
+  _Atomic uint32_t waiters;   /* threads blocked for a slot */
   pthread_mutex_t lock;
   pthread_cond_t slot_freed; /* on CLOCK_MONOTONIC */
   ml_live_node node;
 } ml_cluster_state;
+
+/* The breakers of |s| (policy/breaker.h), or NULL (no limits) when |s| is
+ * NULL. Admission and release go through cluster/breaker_wait.h, which
+ * wakes waiters; retries and the rate budget use these directly. */
+static inline ml_breaker_state *ml_cluster_breaker(ml_cluster_state *s) {
+  return s ? &s->breaker : NULL;
+}
 
 typedef struct ml_live_table {
   ml_live_node **buckets;

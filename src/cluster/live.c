@@ -3,6 +3,7 @@
 #include <string.h>
 #include "cluster/cluster_internal.h"
 #include "meshlib/error.h"
+#include "util/clock.h"
 #include "util/str.h"
 
 /* Two tables of refcounted entries, one per kind of state; an entry is the
@@ -90,15 +91,7 @@ static ml_live_node *make_ep(const ml_mem *mem, const char *key, size_t len) {
   memcpy(k, key, len + 1);
   s->node.key = k;
   atomic_init(&s->in_flight, 0);
-  atomic_init(&s->ejected, 0);
-  atomic_init(&s->consecutive_5xx, 0);
-  atomic_init(&s->consecutive_gateway, 0);
-  atomic_init(&s->consecutive_local_origin, 0);
-  atomic_init(&s->ejection_count, 0);
-  atomic_init(&s->eject_multiplier, 0);
-  atomic_init(&s->ejected_at_ms, 0);
-  atomic_init(&s->ejected_until_ms, 0);
-  atomic_init(&s->unejected_at_ms, -1);
+  ml_outlier_host_init(&s->outlier);
   return &s->node;
 }
 
@@ -107,16 +100,8 @@ static ml_live_node *make_cluster(const ml_mem *mem, const char *key,
   ml_cluster_state *s = ml_calloc(mem, 1, sizeof(*s) + len + 1);
   if (!s)
     return NULL;
-  pthread_condattr_t ca;
-  if (pthread_condattr_init(&ca)) {
-    ml_free(mem, s);
-    return NULL;
-  }
   /* Waits for a slot are bounded in monotonic time. */
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  int rc = pthread_cond_init(&s->slot_freed, &ca);
-  pthread_condattr_destroy(&ca);
-  if (rc) {
+  if (ml_cond_init_monotonic(&s->slot_freed)) {
     ml_free(mem, s);
     return NULL;
   }
@@ -130,7 +115,7 @@ static ml_live_node *make_cluster(const ml_mem *mem, const char *key,
   s->node.key = k;
   /* calloc's zeroes are the atomics' initial values: C11 atomics of these
    * widths are lock-free plain words on every target meshlib builds for. */
-  atomic_init(&s->next_sweep_ms, 0);
+  atomic_init(&s->outlier.next_sweep_ms, 0);
   return &s->node;
 }
 

@@ -6,7 +6,7 @@
 #include <time.h>
 #include "meshlib/clusters.h"
 #include "core/internal.h"
-#include "outlier/outlier.h"
+#include "cluster/health.h"
 #include "util/clock.h"
 
 typedef struct cl_item {
@@ -54,55 +54,58 @@ static void copy_stats(const ml_cluster *k, uint64_t *v) {
   ml_cluster_state *s = k->state;
   if (!s)
     return;
-  const ml_cluster_stats *st = &s->stats;
-  v[MESHLIB_CLUSTER_RQ_ACTIVE] = LOAD(s->rq_active);
-  v[MESHLIB_CLUSTER_RQ_PENDING_ACTIVE] = LOAD(s->rq_pending);
+  const ml_breaker_state *b = &s->breaker;
+  const ml_breaker_stats *st = &b->stats;
+  const ml_outlier_stats *od = &s->outlier.stats;
+  v[MESHLIB_CLUSTER_RQ_ACTIVE] = LOAD(b->rq_active);
+  v[MESHLIB_CLUSTER_RQ_PENDING_ACTIVE] = LOAD(b->rq_pending);
   v[MESHLIB_CLUSTER_RQ_PENDING_TOTAL] = LOAD(st->upstream_rq_pending_total);
   v[MESHLIB_CLUSTER_RQ_PENDING_OVERFLOW] =
       LOAD(st->upstream_rq_pending_overflow);
   v[MESHLIB_CLUSTER_CX_OVERFLOW] = LOAD(st->upstream_cx_overflow);
   v[MESHLIB_CLUSTER_RQ_RETRY] = LOAD(st->upstream_rq_retry);
   v[MESHLIB_CLUSTER_RQ_RETRY_OVERFLOW] = LOAD(st->upstream_rq_retry_overflow);
-  v[MESHLIB_CLUSTER_RQ_RETRY_ACTIVE] = LOAD(s->retries_active);
+  v[MESHLIB_CLUSTER_RQ_RETRY_ACTIVE] = LOAD(b->retries_active);
   v[MESHLIB_CLUSTER_RETRY_RATE_BUDGET_OVERFLOW] =
       LOAD(st->retry_rate_budget_overflow);
-  v[MESHLIB_CLUSTER_OD_EJECTIONS_ACTIVE] = ml_outlier_ejected_count(k);
-  v[MESHLIB_CLUSTER_OD_EJECTIONS_TOTAL] = LOAD(st->ejections_total);
-  v[MESHLIB_CLUSTER_OD_EJECTIONS_OVERFLOW] = LOAD(st->ejections_overflow);
+  v[MESHLIB_CLUSTER_OD_EJECTIONS_ACTIVE] = ml_cluster_ejected_count(k);
+  v[MESHLIB_CLUSTER_OD_EJECTIONS_TOTAL] = LOAD(od->ejections_total);
+  v[MESHLIB_CLUSTER_OD_EJECTIONS_OVERFLOW] = LOAD(od->ejections_overflow);
   v[MESHLIB_CLUSTER_OD_EJECTIONS_ENFORCED_TOTAL] =
-      LOAD(st->ejections_enforced_total);
+      LOAD(od->ejections_enforced_total);
   v[MESHLIB_CLUSTER_OD_EJECTIONS_ENFORCED_CONSECUTIVE_5XX] =
-      LOAD(st->ejections_enforced_consecutive_5xx);
+      LOAD(od->ejections_enforced_consecutive_5xx);
   v[MESHLIB_CLUSTER_OD_EJECTIONS_DETECTED_CONSECUTIVE_5XX] =
-      LOAD(st->ejections_detected_consecutive_5xx);
+      LOAD(od->ejections_detected_consecutive_5xx);
   v[MESHLIB_CLUSTER_OD_EJECTIONS_ENFORCED_CONSECUTIVE_GATEWAY_FAILURE] =
-      LOAD(st->ejections_enforced_consecutive_gateway_failure);
+      LOAD(od->ejections_enforced_consecutive_gateway_failure);
   v[MESHLIB_CLUSTER_OD_EJECTIONS_DETECTED_CONSECUTIVE_GATEWAY_FAILURE] =
-      LOAD(st->ejections_detected_consecutive_gateway_failure);
+      LOAD(od->ejections_detected_consecutive_gateway_failure);
   v[MESHLIB_CLUSTER_OD_EJECTIONS_ENFORCED_CONSECUTIVE_LOCAL_ORIGIN_FAILURE] =
-      LOAD(st->ejections_enforced_consecutive_local_origin_failure);
+      LOAD(od->ejections_enforced_consecutive_local_origin_failure);
   v[MESHLIB_CLUSTER_OD_EJECTIONS_DETECTED_CONSECUTIVE_LOCAL_ORIGIN_FAILURE] =
-      LOAD(st->ejections_detected_consecutive_local_origin_failure);
+      LOAD(od->ejections_detected_consecutive_local_origin_failure);
 }
 
 static void copy_endpoint(const ml_cluster *k, size_t j, int64_t now,
                           meshlib_endpoint_state *e) {
   const ml_lb_endpoint *le = &k->endpoints[j];
   ml_ep_state *s = k->states[j];
+  ml_outlier_host *h = &s->outlier;
   e->age = 1;
   e->address = le->address;
   e->port = le->port;
   e->weight = le->weight;
   e->locality = le->locality;
   e->in_flight = LOAD(s->in_flight);
-  e->ejected = LOAD(s->ejected) != 0;
-  e->ejection_count = LOAD(s->ejection_count);
-  e->ejection_multiplier = LOAD(s->eject_multiplier);
-  int64_t until = LOAD(s->ejected_until_ms);
+  e->ejected = LOAD(h->ejected) != 0;
+  e->ejection_count = LOAD(h->ejection_count);
+  e->ejection_multiplier = LOAD(h->eject_multiplier);
+  int64_t until = LOAD(h->ejected_until_ms);
   e->ejected_for_ms = e->ejected && until ? until - now : 0;
-  e->consecutive_5xx = LOAD(s->consecutive_5xx);
-  e->consecutive_gateway_failure = LOAD(s->consecutive_gateway);
-  e->consecutive_local_origin_failure = LOAD(s->consecutive_local_origin);
+  e->consecutive_5xx = LOAD(h->consecutive_5xx);
+  e->consecutive_gateway_failure = LOAD(h->consecutive_gateway);
+  e->consecutive_local_origin_failure = LOAD(h->consecutive_local_origin);
 }
 
 void meshlib_clusters_free(meshlib_clusters *c) {

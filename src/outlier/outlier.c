@@ -56,49 +56,56 @@ int64_t ml_outlier_ejection_ms(const ml_outlier_config *c, uint32_t m) {
   return t < c->max_ejection_ms ? t : c->max_ejection_ms;
 }
 
-size_t ml_outlier_ejected_count(const ml_cluster *k) {
-  size_t n = 0;
-  for (size_t i = 0; k && i < k->endpoint_count; i++)
-    n +=
-        atomic_load_explicit(&k->states[i]->ejected, memory_order_relaxed) != 0;
-  return n;
+void ml_outlier_host_init(ml_outlier_host *h) {
+  atomic_init(&h->ejected, 0);
+  atomic_init(&h->consecutive_5xx, 0);
+  atomic_init(&h->consecutive_gateway, 0);
+  atomic_init(&h->consecutive_local_origin, 0);
+  atomic_init(&h->ejection_count, 0);
+  atomic_init(&h->eject_multiplier, 0);
+  atomic_init(&h->ejected_at_ms, 0);
+  atomic_init(&h->ejected_until_ms, 0);
+  atomic_init(&h->unejected_at_ms, -1);
 }
 
-typedef enum kind { K_5XX, K_GATEWAY, K_LOCAL } kind;
+int ml_outlier_is_ejected(const ml_outlier_host *h) {
+  return atomic_load_explicit(&((ml_outlier_host *)h)->ejected,
+                              memory_order_relaxed) != 0;
+}
 
-static void count_detected(ml_cluster_stats *st, kind t) {
+static void count_detected(ml_outlier_stats *st, unsigned t) {
   _Atomic uint64_t *c =
-      t == K_5XX ? &st->ejections_detected_consecutive_5xx
-      : t == K_GATEWAY
+      t == ML_OUTLIER_5XX ? &st->ejections_detected_consecutive_5xx
+      : t == ML_OUTLIER_GATEWAY
           ? &st->ejections_detected_consecutive_gateway_failure
           : &st->ejections_detected_consecutive_local_origin_failure;
   atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
 }
 
-static void count_enforced(ml_cluster_stats *st, kind t) {
+static void count_enforced(ml_outlier_stats *st, unsigned t) {
   _Atomic uint64_t *c =
-      t == K_5XX ? &st->ejections_enforced_consecutive_5xx
-      : t == K_GATEWAY
+      t == ML_OUTLIER_5XX ? &st->ejections_enforced_consecutive_5xx
+      : t == ML_OUTLIER_GATEWAY
           ? &st->ejections_enforced_consecutive_gateway_failure
           : &st->ejections_enforced_consecutive_local_origin_failure;
   atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&st->ejections_enforced_total, 1,
                             memory_order_relaxed);
-  if (t == K_5XX) /* Envoy's deprecated ejections_total counts these */
+  if (t == ML_OUTLIER_5XX) /* Envoy's deprecated ejections_total counts
+                              these */
     atomic_fetch_add_explicit(&st->ejections_total, 1, memory_order_relaxed);
 }
 
 /* DetectorImpl::ejectHost, under the cluster's lock. */
-static void eject(const ml_cluster *k, const ml_outlier_config *c,
-                  ml_ep_state *ep, kind t, int64_t now_ms) {
-  ml_cluster_stats *st = &k->state->stats;
-  size_t active = ml_outlier_ejected_count(k);
+static void eject(const ml_outlier_config *c, ml_outlier_stats *st,
+                  ml_outlier_host *ep, unsigned t, size_t active, size_t total,
+                  int64_t now_ms) {
   /* Never more than maxEjectionPercent, counting this one, except that
    * one endpoint may always go. This is Envoy's always_eject_one_host,
    * which the issue asks for; Istio does not set it, so an Envoy since
    * 1.27 (envoyproxy/envoy#27909) ejects nothing from a cluster too small
    * for its percentage (fewer than 10 endpoints at the default 10 %). */
-  double pct = 100.0 * (double)(active + 1) / (double)k->endpoint_count;
+  double pct = 100.0 * (double)(active + 1) / (double)total;
   if (active > 0 && pct > (double)c->max_ejection_percent) {
     atomic_fetch_add_explicit(&st->ejections_overflow, 1, memory_order_relaxed);
     return;
@@ -116,27 +123,23 @@ static void eject(const ml_cluster *k, const ml_outlier_config *c,
   atomic_store_explicit(&ep->ejected, 1, memory_order_release);
 }
 
-static _Atomic uint32_t *counter_of(ml_ep_state *ep, kind t) {
-  return t == K_5XX       ? &ep->consecutive_5xx
-         : t == K_GATEWAY ? &ep->consecutive_gateway
-                          : &ep->consecutive_local_origin;
+static _Atomic uint32_t *counter_of(ml_outlier_host *ep, unsigned t) {
+  return t == ML_OUTLIER_5XX       ? &ep->consecutive_5xx
+         : t == ML_OUTLIER_GATEWAY ? &ep->consecutive_gateway
+                                   : &ep->consecutive_local_origin;
 }
 
-/* DetectorImpl::onConsecutiveErrorWorker, inline. */
-static void on_consecutive(const ml_cluster *k, const ml_outlier_config *c,
-                           ml_ep_state *ep, kind t, int64_t now_ms) {
-  ml_cluster_state *s = k->state;
-  if (!s)
+void ml_outlier_on_consecutive(const ml_outlier_config *c,
+                               ml_outlier_cluster *oc, ml_outlier_host *h,
+                               unsigned detector, size_t ejected, size_t total,
+                               int64_t now_ms) {
+  if (atomic_load(&h->ejected))
     return;
-  pthread_mutex_lock(&s->lock);
-  if (!atomic_load(&ep->ejected)) {
-    count_detected(&s->stats, t);
-    eject(k, c, ep, t, now_ms);
-    /* Reset so that a new run of errors is seen even without a success
-     * in between. */
-    atomic_store(counter_of(ep, t), 0);
-  }
-  pthread_mutex_unlock(&s->lock);
+  count_detected(&oc->stats, detector);
+  eject(c, &oc->stats, h, detector, ejected, total, now_ms);
+  /* Reset so that a new run of errors is seen even without a success in
+   * between. */
+  atomic_store(counter_of(h, detector), 0);
 }
 
 /* Count one more error; nonzero exactly when the count reaches |limit|. */
@@ -152,21 +155,23 @@ static void clear(_Atomic uint32_t *c) {
 }
 
 /* DetectorHostMonitorImpl::putHttpResponseCode. */
-static void put_http_code(const ml_cluster *k, const ml_outlier_config *c,
-                          ml_ep_state *ep, int code, int64_t now_ms) {
+static unsigned put_http_code(const ml_outlier_config *c, ml_outlier_host *ep,
+                              int code) {
+  unsigned fired = 0;
   if (code >= 500 && code <= 599) {
     if (code >= 502 && code <= 504) {
       if (bump(&ep->consecutive_gateway, c->consecutive_gateway))
-        on_consecutive(k, c, ep, K_GATEWAY, now_ms);
+        fired |= ML_OUTLIER_GATEWAY;
     } else {
       clear(&ep->consecutive_gateway);
     }
     if (bump(&ep->consecutive_5xx, c->consecutive_5xx))
-      on_consecutive(k, c, ep, K_5XX, now_ms);
+      fired |= ML_OUTLIER_5XX;
   } else {
     clear(&ep->consecutive_5xx);
     clear(&ep->consecutive_gateway);
   }
+  return fired;
 }
 
 /* Envoy's Grpc::Utility::grpcToHttpStatus, indexed by gRPC code; an
@@ -199,21 +204,17 @@ static int outlier_code(const ml_attempt_result *res) {
   return grpc_to_http(v);
 }
 
-void ml_outlier_report(const ml_cluster *k, size_t endpoint_index,
-                       const ml_attempt_result *res, int64_t now_ms) {
-  ml_outlier_config c;
-  if (!k || !res || endpoint_index >= k->endpoint_count ||
-      !ml_outlier_config_of(&k->policy.outlier_detection, &c))
-    return;
-  ml_ep_state *ep = k->states[endpoint_index];
+unsigned ml_outlier_count(const ml_outlier_config *c, ml_outlier_host *ep,
+                          const ml_attempt_result *res) {
+  if (!c || !ep || !res)
+    return 0;
   switch (res->outcome) {
   case ML_XFER_OK:
     if (res->local || res->status <= 0)
-      return;
-    if (c.split) /* the connection worked: a local-origin success */
+      return 0;
+    if (c->split) /* the connection worked: a local-origin success */
       clear(&ep->consecutive_local_origin);
-    put_http_code(k, &c, ep, outlier_code(res), now_ms);
-    return;
+    return put_http_code(c, ep, outlier_code(res));
   case ML_XFER_RESET:
   case ML_XFER_REFUSED_STREAM:
   case ML_XFER_PROTOCOL_ERROR:
@@ -221,64 +222,60 @@ void ml_outlier_report(const ml_cluster *k, size_t endpoint_index,
     /* These failed on a connection that was made: Envoy reported its
      * LocalOriginConnectSuccess first (at pool ready), so in split mode
      * the run starts over at this failure. */
-    if (c.split)
+    if (c->split)
       clear(&ep->consecutive_local_origin);
     /* fall through */
   case ML_XFER_CONNECT_FAILURE:
   case ML_XFER_TLS_ERROR:
-    if (c.split) {
-      if (bump(&ep->consecutive_local_origin, c.consecutive_local_origin))
-        on_consecutive(k, &c, ep, K_LOCAL, now_ms);
-    } else {
-      /* Envoy maps LocalOriginConnectFailed to 503, a timeout to 504. */
-      put_http_code(k, &c, ep, res->outcome == ML_XFER_TIMEOUT ? 504 : 503,
-                    now_ms);
-    }
-    return;
+    if (c->split)
+      return bump(&ep->consecutive_local_origin, c->consecutive_local_origin)
+                 ? ML_OUTLIER_LOCAL
+                 : 0;
+    /* Envoy maps LocalOriginConnectFailed to 503, a timeout to 504. */
+    return put_http_code(c, ep, res->outcome == ML_XFER_TIMEOUT ? 504 : 503);
   case ML_XFER_ABORTED:
   case ML_XFER_LOCAL_ERROR:
   default:
-    return;
+    return 0;
   }
 }
 
-void ml_outlier_tick(const ml_cluster *k, int64_t now_ms) {
-  if (!k || !k->state || !k->policy.outlier_detection.present)
-    return;
-  ml_cluster_state *s = k->state;
-  int64_t due = atomic_load_explicit(&s->next_sweep_ms, memory_order_acquire);
+int ml_outlier_sweep_claim(ml_outlier_cluster *oc,
+                           const ml_outlier_detection *od, int64_t now_ms,
+                           ml_outlier_config *c) {
+  int64_t due = atomic_load_explicit(&oc->next_sweep_ms, memory_order_acquire);
   if (now_ms < due)
+    return 0;
+  if (!ml_outlier_config_of(od, c))
+    return 0;
+  /* Else another thread sweeps. */
+  return atomic_compare_exchange_strong(&oc->next_sweep_ms, &due,
+                                        now_ms + c->interval_ms);
+}
+
+/* DetectorImpl::onIntervalTimer: uneject whose time is up ... */
+void ml_outlier_sweep_return(const ml_outlier_config *c, ml_outlier_host *ep,
+                             int64_t now_ms) {
+  if (!atomic_load(&ep->ejected))
     return;
-  ml_outlier_config c;
-  ml_outlier_config_of(&k->policy.outlier_detection, &c);
-  if (!atomic_compare_exchange_strong(&s->next_sweep_ms, &due,
-                                      now_ms + c.interval_ms))
-    return; /* another thread sweeps */
-  pthread_mutex_lock(&s->lock);
-  /* DetectorImpl::onIntervalTimer: uneject whose time is up ... */
-  for (size_t i = 0; i < k->endpoint_count; i++) {
-    ml_ep_state *ep = k->states[i];
-    if (!atomic_load(&ep->ejected))
-      continue;
-    int64_t d = ml_outlier_ejection_ms(&c, atomic_load(&ep->eject_multiplier));
-    if (now_ms - atomic_load(&ep->ejected_at_ms) < d)
-      continue;
-    atomic_store(&ep->consecutive_5xx, 0);
-    atomic_store(&ep->consecutive_gateway, 0);
-    atomic_store(&ep->consecutive_local_origin, 0);
-    atomic_store(&ep->unejected_at_ms, now_ms);
-    atomic_store(&ep->ejected_until_ms, 0);
-    atomic_store_explicit(&ep->ejected, 0, memory_order_release);
-  }
-  /* ... then lower the multiplier of those healthy for an interval. */
-  for (size_t i = 0; i < k->endpoint_count; i++) {
-    ml_ep_state *ep = k->states[i];
-    int64_t back = atomic_load(&ep->unejected_at_ms);
-    if (atomic_load(&ep->ejected) || back < 0 || now_ms - back < c.interval_ms)
-      continue;
-    uint32_t m = atomic_load(&ep->eject_multiplier);
-    if (m)
-      atomic_store(&ep->eject_multiplier, m - 1);
-  }
-  pthread_mutex_unlock(&s->lock);
+  int64_t d = ml_outlier_ejection_ms(c, atomic_load(&ep->eject_multiplier));
+  if (now_ms - atomic_load(&ep->ejected_at_ms) < d)
+    return;
+  atomic_store(&ep->consecutive_5xx, 0);
+  atomic_store(&ep->consecutive_gateway, 0);
+  atomic_store(&ep->consecutive_local_origin, 0);
+  atomic_store(&ep->unejected_at_ms, now_ms);
+  atomic_store(&ep->ejected_until_ms, 0);
+  atomic_store_explicit(&ep->ejected, 0, memory_order_release);
+}
+
+/* ... then lower the multiplier of those healthy for an interval. */
+void ml_outlier_sweep_relax(const ml_outlier_config *c, ml_outlier_host *ep,
+                            int64_t now_ms) {
+  int64_t back = atomic_load(&ep->unejected_at_ms);
+  if (atomic_load(&ep->ejected) || back < 0 || now_ms - back < c->interval_ms)
+    return;
+  uint32_t m = atomic_load(&ep->eject_multiplier);
+  if (m)
+    atomic_store(&ep->eject_multiplier, m - 1);
 }

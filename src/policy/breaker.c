@@ -1,9 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "policy/breaker.h"
 
-#include <errno.h>
-#include <time.h>
-
 #define UNLIMITED UINT32_MAX
 
 static uint32_t limit_of(int64_t v) {
@@ -50,31 +47,26 @@ static int inc_below(_Atomic uint32_t *c, uint32_t max) {
   return 1;
 }
 
-/* Give back an HTTP/1.1 slot and wake a waiter; |locked|: the caller
- * holds s->lock. */
-static void free_h1_slot(ml_cluster_state *s, int locked) {
+/* Give back an HTTP/1.1 slot. A thread that waits for one counts itself
+ * (cluster/breaker_wait.c) before it last looks for a slot, both
+ * seq_cst, so either it sees the slot freed here or the caller, reading
+ * the count after this, sees it waiting and wakes it. */
+static void free_h1_slot(ml_breaker_state *s) {
   atomic_fetch_sub(&s->h1_active, 1);
   atomic_fetch_add(&s->slots_released, 1);
-  /* A waiter counts itself before it last looks for a slot (both seq_cst),
-   * so either it sees the slot freed above or we see it here. */
-  if (atomic_load(&s->waiters)) {
-    if (!locked)
-      pthread_mutex_lock(&s->lock);
-    pthread_cond_signal(&s->slot_freed);
-    if (!locked)
-      pthread_mutex_unlock(&s->lock);
-  }
 }
 
 enum { SLOT_OK, SLOT_BUSY, SLOT_OVER };
 
-static int take_slot(ml_cluster_state *s, const ml_breaker_limits *l, int http2,
-                     int locked) {
+static int take_slot(ml_breaker_state *s, const ml_breaker_limits *l, int http2,
+                     int *freed) {
   if (!http2 && !inc_below(&s->h1_active, l->max_connections))
     return SLOT_BUSY;
   if (!inc_below(&s->rq_active, l->max_requests)) {
-    if (!http2)
-      free_h1_slot(s, locked);
+    if (!http2) {
+      free_h1_slot(s);
+      *freed = 1;
+    }
     return SLOT_OVER;
   }
   return SLOT_OK;
@@ -92,116 +84,68 @@ static void limits_of_pool(const ml_connection_pool *cp, ml_breaker_limits *l) {
   l->max_pending_requests = limit_of(cp->http1_max_pending_requests);
 }
 
-static int overflow(ml_cluster_state *s) {
+static int overflow(ml_breaker_state *s) {
   /* Envoy counts a max_requests refusal here too. */
   inc64(&s->stats.upstream_rq_pending_overflow);
   return ML_BREAKER_OVERFLOW;
 }
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Admit at once, or take a place among the pending (ML_BREAKER_WAIT)
- * when |may_wait| and there is room, else overflow. As Envoy's pool, a
- * request over max_requests overflows before it could wait. */
-static int admit_or_queue(ml_cluster_state *s, const ml_breaker_limits *l,
-                          int http2, int may_wait) {
-  int r = take_slot(s, l, http2, 0);
+int ml_breaker_try_admit(ml_breaker_state *s, const ml_connection_pool *cp,
+                         int http2, int may_queue, int *freed) {
+  int dummy;
+  if (!freed)
+    freed = &dummy;
+  *freed = 0;
+  if (!s)
+    return ML_BREAKER_OK;
+  ml_breaker_limits l;
+  limits_of_pool(cp, &l);
+  int r = take_slot(s, &l, http2, freed);
   if (r == SLOT_OK)
     return ML_BREAKER_OK;
-  if (r == SLOT_OVER || atomic_load(&s->rq_active) >= l->max_requests)
+  if (r == SLOT_OVER || atomic_load(&s->rq_active) >= l.max_requests)
     return overflow(s);
   inc64(&s->stats.upstream_cx_overflow);
-  if (!may_wait || !inc_below(&s->rq_pending, l->max_pending_requests))
+  if (!may_queue || !inc_below(&s->rq_pending, l.max_pending_requests))
     return overflow(s);
   inc64(&s->stats.upstream_rq_pending_total);
   return ML_BREAKER_WAIT;
 }
 
-int ml_breaker_admit(ml_cluster_state *s, const ml_connection_pool *cp,
-                     int http2, int64_t wait_ms) {
+int ml_breaker_release(ml_breaker_state *s, int http2) {
   if (!s)
-    return ML_BREAKER_OK;
-  ml_breaker_limits l;
-  limits_of_pool(cp, &l);
-  int r = admit_or_queue(s, &l, http2, wait_ms != 0);
-  if (r != ML_BREAKER_WAIT)
-    return r;
-
-  /* The slow path: wait for a slot, bounded in time and in number. */
-  struct timespec deadline = {0, 0};
-  if (wait_ms > 0) {
-    int64_t t = mono_ms() + wait_ms;
-    deadline.tv_sec = (time_t)(t / 1000);
-    deadline.tv_nsec = (long)(t % 1000) * 1000000L;
-  }
-  pthread_mutex_lock(&s->lock);
-  atomic_fetch_add(&s->waiters, 1);
-  for (;;) {
-    r = take_slot(s, &l, 0, 1);
-    if (r != SLOT_BUSY)
-      break;
-    int rc = wait_ms > 0
-                 ? pthread_cond_timedwait(&s->slot_freed, &s->lock, &deadline)
-                 : pthread_cond_wait(&s->slot_freed, &s->lock);
-    if (rc == ETIMEDOUT) {
-      r = take_slot(s, &l, 0, 1);
-      break;
-    }
-  }
-  atomic_fetch_sub(&s->waiters, 1);
-  /* A wake-up this thread did not use goes to the next waiter. */
-  if (r != SLOT_OK && atomic_load(&s->waiters))
-    pthread_cond_signal(&s->slot_freed);
-  pthread_mutex_unlock(&s->lock);
-  atomic_fetch_sub(&s->rq_pending, 1);
-  if (r == SLOT_OK)
-    return ML_BREAKER_OK;
-  if (r == SLOT_OVER)
-    return overflow(s);
-  return ML_BREAKER_TIMED_OUT;
-}
-
-void ml_breaker_release(ml_cluster_state *s, int http2) {
-  if (!s)
-    return;
+    return 0;
   atomic_fetch_sub(&s->rq_active, 1);
-  if (!http2)
-    free_h1_slot(s, 0);
+  if (http2)
+    return 0;
+  free_h1_slot(s);
+  return 1;
 }
 
-int ml_breaker_try_admit(ml_cluster_state *s, const ml_connection_pool *cp,
-                         int http2) {
+int ml_breaker_pending_retry(ml_breaker_state *s, const ml_connection_pool *cp,
+                             int *freed) {
+  int dummy;
+  if (!freed)
+    freed = &dummy;
+  *freed = 0;
   if (!s)
     return ML_BREAKER_OK;
   ml_breaker_limits l;
   limits_of_pool(cp, &l);
-  return admit_or_queue(s, &l, http2, 1);
-}
-
-int ml_breaker_pending_retry(ml_cluster_state *s,
-                             const ml_connection_pool *cp) {
-  if (!s)
-    return ML_BREAKER_OK;
-  ml_breaker_limits l;
-  limits_of_pool(cp, &l);
-  int r = take_slot(s, &l, 0, 0);
+  int r = take_slot(s, &l, 0, freed);
   if (r == SLOT_BUSY)
     return ML_BREAKER_WAIT;
   atomic_fetch_sub(&s->rq_pending, 1);
   return r == SLOT_OK ? ML_BREAKER_OK : overflow(s);
 }
 
-void ml_breaker_pending_cancel(ml_cluster_state *s) {
+void ml_breaker_pending_cancel(ml_breaker_state *s) {
   if (s)
     atomic_fetch_sub(&s->rq_pending, 1);
 }
 
-uint64_t ml_breaker_released(const ml_cluster_state *s) {
-  return s ? atomic_load_explicit(&((ml_cluster_state *)s)->slots_released,
+uint64_t ml_breaker_released(const ml_breaker_state *s) {
+  return s ? atomic_load_explicit(&((ml_breaker_state *)s)->slots_released,
                                   memory_order_acquire)
            : 0;
 }
@@ -244,12 +188,12 @@ static uint32_t second_of(int64_t now_ms) {
   return now_ms > 0 ? (uint32_t)(now_ms / 1000) : 0;
 }
 
-void ml_breaker_note_request(ml_cluster_state *s, int64_t now_ms) {
+void ml_breaker_note_request(ml_breaker_state *s, int64_t now_ms) {
   if (s)
     window_add(s->rate_requests, second_of(now_ms));
 }
 
-int ml_breaker_admit_retry(ml_cluster_state *s, const ml_traffic_policy *tp,
+int ml_breaker_admit_retry(ml_breaker_state *s, const ml_traffic_policy *tp,
                            const ml_rate_budget *rb, int64_t now_ms) {
   if (!s)
     return ML_BREAKER_OK;
@@ -285,7 +229,7 @@ int ml_breaker_admit_retry(ml_cluster_state *s, const ml_traffic_policy *tp,
   return ML_BREAKER_OK;
 }
 
-void ml_breaker_release_retry(ml_cluster_state *s) {
+void ml_breaker_release_retry(ml_breaker_state *s) {
   if (s)
     atomic_fetch_sub(&s->retries_active, 1);
 }

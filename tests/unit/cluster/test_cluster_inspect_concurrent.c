@@ -13,8 +13,8 @@
 
 #include "core/internal.h"
 #include "meshlib/meshlib.h"
-#include "outlier/outlier.h"
-#include "policy/breaker.h"
+#include "cluster/breaker_wait.h"
+#include "cluster/health.h"
 
 static const char kDr[] = "apiVersion: networking.istio.io/v1\n"
                           "kind: DestinationRule\n"
@@ -131,8 +131,8 @@ static void test_picture(void **state) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
   for (int n = 0; n < 5; n++)
-    ml_outlier_report(kl, 1, &r, now);
-  assert_int_equal(ml_breaker_admit(kl->state, NULL, 1, 0), ML_BREAKER_OK);
+    ml_cluster_report_attempt(kl, 1, &r, now);
+  assert_int_equal(ml_cluster_admit(kl->state, NULL, 1, 0), ML_BREAKER_OK);
   assert_int_equal(meshlib_clusters_snapshot(m, &c), MESHLIB_OK);
   i = find(c, "outbound|0||" HOST);
   assert_int_equal(meshlib_cluster_endpoint(c, (size_t)i, 1, &e), MESHLIB_OK);
@@ -149,7 +149,7 @@ static void test_picture(void **state) {
       1);
   assert_int_equal(
       meshlib_cluster_stat_value(c, (size_t)i, MESHLIB_CLUSTER_RQ_ACTIVE), 1);
-  ml_breaker_release(kl->state, 1);
+  ml_cluster_release(kl->state, 1);
   ml_snapshot_unref(snap);
   meshlib_clusters_free(c);
   meshlib_free(m);
@@ -170,10 +170,10 @@ static void *report_loop(void *arg) {
     memset(&r, 0, sizeof(r));
     r.outcome = (now & 3) ? ML_XFER_OK : ML_XFER_CONNECT_FAILURE;
     r.status = (now & 7) ? 503 : 200;
-    ml_outlier_report(k, (size_t)(now & 1), &r, now);
-    ml_outlier_tick(k, now);
-    if (ml_breaker_admit(k->state, NULL, 0, 0) == ML_BREAKER_OK)
-      ml_breaker_release(k->state, 0);
+    ml_cluster_report_attempt(k, (size_t)(now & 1), &r, now);
+    ml_cluster_outlier_tick(k, now);
+    if (ml_cluster_admit(k->state, NULL, 0, 0) == ML_BREAKER_OK)
+      ml_cluster_release(k->state, 0);
     ml_snapshot_unref(snap);
     now += 7;
   }

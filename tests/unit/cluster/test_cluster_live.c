@@ -13,7 +13,7 @@ static void test_refcounted_entries(void **state) {
   ml_ep_state *b = ml_live_acquire(&l, "c|10.0.0.1:80");
   assert_ptr_equal(a, b);
   assert_string_equal(a->node.key, "c|10.0.0.1:80");
-  assert_int_equal(atomic_load(&a->unejected_at_ms), -1);
+  assert_int_equal(atomic_load(&a->outlier.unejected_at_ms), -1);
   ml_cluster_state *x = ml_live_acquire_cluster(&l, "c");
   ml_cluster_state *y = ml_live_acquire_cluster(&l, "c");
   assert_ptr_equal(x, y);
@@ -52,13 +52,13 @@ static void test_cluster_state_per_cluster(void **state) {
   ct_setup(&f, "{loadBalancer: {simple: RANDOM}}", 3);
   ml_cluster_state *s = f.k->state;
   ml_ep_state *e0 = f.k->states[0];
-  atomic_store(&s->retries_active, 2);
+  atomic_store(&s->breaker.retries_active, 2);
   ct_build(&f, 1, 2); /* a snapshot swap keeps both */
   assert_ptr_equal(f.k->state, s);
   assert_ptr_equal(f.k->states[0], e0);
-  assert_int_equal(atomic_load(&s->retries_active), 2);
+  assert_int_equal(atomic_load(&s->breaker.retries_active), 2);
   assert_int_equal(f.live.clusters.count, 1);
-  atomic_store(&s->retries_active, 0);
+  atomic_store(&s->breaker.retries_active, 0);
   ct_teardown(&f);
 }
 

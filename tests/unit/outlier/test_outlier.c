@@ -6,7 +6,7 @@
 #include "../cluster/cluster_test_util.h"
 
 #include "lb/lb.h"
-#include "outlier/outlier.h"
+#include "cluster/health.h"
 #include "util/rand.h"
 
 static ml_attempt_result answer(int status) {
@@ -27,11 +27,11 @@ static ml_attempt_result failed(ml_xfer_outcome o) {
 static void report_n(const ml_cluster *k, size_t i, ml_attempt_result r, int n,
                      int64_t now) {
   for (int j = 0; j < n; j++)
-    ml_outlier_report(k, i, &r, now);
+    ml_cluster_report_attempt(k, i, &r, now);
 }
 
 static int ejected(const ml_cluster *k, size_t i) {
-  return atomic_load(&k->states[i]->ejected);
+  return atomic_load(&k->states[i]->outlier.ejected);
 }
 
 static void test_config_defaults(void **state) {
@@ -76,22 +76,23 @@ static void test_five_5xx_eject_at_the_failure(void **state) {
   int64_t t = 1000;
   report_n(k, 0, answer(503), 4, t);
   assert_false(ejected(k, 0));
-  assert_int_equal(atomic_load(&k->states[0]->consecutive_5xx), 4);
+  assert_int_equal(atomic_load(&k->states[0]->outlier.consecutive_5xx), 4);
   ml_attempt_result r = answer(500);
-  ml_outlier_report(k, 0, &r, t);
+  ml_cluster_report_attempt(k, 0, &r, t);
   assert_true(ejected(k, 0));
-  assert_int_equal(atomic_load(&k->states[0]->ejection_count), 1);
-  assert_int_equal(atomic_load(&k->states[0]->ejected_until_ms), t + 30000);
-  assert_int_equal(atomic_load(&k->states[0]->consecutive_5xx), 0);
-  ml_cluster_stats *st = &k->state->stats;
+  assert_int_equal(atomic_load(&k->states[0]->outlier.ejection_count), 1);
+  assert_int_equal(atomic_load(&k->states[0]->outlier.ejected_until_ms),
+                   t + 30000);
+  assert_int_equal(atomic_load(&k->states[0]->outlier.consecutive_5xx), 0);
+  ml_outlier_stats *st = &k->state->outlier.stats;
   assert_int_equal(atomic_load(&st->ejections_enforced_consecutive_5xx), 1);
   assert_int_equal(atomic_load(&st->ejections_detected_consecutive_5xx), 1);
   assert_int_equal(atomic_load(&st->ejections_enforced_total), 1);
   assert_int_equal(atomic_load(&st->ejections_total), 1);
-  assert_int_equal(ml_outlier_ejected_count(k), 1);
+  assert_int_equal(ml_cluster_ejected_count(k), 1);
   /* More failures of an ejected endpoint change nothing. */
   report_n(k, 0, answer(503), 10, t);
-  assert_int_equal(atomic_load(&k->states[0]->ejection_count), 1);
+  assert_int_equal(atomic_load(&k->states[0]->outlier.ejection_count), 1);
   ct_teardown(&f);
 }
 
@@ -111,7 +112,7 @@ static void test_success_resets(void **state) {
   report_n(f.k, 0, local, 10, 0);
   report_n(f.k, 0, failed(ML_XFER_ABORTED), 10, 0);
   report_n(f.k, 0, failed(ML_XFER_LOCAL_ERROR), 10, 0);
-  assert_int_equal(atomic_load(&f.k->states[0]->consecutive_5xx), 0);
+  assert_int_equal(atomic_load(&f.k->states[0]->outlier.consecutive_5xx), 0);
   ct_teardown(&f);
 }
 
@@ -130,7 +131,7 @@ static void test_disabled_5xx_and_gateway_detector(void **state) {
   assert_false(ejected(f.k, 0));
   report_n(f.k, 0, answer(503), 1, 0);
   assert_true(ejected(f.k, 0));
-  ml_cluster_stats *st = &f.k->state->stats;
+  ml_outlier_stats *st = &f.k->state->outlier.stats;
   assert_int_equal(
       atomic_load(&st->ejections_enforced_consecutive_gateway_failure), 1);
   assert_int_equal(atomic_load(&st->ejections_enforced_consecutive_5xx), 0);
@@ -149,11 +150,14 @@ static void test_local_origin_not_split(void **state) {
   report_n(f.k, 0, failed(ML_XFER_CONNECT_FAILURE), 2, 0);
   report_n(f.k, 0, failed(ML_XFER_RESET), 1, 0);
   report_n(f.k, 0, failed(ML_XFER_TIMEOUT), 1, 0);
-  assert_int_equal(atomic_load(&f.k->states[0]->consecutive_gateway), 4);
+  assert_int_equal(atomic_load(&f.k->states[0]->outlier.consecutive_gateway),
+                   4);
   report_n(f.k, 0, failed(ML_XFER_REFUSED_STREAM), 1, 0);
   assert_true(ejected(f.k, 0));
   assert_int_equal(
-      atomic_load(&f.k->state->stats.ejections_enforced_consecutive_5xx), 1);
+      atomic_load(
+          &f.k->state->outlier.stats.ejections_enforced_consecutive_5xx),
+      1);
   ct_teardown(&f);
 }
 
@@ -166,15 +170,18 @@ static void test_local_origin_split(void **state) {
            2);
   report_n(f.k, 0, failed(ML_XFER_CONNECT_FAILURE), 2, 0);
   report_n(f.k, 0, answer(503), 1, 0); /* connected: local success */
-  assert_int_equal(atomic_load(&f.k->states[0]->consecutive_local_origin), 0);
-  assert_int_equal(atomic_load(&f.k->states[0]->consecutive_5xx), 1);
+  assert_int_equal(
+      atomic_load(&f.k->states[0]->outlier.consecutive_local_origin), 0);
+  assert_int_equal(atomic_load(&f.k->states[0]->outlier.consecutive_5xx), 1);
   /* A timeout or reset on a connection that was made starts the run over
    * (Envoy reports the connect success first): they never add up. */
   report_n(f.k, 0, failed(ML_XFER_TIMEOUT), 2, 0);
-  assert_int_equal(atomic_load(&f.k->states[0]->consecutive_local_origin), 1);
-  assert_int_equal(atomic_load(&f.k->states[0]->consecutive_5xx), 1);
+  assert_int_equal(
+      atomic_load(&f.k->states[0]->outlier.consecutive_local_origin), 1);
+  assert_int_equal(atomic_load(&f.k->states[0]->outlier.consecutive_5xx), 1);
   report_n(f.k, 0, failed(ML_XFER_RESET), 1, 0);
-  assert_int_equal(atomic_load(&f.k->states[0]->consecutive_local_origin), 1);
+  assert_int_equal(
+      atomic_load(&f.k->states[0]->outlier.consecutive_local_origin), 1);
   assert_false(ejected(f.k, 0));
   /* Connect failures do add up, after the reset: 1 + 2. */
   report_n(f.k, 0, failed(ML_XFER_CONNECT_FAILURE), 1, 0);
@@ -182,7 +189,7 @@ static void test_local_origin_split(void **state) {
   report_n(f.k, 0, failed(ML_XFER_TLS_ERROR), 1, 0);
   assert_true(ejected(f.k, 0));
   assert_int_equal(
-      atomic_load(&f.k->state->stats
+      atomic_load(&f.k->state->outlier.stats
                        .ejections_enforced_consecutive_local_origin_failure),
       1);
   ct_teardown(&f);
@@ -203,11 +210,12 @@ static void test_grpc_status_counts(void **state) {
   r.headers = unavailable;
   r.header_count = 2;
   report_n(f.k, 0, r, 4, 0);
-  assert_int_equal(atomic_load(&f.k->states[0]->consecutive_5xx), 4);
-  assert_int_equal(atomic_load(&f.k->states[0]->consecutive_gateway), 4);
+  assert_int_equal(atomic_load(&f.k->states[0]->outlier.consecutive_5xx), 4);
+  assert_int_equal(atomic_load(&f.k->states[0]->outlier.consecutive_gateway),
+                   4);
   r.headers = ok;
   report_n(f.k, 0, r, 1, 0); /* a 200 from a 503 answer: resets */
-  assert_int_equal(atomic_load(&f.k->states[0]->consecutive_5xx), 0);
+  assert_int_equal(atomic_load(&f.k->states[0]->outlier.consecutive_5xx), 0);
   r.grpc_request = 0; /* not a gRPC request: the HTTP status counts */
   r.headers = unavailable;
   report_n(f.k, 0, r, 5, 0);
@@ -226,9 +234,10 @@ static void test_max_ejection_percent_and_at_least_one(void **state) {
   report_n(f.k, 1, answer(503), 5, 0);
   assert_true(ejected(f.k, 0));
   assert_false(ejected(f.k, 1));
-  assert_int_equal(atomic_load(&f.k->state->stats.ejections_overflow), 1);
+  assert_int_equal(atomic_load(&f.k->state->outlier.stats.ejections_overflow),
+                   1);
   /* The counter restarted: five more are needed to try again. */
-  assert_int_equal(atomic_load(&f.k->states[1]->consecutive_5xx), 0);
+  assert_int_equal(atomic_load(&f.k->states[1]->outlier.consecutive_5xx), 0);
   ct_teardown(&f);
 
   ct_setup(&f, "{outlierDetection: {}}", 3); /* 10 % of 3 < 1: one anyway */
@@ -241,7 +250,7 @@ static void test_max_ejection_percent_and_at_least_one(void **state) {
   ct_setup(&f, "{outlierDetection: {maxEjectionPercent: 50}}", 4);
   for (size_t i = 0; i < 4; i++)
     report_n(f.k, i, answer(503), 5, 0);
-  assert_int_equal(ml_outlier_ejected_count(f.k), 2);
+  assert_int_equal(ml_cluster_ejected_count(f.k), 2);
   assert_true(ejected(f.k, 0) && ejected(f.k, 1));
   ct_teardown(&f);
 }
@@ -255,42 +264,42 @@ static void test_return_at_sweep_and_multiplier(void **state) {
            2);
   const ml_cluster *k = f.k;
   ml_ep_state *ep = k->states[0];
-  ml_outlier_tick(k, 0); /* the first sweep; the next is due at 10 s */
-  assert_int_equal(atomic_load(&k->state->next_sweep_ms), 10000);
+  ml_cluster_outlier_tick(k, 0); /* the first sweep; the next is due at 10 s */
+  assert_int_equal(atomic_load(&k->state->outlier.next_sweep_ms), 10000);
   report_n(k, 0, answer(503), 5, 1000);
   assert_true(ejected(k, 0));
-  assert_int_equal(atomic_load(&ep->eject_multiplier), 1);
+  assert_int_equal(atomic_load(&ep->outlier.eject_multiplier), 1);
   report_n(k, 0, answer(503), 3, 1000);
-  ml_outlier_tick(k, 5000); /* not due: nothing */
-  ml_outlier_tick(k, 10000);
-  ml_outlier_tick(k, 20000);
-  ml_outlier_tick(k, 30000); /* 29 s ejected: not yet */
+  ml_cluster_outlier_tick(k, 5000); /* not due: nothing */
+  ml_cluster_outlier_tick(k, 10000);
+  ml_cluster_outlier_tick(k, 20000);
+  ml_cluster_outlier_tick(k, 30000); /* 29 s ejected: not yet */
   assert_true(ejected(k, 0));
-  ml_outlier_tick(k, 40000); /* time up: back, counters reset */
+  ml_cluster_outlier_tick(k, 40000); /* time up: back, counters reset */
   assert_false(ejected(k, 0));
-  assert_int_equal(atomic_load(&ep->consecutive_5xx), 0);
-  assert_int_equal(atomic_load(&ep->unejected_at_ms), 40000);
-  assert_int_equal(atomic_load(&ep->ejected_until_ms), 0);
+  assert_int_equal(atomic_load(&ep->outlier.consecutive_5xx), 0);
+  assert_int_equal(atomic_load(&ep->outlier.unejected_at_ms), 40000);
+  assert_int_equal(atomic_load(&ep->outlier.ejected_until_ms), 0);
   /* Ejected again at once: twice the base. */
   report_n(k, 0, answer(503), 5, 41000);
-  assert_int_equal(atomic_load(&ep->eject_multiplier), 2);
-  assert_int_equal(atomic_load(&ep->ejected_until_ms), 41000 + 60000);
-  ml_outlier_tick(k, 100000); /* 59 s */
+  assert_int_equal(atomic_load(&ep->outlier.eject_multiplier), 2);
+  assert_int_equal(atomic_load(&ep->outlier.ejected_until_ms), 41000 + 60000);
+  ml_cluster_outlier_tick(k, 100000); /* 59 s */
   assert_true(ejected(k, 0));
-  ml_outlier_tick(k, 110000);
+  ml_cluster_outlier_tick(k, 110000);
   assert_false(ejected(k, 0));
   /* Healthy for an interval after its return: multiplier down by one per
    * sweep, to zero. */
-  ml_outlier_tick(k, 115000); /* not due */
-  assert_int_equal(atomic_load(&ep->eject_multiplier), 2);
-  ml_outlier_tick(k, 120000);
-  assert_int_equal(atomic_load(&ep->eject_multiplier), 1);
-  ml_outlier_tick(k, 130000);
-  assert_int_equal(atomic_load(&ep->eject_multiplier), 0);
-  ml_outlier_tick(k, 140000);
-  assert_int_equal(atomic_load(&ep->eject_multiplier), 0);
+  ml_cluster_outlier_tick(k, 115000); /* not due */
+  assert_int_equal(atomic_load(&ep->outlier.eject_multiplier), 2);
+  ml_cluster_outlier_tick(k, 120000);
+  assert_int_equal(atomic_load(&ep->outlier.eject_multiplier), 1);
+  ml_cluster_outlier_tick(k, 130000);
+  assert_int_equal(atomic_load(&ep->outlier.eject_multiplier), 0);
+  ml_cluster_outlier_tick(k, 140000);
+  assert_int_equal(atomic_load(&ep->outlier.eject_multiplier), 0);
   report_n(k, 0, answer(503), 5, 141000);
-  assert_int_equal(atomic_load(&ep->ejected_until_ms), 141000 + 30000);
+  assert_int_equal(atomic_load(&ep->outlier.ejected_until_ms), 141000 + 30000);
   ct_teardown(&f);
 }
 
@@ -310,13 +319,13 @@ static void test_ejection_time_cap(void **state) {
   for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
     report_n(k, 0, answer(503), 5, t);
     assert_true(ejected(k, 0));
-    assert_int_equal(atomic_load(&ep->ejected_until_ms) - t, want[i]);
+    assert_int_equal(atomic_load(&ep->outlier.ejected_until_ms) - t, want[i]);
     t += want[i];
-    ml_outlier_tick(k, t);
+    ml_cluster_outlier_tick(k, t);
     assert_false(ejected(k, 0));
   }
   /* Envoy stops the multiplier at max / base + 1. */
-  assert_int_equal(atomic_load(&ep->eject_multiplier), 11);
+  assert_int_equal(atomic_load(&ep->outlier.eject_multiplier), 11);
   ml_outlier_config c;
   ml_outlier_config_of(&k->policy.outlier_detection, &c);
   assert_int_equal(ml_outlier_ejection_ms(&c, 0), 0);
@@ -331,12 +340,12 @@ static void test_no_detector_no_state(void **state) {
   ct_setup(&f, NULL, 2);
   report_n(f.k, 0, answer(503), 50, 0);
   assert_false(ejected(f.k, 0));
-  assert_int_equal(atomic_load(&f.k->states[0]->consecutive_5xx), 0);
-  ml_outlier_tick(f.k, 100);
-  assert_int_equal(atomic_load(&f.k->state->next_sweep_ms), 0);
+  assert_int_equal(atomic_load(&f.k->states[0]->outlier.consecutive_5xx), 0);
+  ml_cluster_outlier_tick(f.k, 100);
+  assert_int_equal(atomic_load(&f.k->state->outlier.next_sweep_ms), 0);
   ml_attempt_result r = answer(503);
-  ml_outlier_report(f.k, 99, &r, 0); /* out of range: ignored */
-  ml_outlier_report(NULL, 0, &r, 0);
+  ml_cluster_report_attempt(f.k, 99, &r, 0); /* out of range: ignored */
+  ml_cluster_report_attempt(NULL, 0, &r, 0);
   ct_teardown(&f);
 }
 
@@ -351,9 +360,9 @@ static void test_state_survives_reload(void **state) {
   assert_ptr_equal(f.k->state, s);
   assert_true(ejected(f.k, 0));
   assert_false(ejected(f.k, 3));
-  assert_int_equal(atomic_load(&s->stats.ejections_enforced_total), 1);
+  assert_int_equal(atomic_load(&s->outlier.stats.ejections_enforced_total), 1);
   ct_build(&f, 2, 3); /* 10.0.0.1 left: it is forgotten */
-  assert_int_equal(ml_outlier_ejected_count(f.k), 0);
+  assert_int_equal(ml_cluster_ejected_count(f.k), 0);
   assert_int_equal(f.live.endpoints.count, 3);
   ct_build(&f, 1, 3); /* back: fresh state */
   assert_false(ejected(f.k, 0));

@@ -7,7 +7,7 @@
 #include "../cluster/cluster_test_util.h"
 
 #include "lb/lb.h"
-#include "outlier/outlier.h"
+#include "cluster/health.h"
 #include "util/rand.h"
 
 #define THREADS 4
@@ -43,12 +43,12 @@ static void *work(void *arg) {
     res.status = idx < 4 && ml_rand_below(&r, 10) ? 503 : 200;
     if (idx == 0 && ml_rand_below(&r, 2))
       res.outcome = ML_XFER_CONNECT_FAILURE;
-    ml_outlier_report(w->k, idx, &res, now);
-    ml_outlier_tick(w->k, now);
+    ml_cluster_report_attempt(w->k, idx, &res, now);
+    ml_cluster_outlier_tick(w->k, now);
     /* Ejections and returns happen under the cluster's lock: under it the
      * count is exact (without it, a scan may mix two instants). */
     pthread_mutex_lock(&w->k->state->lock);
-    size_t n = ml_outlier_ejected_count(w->k);
+    size_t n = ml_cluster_ejected_count(w->k);
     pthread_mutex_unlock(&w->k->state->lock);
     if (n > w->max_seen)
       w->max_seen = n;
@@ -81,19 +81,19 @@ static void test_report_pick_tick_concurrently(void **state) {
   /* 25 % of 8 is 2; ejections happened and never exceeded it. */
   assert_true(max_seen >= 1);
   assert_true(max_seen <= 2);
-  ml_cluster_stats *st = &f.k->state->stats;
+  ml_outlier_stats *st = &f.k->state->outlier.stats;
   uint64_t enforced = atomic_load(&st->ejections_enforced_total);
   assert_true(enforced >= 2);
   uint64_t per_ep = 0;
   for (size_t i = 0; i < EPS; i++)
-    per_ep += atomic_load(&f.k->states[i]->ejection_count);
+    per_ep += atomic_load(&f.k->states[i]->outlier.ejection_count);
   assert_int_equal(per_ep, enforced);
   for (size_t i = 4; i < EPS; i++) /* healthy endpoints never went */
-    assert_int_equal(atomic_load(&f.k->states[i]->ejection_count), 0);
+    assert_int_equal(atomic_load(&f.k->states[i]->outlier.ejection_count), 0);
   /* Failures stop; after the longest ejection every endpoint is back. */
   int64_t now = atomic_load(&clock) + 301000;
-  ml_outlier_tick(f.k, now);
-  assert_int_equal(ml_outlier_ejected_count(f.k), 0);
+  ml_cluster_outlier_tick(f.k, now);
+  assert_int_equal(ml_cluster_ejected_count(f.k), 0);
   ct_teardown(&f);
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Circuit breakers (connectionPool), retry budgets and the rate budget,
- * on the live state of a compiled cluster. */
-#include <pthread.h>
+/* Circuit breakers (connectionPool), retry budgets and the rate budget:
+ * the pure admission arithmetic, on the breaker state of a compiled
+ * cluster (the waiting is cluster/test_cluster_breaker_wait.c). */
 #include <time.h>
 
 #include "../cluster/cluster_test_util.h"
@@ -22,9 +22,10 @@ static void test_unlimited_by_default(void **state) {
   (void)state;
   ct_fixture f;
   ct_setup(&f, NULL, 2);
-  ml_cluster_state *s = f.k->state;
+  ml_breaker_state *s = &f.k->state->breaker;
   for (int i = 0; i < 1000; i++)
-    assert_int_equal(ml_breaker_admit(s, pool(&f), i & 1, 0), ML_BREAKER_OK);
+    assert_int_equal(ml_breaker_try_admit(s, pool(&f), i & 1, 0, NULL),
+                     ML_BREAKER_OK);
   assert_int_equal(atomic_load(&s->rq_active), 1000);
   assert_int_equal(atomic_load(&s->h1_active), 500);
   for (int i = 0; i < 1000; i++)
@@ -36,7 +37,7 @@ static void test_unlimited_by_default(void **state) {
     assert_int_equal(ml_breaker_admit_retry(s, &f.k->policy, NULL, 0),
                      ML_BREAKER_OK);
   assert_int_equal(atomic_load(&s->stats.upstream_rq_retry), 1000);
-  assert_int_equal(ml_breaker_admit(NULL, NULL, 0, 0), ML_BREAKER_OK);
+  assert_int_equal(ml_breaker_try_admit(NULL, NULL, 0, 0, NULL), ML_BREAKER_OK);
   ct_teardown(&f);
 }
 
@@ -44,15 +45,20 @@ static void test_max_requests(void **state) {
   (void)state;
   ct_fixture f;
   ct_setup(&f, "{connectionPool: {http: {http2MaxRequests: 2}}}", 2);
-  ml_cluster_state *s = f.k->state;
-  assert_int_equal(ml_breaker_admit(s, pool(&f), 1, 0), ML_BREAKER_OK);
-  assert_int_equal(ml_breaker_admit(s, pool(&f), 0, 0), ML_BREAKER_OK);
-  assert_int_equal(ml_breaker_admit(s, pool(&f), 1, 0), ML_BREAKER_OVERFLOW);
-  assert_int_equal(ml_breaker_admit(s, pool(&f), 0, 1000), ML_BREAKER_OVERFLOW);
+  ml_breaker_state *s = &f.k->state->breaker;
+  assert_int_equal(ml_breaker_try_admit(s, pool(&f), 1, 0, NULL),
+                   ML_BREAKER_OK);
+  assert_int_equal(ml_breaker_try_admit(s, pool(&f), 0, 0, NULL),
+                   ML_BREAKER_OK);
+  assert_int_equal(ml_breaker_try_admit(s, pool(&f), 1, 0, NULL),
+                   ML_BREAKER_OVERFLOW);
+  assert_int_equal(ml_breaker_try_admit(s, pool(&f), 0, 1, NULL),
+                   ML_BREAKER_OVERFLOW);
   assert_int_equal(atomic_load(&s->h1_active), 1); /* slot given back */
   assert_int_equal(atomic_load(&s->stats.upstream_rq_pending_overflow), 2);
   ml_breaker_release(s, 1);
-  assert_int_equal(ml_breaker_admit(s, pool(&f), 1, 0), ML_BREAKER_OK);
+  assert_int_equal(ml_breaker_try_admit(s, pool(&f), 1, 0, NULL),
+                   ML_BREAKER_OK);
   ct_teardown(&f);
 }
 
@@ -60,16 +66,20 @@ static void test_max_connections_bounds_http1_only(void **state) {
   (void)state;
   ct_fixture f;
   ct_setup(&f, "{connectionPool: {tcp: {maxConnections: 1}}}", 2);
-  ml_cluster_state *s = f.k->state;
-  assert_int_equal(ml_breaker_admit(s, pool(&f), 0, 0), ML_BREAKER_OK);
+  ml_breaker_state *s = &f.k->state->breaker;
+  assert_int_equal(ml_breaker_try_admit(s, pool(&f), 0, 0, NULL),
+                   ML_BREAKER_OK);
   /* No wait allowed: over the limit at once. */
-  assert_int_equal(ml_breaker_admit(s, pool(&f), 0, 0), ML_BREAKER_OVERFLOW);
+  assert_int_equal(ml_breaker_try_admit(s, pool(&f), 0, 0, NULL),
+                   ML_BREAKER_OVERFLOW);
   assert_int_equal(atomic_load(&s->stats.upstream_cx_overflow), 1);
   /* HTTP/2 multiplexes: maxConnections does not count its requests. */
   for (int i = 0; i < 10; i++)
-    assert_int_equal(ml_breaker_admit(s, pool(&f), 1, 0), ML_BREAKER_OK);
+    assert_int_equal(ml_breaker_try_admit(s, pool(&f), 1, 0, NULL),
+                     ML_BREAKER_OK);
   ml_breaker_release(s, 0);
-  assert_int_equal(ml_breaker_admit(s, pool(&f), 0, 0), ML_BREAKER_OK);
+  assert_int_equal(ml_breaker_try_admit(s, pool(&f), 0, 0, NULL),
+                   ML_BREAKER_OK);
   ct_teardown(&f);
 }
 
@@ -83,96 +93,27 @@ static void test_max_requests_before_pending(void **state) {
            "{connectionPool: {tcp: {maxConnections: 1}, http: "
            "{http2MaxRequests: 2, http1MaxPendingRequests: 5}}}",
            2);
-  ml_cluster_state *s = f.k->state;
-  assert_int_equal(ml_breaker_admit(s, pool(&f), 0, 0), ML_BREAKER_OK);
-  assert_int_equal(ml_breaker_admit(s, pool(&f), 1, 0), ML_BREAKER_OK);
+  ml_breaker_state *s = &f.k->state->breaker;
+  assert_int_equal(ml_breaker_try_admit(s, pool(&f), 0, 0, NULL),
+                   ML_BREAKER_OK);
+  assert_int_equal(ml_breaker_try_admit(s, pool(&f), 1, 0, NULL),
+                   ML_BREAKER_OK);
   int64_t t0 = now_ms();
-  assert_int_equal(ml_breaker_admit(s, pool(&f), 0, 5000), ML_BREAKER_OVERFLOW);
+  assert_int_equal(ml_breaker_try_admit(s, pool(&f), 0, 1, NULL),
+                   ML_BREAKER_OVERFLOW);
   assert_true(now_ms() - t0 < 2000); /* did not wait */
-  assert_int_equal(ml_breaker_try_admit(s, pool(&f), 0), ML_BREAKER_OVERFLOW);
+  assert_int_equal(ml_breaker_try_admit(s, pool(&f), 0, 1, NULL),
+                   ML_BREAKER_OVERFLOW);
   assert_int_equal(atomic_load(&s->rq_pending), 0);
   assert_int_equal(atomic_load(&s->stats.upstream_rq_pending_total), 0);
   assert_int_equal(atomic_load(&s->stats.upstream_cx_overflow), 0);
   assert_int_equal(atomic_load(&s->stats.upstream_rq_pending_overflow), 2);
   /* Below max_requests, a request without a connection waits as before. */
   ml_breaker_release(s, 1);
-  assert_int_equal(ml_breaker_try_admit(s, pool(&f), 0), ML_BREAKER_WAIT);
+  assert_int_equal(ml_breaker_try_admit(s, pool(&f), 0, 1, NULL),
+                   ML_BREAKER_WAIT);
   assert_int_equal(atomic_load(&s->rq_pending), 1);
   ml_breaker_pending_cancel(s);
-  ml_breaker_release(s, 0);
-  ct_teardown(&f);
-}
-
-typedef struct waiter {
-  ml_cluster_state *s;
-  const ml_connection_pool *cp;
-  int64_t wait_ms;
-  int rc;
-  int64_t took_ms;
-} waiter;
-
-static void *wait_thread(void *arg) {
-  waiter *w = arg;
-  int64_t t0 = now_ms();
-  w->rc = ml_breaker_admit(w->s, w->cp, 0, w->wait_ms);
-  w->took_ms = now_ms() - t0;
-  return NULL;
-}
-
-static void wait_for_pending(ml_cluster_state *s, uint32_t n) {
-  int64_t t0 = now_ms();
-  while (atomic_load(&s->rq_pending) < n) {
-    assert_true(now_ms() - t0 < 10000);
-    struct timespec ts = {0, 1000000};
-    nanosleep(&ts, NULL);
-  }
-}
-
-static void test_pending_waits_for_a_slot(void **state) {
-  (void)state;
-  ct_fixture f;
-  ct_setup(&f,
-           "{connectionPool: {tcp: {maxConnections: 1}, http: "
-           "{http1MaxPendingRequests: 1}}}",
-           2);
-  ml_cluster_state *s = f.k->state;
-  assert_int_equal(ml_breaker_admit(s, pool(&f), 0, 0), ML_BREAKER_OK);
-  waiter w = {s, pool(&f), 20000, 99, 0};
-  pthread_t t;
-  pthread_create(&t, NULL, wait_thread, &w);
-  wait_for_pending(s, 1);
-  /* The pending queue is full: a third request overflows at once. */
-  int64_t t0 = now_ms();
-  assert_int_equal(ml_breaker_admit(s, pool(&f), 0, 20000),
-                   ML_BREAKER_OVERFLOW);
-  assert_true(now_ms() - t0 < 1000);
-  int rc = -5;
-  assert_int_equal(ml_breaker_try_admit(s, pool(&f), 0), ML_BREAKER_OVERFLOW);
-  (void)rc;
-  ml_breaker_release(s, 0);
-  pthread_join(t, NULL);
-  assert_int_equal(w.rc, ML_BREAKER_OK);
-  assert_true(w.took_ms < 15000);
-  assert_int_equal(atomic_load(&s->rq_pending), 0);
-  assert_int_equal(atomic_load(&s->h1_active), 1);
-  assert_int_equal(atomic_load(&s->stats.upstream_rq_pending_total), 1);
-  ml_breaker_release(s, 0);
-  ct_teardown(&f);
-}
-
-static void test_pending_wait_is_bounded(void **state) {
-  (void)state;
-  ct_fixture f;
-  ct_setup(&f, "{connectionPool: {tcp: {maxConnections: 1}}}", 2);
-  ml_cluster_state *s = f.k->state;
-  assert_int_equal(ml_breaker_admit(s, pool(&f), 0, 0), ML_BREAKER_OK);
-  int64_t t0 = now_ms();
-  assert_int_equal(ml_breaker_admit(s, pool(&f), 0, 100), ML_BREAKER_TIMED_OUT);
-  int64_t took = now_ms() - t0;
-  assert_true(took >= 90);
-  assert_true(took < 5000);
-  assert_int_equal(atomic_load(&s->rq_pending), 0);
-  assert_int_equal(atomic_load(&s->waiters), 0);
   ml_breaker_release(s, 0);
   ct_teardown(&f);
 }
@@ -184,19 +125,20 @@ static void test_async_pending(void **state) {
            "{connectionPool: {tcp: {maxConnections: 1}, http: "
            "{http1MaxPendingRequests: 2}}}",
            2);
-  ml_cluster_state *s = f.k->state;
+  ml_breaker_state *s = &f.k->state->breaker;
   const ml_connection_pool *cp = pool(&f);
-  assert_int_equal(ml_breaker_try_admit(s, cp, 0), ML_BREAKER_OK);
-  assert_int_equal(ml_breaker_try_admit(s, cp, 0), ML_BREAKER_WAIT);
-  assert_int_equal(ml_breaker_try_admit(s, cp, 0), ML_BREAKER_WAIT);
-  assert_int_equal(ml_breaker_try_admit(s, cp, 0), ML_BREAKER_OVERFLOW);
+  assert_int_equal(ml_breaker_try_admit(s, cp, 0, 1, NULL), ML_BREAKER_OK);
+  assert_int_equal(ml_breaker_try_admit(s, cp, 0, 1, NULL), ML_BREAKER_WAIT);
+  assert_int_equal(ml_breaker_try_admit(s, cp, 0, 1, NULL), ML_BREAKER_WAIT);
+  assert_int_equal(ml_breaker_try_admit(s, cp, 0, 1, NULL),
+                   ML_BREAKER_OVERFLOW);
   assert_int_equal(atomic_load(&s->rq_pending), 2);
-  assert_int_equal(ml_breaker_pending_retry(s, cp), ML_BREAKER_WAIT);
+  assert_int_equal(ml_breaker_pending_retry(s, cp, NULL), ML_BREAKER_WAIT);
   uint64_t gen = ml_breaker_released(s);
   ml_breaker_release(s, 0);
   assert_true(ml_breaker_released(s) > gen);
-  assert_int_equal(ml_breaker_pending_retry(s, cp), ML_BREAKER_OK);
-  assert_int_equal(ml_breaker_pending_retry(s, cp), ML_BREAKER_WAIT);
+  assert_int_equal(ml_breaker_pending_retry(s, cp, NULL), ML_BREAKER_OK);
+  assert_int_equal(ml_breaker_pending_retry(s, cp, NULL), ML_BREAKER_WAIT);
   ml_breaker_pending_cancel(s);
   assert_int_equal(atomic_load(&s->rq_pending), 0);
   assert_int_equal(atomic_load(&s->rq_active), 1);
@@ -208,7 +150,7 @@ static void test_max_retries(void **state) {
   (void)state;
   ct_fixture f;
   ct_setup(&f, "{connectionPool: {http: {maxRetries: 2}}}", 2);
-  ml_cluster_state *s = f.k->state;
+  ml_breaker_state *s = &f.k->state->breaker;
   const ml_traffic_policy *tp = &f.k->policy;
   assert_int_equal(ml_breaker_admit_retry(s, tp, NULL, 0), ML_BREAKER_OK);
   assert_int_equal(ml_breaker_admit_retry(s, tp, NULL, 0), ML_BREAKER_OK);
@@ -225,7 +167,7 @@ static void test_retry_budget(void **state) {
   ct_fixture f;
   /* The budget replaces maxRetries (Envoy ignores max_retries then). */
   ct_setup(&f, "{connectionPool: {http: {maxRetries: 1}}, retryBudget: {}}", 2);
-  ml_cluster_state *s = f.k->state;
+  ml_breaker_state *s = &f.k->state->breaker;
   const ml_traffic_policy *tp = &f.k->policy;
   ml_breaker_limits l;
   ml_breaker_limits_of(tp, &l);
@@ -238,7 +180,7 @@ static void test_retry_budget(void **state) {
   assert_int_equal(ml_breaker_admit_retry(s, tp, NULL, 0), ML_BREAKER_OVERFLOW);
   /* 50 active: 20 % is 10 retries in flight. */
   for (int i = 0; i < 50; i++)
-    assert_int_equal(ml_breaker_admit(s, &tp->connection_pool, 1, 0),
+    assert_int_equal(ml_breaker_try_admit(s, &tp->connection_pool, 1, 0, NULL),
                      ML_BREAKER_OK);
   for (int i = 3; i < 10; i++)
     assert_int_equal(ml_breaker_admit_retry(s, tp, NULL, 0), ML_BREAKER_OK);
@@ -246,12 +188,12 @@ static void test_retry_budget(void **state) {
   ct_teardown(&f);
 
   ct_setup(&f, "{retryBudget: {percent: 50, minRetryConcurrency: 1}}", 2);
-  s = f.k->state;
+  s = &f.k->state->breaker;
   tp = &f.k->policy;
   assert_int_equal(ml_breaker_admit_retry(s, tp, NULL, 0), ML_BREAKER_OK);
   assert_int_equal(ml_breaker_admit_retry(s, tp, NULL, 0), ML_BREAKER_OVERFLOW);
   for (int i = 0; i < 10; i++)
-    ml_breaker_admit(s, &tp->connection_pool, 1, 0);
+    ml_breaker_try_admit(s, &tp->connection_pool, 1, 0, NULL);
   for (int i = 1; i < 5; i++)
     assert_int_equal(ml_breaker_admit_retry(s, tp, NULL, 0), ML_BREAKER_OK);
   assert_int_equal(ml_breaker_admit_retry(s, tp, NULL, 0), ML_BREAKER_OVERFLOW);
@@ -262,7 +204,7 @@ static void test_rate_budget_window(void **state) {
   (void)state;
   ct_fixture f;
   ct_setup(&f, NULL, 2);
-  ml_cluster_state *s = f.k->state;
+  ml_breaker_state *s = &f.k->state->breaker;
   const ml_traffic_policy *tp = &f.k->policy;
   ml_rate_budget rb = {20, 0};
   int64_t t = 1000000; /* any clock */
@@ -307,17 +249,34 @@ static void test_rate_budget_window(void **state) {
   ct_teardown(&f);
 }
 
-static void test_state_survives_rebuild(void **state) {
+/* The pure functions say when an HTTP/1.1 slot came free, for the
+ * cluster's waiters (cluster/breaker_wait.c). */
+static void test_freed_slots_reported(void **state) {
   (void)state;
   ct_fixture f;
   ct_setup(&f, "{connectionPool: {http: {http2MaxRequests: 1}}}", 2);
-  ml_cluster_state *s = f.k->state;
-  assert_int_equal(ml_breaker_admit(s, pool(&f), 1, 0), ML_BREAKER_OK);
-  ct_build(&f, 1, 3); /* a new snapshot with one more endpoint */
-  assert_ptr_equal(f.k->state, s);
-  assert_int_equal(ml_breaker_admit(f.k->state, pool(&f), 1, 0),
+  ml_breaker_state *s = &f.k->state->breaker;
+  int freed = 7;
+  assert_int_equal(ml_breaker_try_admit(s, pool(&f), 0, 1, &freed),
+                   ML_BREAKER_OK);
+  assert_int_equal(freed, 0);
+  uint64_t gen = ml_breaker_released(s);
+  /* Over max_requests: the HTTP/1.1 slot it took goes back. */
+  assert_int_equal(ml_breaker_try_admit(s, pool(&f), 0, 1, &freed),
                    ML_BREAKER_OVERFLOW);
-  ml_breaker_release(f.k->state, 1);
+  assert_int_equal(freed, 1);
+  assert_true(ml_breaker_released(s) > gen);
+  assert_int_equal(ml_breaker_try_admit(s, pool(&f), 1, 1, &freed),
+                   ML_BREAKER_OVERFLOW);
+  assert_int_equal(freed, 0); /* HTTP/2 takes no connection slot */
+  assert_int_equal(ml_breaker_release(s, 0), 1);
+  assert_int_equal(ml_breaker_try_admit(s, pool(&f), 1, 1, &freed),
+                   ML_BREAKER_OK);
+  assert_int_equal(ml_breaker_release(s, 1), 0);
+  assert_int_equal(atomic_load(&s->rq_active), 0);
+  assert_int_equal(atomic_load(&s->h1_active), 0);
+  assert_int_equal(ml_breaker_release(NULL, 0), 0);
+  assert_int_equal(ml_breaker_pending_retry(NULL, NULL, &freed), ML_BREAKER_OK);
   ct_teardown(&f);
 }
 
@@ -327,13 +286,11 @@ int main(void) {
       cmocka_unit_test(test_max_requests),
       cmocka_unit_test(test_max_connections_bounds_http1_only),
       cmocka_unit_test(test_max_requests_before_pending),
-      cmocka_unit_test(test_pending_waits_for_a_slot),
-      cmocka_unit_test(test_pending_wait_is_bounded),
       cmocka_unit_test(test_async_pending),
       cmocka_unit_test(test_max_retries),
       cmocka_unit_test(test_retry_budget),
       cmocka_unit_test(test_rate_budget_window),
-      cmocka_unit_test(test_state_survives_rebuild),
+      cmocka_unit_test(test_freed_slots_reported),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef ML_LB_POLICY_H
-#define ML_LB_POLICY_H
+#ifndef ML_CLUSTER_EFFECTIVE_POLICY_H
+#define ML_CLUSTER_EFFECTIVE_POLICY_H
 
 /* The traffic policy that applies to one cluster (host, port, subset), as
  * istiod computes it for Envoy (pilot/pkg/networking/util/util.go,

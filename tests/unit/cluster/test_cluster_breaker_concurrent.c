@@ -3,9 +3,9 @@
  * limits hold at every instant, waits end, nothing leaks. */
 #include <pthread.h>
 
-#include "../cluster/cluster_test_util.h"
+#include "cluster_test_util.h"
 
-#include "policy/breaker.h"
+#include "cluster/breaker_wait.h"
 
 #define THREADS 6
 #define ROUNDS 20000
@@ -22,19 +22,20 @@ typedef struct racer {
 static void *race(void *arg) {
   racer *r = arg;
   for (int i = 0; i < ROUNDS; i++) {
-    int rc = ml_breaker_admit(r->s, &r->tp->connection_pool, 0, 2000);
+    int rc = ml_cluster_admit(r->s, &r->tp->connection_pool, 0, 2000);
     if (rc == ML_BREAKER_OK) {
       uint32_t n = atomic_fetch_add(r->inside, 1) + 1;
       if (n > r->max_inside)
         r->max_inside = n;
-      if (ml_breaker_admit_retry(r->s, r->tp, NULL, 0) == ML_BREAKER_OK) {
-        uint32_t q = atomic_load(&r->s->retries_active);
+      if (ml_breaker_admit_retry(&r->s->breaker, r->tp, NULL, 0) ==
+          ML_BREAKER_OK) {
+        uint32_t q = atomic_load(&r->s->breaker.retries_active);
         if (q > r->max_retries_seen)
           r->max_retries_seen = q;
-        ml_breaker_release_retry(r->s);
+        ml_breaker_release_retry(&r->s->breaker);
       }
       atomic_fetch_sub(r->inside, 1);
-      ml_breaker_release(r->s, 0);
+      ml_cluster_release(r->s, 0);
       r->ok++;
     } else if (rc == ML_BREAKER_OVERFLOW) {
       r->over++;
@@ -72,10 +73,10 @@ static void test_slots_and_retries_under_contention(void **state) {
   }
   assert_int_equal(ok + over, THREADS * ROUNDS);
   assert_true(ok > 0);
-  assert_int_equal(atomic_load(&s->rq_active), 0);
-  assert_int_equal(atomic_load(&s->h1_active), 0);
-  assert_int_equal(atomic_load(&s->rq_pending), 0);
-  assert_int_equal(atomic_load(&s->retries_active), 0);
+  assert_int_equal(atomic_load(&s->breaker.rq_active), 0);
+  assert_int_equal(atomic_load(&s->breaker.h1_active), 0);
+  assert_int_equal(atomic_load(&s->breaker.rq_pending), 0);
+  assert_int_equal(atomic_load(&s->breaker.retries_active), 0);
   assert_int_equal(atomic_load(&s->waiters), 0);
   ct_teardown(&f);
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "lb/policy.h"
+#include "cluster/effective_policy.h"
 
 #include <string.h>
 

@@ -5,7 +5,7 @@
  * for. */
 #include "../route/route_test_util.h"
 
-#include "lb/policy.h"
+#include "cluster/effective_policy.h"
 
 static const char *const kDr =
     "apiVersion: networking.istio.io/v1\n"
