@@ -15,6 +15,7 @@
 #include "meshlib/mesh.h"
 #include "route/route.h"
 
+struct ml_admin_source;
 struct ml_cluster;
 struct ml_trace_call;
 struct ml_trace_settings;
@@ -157,7 +158,6 @@ void ml_telemetry_event(ml_telemetry *t, const char *cluster, ml_event ev,
  * meshlib_new(); the listener serves what |admin| (copied) hands it. On
  * failure |err| says why. ml_telemetry_mesh_free() stops the listener
  * (it calls into the mesh) and frees the metrics. */
-struct ml_admin_source;
 int ml_telemetry_mesh_init(ml_telemetry *t, const ml_telemetry_settings *s,
                            const struct ml_admin_source *admin, char *err,
                            size_t err_cap);
