@@ -211,7 +211,7 @@ static void *micro_main(void *p) {
     ci.status = (i & 4) ? 503 : 200;
     ci.duration_us = (int64_t)(i & 1023) * 10;
     ci.response_bytes = i & 4095;
-    ml_metrics_record_call(mc->m->metrics, &ci);
+    ml_metrics_record_call(mc->m->telemetry.metrics, &ci);
   }
   return NULL;
 }
@@ -243,7 +243,7 @@ static void run_micro(size_t n) {
     snprintf(host, sizeof(host), "svc%d.prod.svc.cluster.local", i);
     ci.dest_service = host;
     ci.status = 200;
-    ml_metrics_record_call(m->metrics, &ci);
+    ml_metrics_record_call(m->telemetry.metrics, &ci);
   }
   double t0 = now_s();
   size_t bytes = 0;

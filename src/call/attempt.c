@@ -79,7 +79,7 @@ static void classify(meshlib_request *r) {
 static int fault_abort(meshlib_request *r) {
   ml_call_plan *p = &r->plan;
   p->call_flags |= MESHLIB_RF_FI;
-  ml_telemetry_event(r->mesh, r->cluster, ML_EV_FAULT_ABORT, 0);
+  ml_telemetry_event(r->env->telemetry, r->cluster, ML_EV_FAULT_ABORT, 0);
   if (p->fault.abort_grpc_status) {
     snprintf(p->grpc_text, sizeof(p->grpc_text), "%d",
              ml_grpc_status_code(p->fault.abort_grpc_status));
@@ -310,7 +310,7 @@ static int start_attempt(meshlib_request *r) {
       return MESHLIB_OK;
     }
     if (b != ML_BREAKER_OK) {
-      ml_telemetry_event(r->mesh, r->cluster, ML_EV_POOL_OVERFLOW, 0);
+      ml_telemetry_event(r->env->telemetry, r->cluster, ML_EV_POOL_OVERFLOW, 0);
       reply_text(r, 503, MESHLIB_RF_UO, DETAILS_UO);
       return MESHLIB_OK;
     }
@@ -334,9 +334,9 @@ static int start_attempt(meshlib_request *r) {
   u32_text(r->attempts + 1, p->attempt_text);
   p->extra[0].name = "x-envoy-attempt-count";
   p->extra[0].value = p->attempt_text;
-  size_t n = 1 + ml_telemetry_attempt_headers(r, (uint32_t)r->attempts + 1, ai,
-                                              p->extra + 1,
-                                              ML_ATTEMPT_HEADERS_MAX - 1);
+  size_t n = 1 + ml_telemetry_attempt_headers(
+                     r->trace, (uint32_t)r->attempts + 1, ai, p->extra + 1,
+                     ML_ATTEMPT_HEADERS_MAX - 1);
   x->extra_headers = p->extra;
   x->extra_header_count = n;
   if (drop_replaced(r, n))
@@ -402,14 +402,15 @@ int ml_call_begin(meshlib_request *r) {
   p->envoy_headers = has_envoy_header(r);
   if (p->envoy_headers)
     ml_retry_policy_apply_headers(&p->retry, r->headers, r->header_count);
-  ml_telemetry_call_begin(r->mesh, r);
+  ml_telemetry_call_begin(r->env->telemetry, &r->trace, r->headers,
+                          r->header_count);
   if (rt && rt->fault) {
     ml_fault_decide(rt->fault, ml_rand_next(&r->rand), ml_rand_next(&r->rand),
                     &p->fault);
     int aborts = p->fault.abort_status || p->fault.abort_grpc_status;
     if (p->fault.delay_ms > 0) {
       p->call_flags |= MESHLIB_RF_DI;
-      ml_telemetry_event(r->mesh, r->cluster, ML_EV_FAULT_DELAY, 0);
+      ml_telemetry_event(r->env->telemetry, r->cluster, ML_EV_FAULT_DELAY, 0);
       p->abort_after_wait = aborts;
       p->wait_ms = p->fault.delay_ms;
       p->step = ML_STEP_WAIT;
@@ -515,13 +516,14 @@ static int finish_attempt(meshlib_request *r, int may_retry) {
                                   &r->env->rate_budget, now / 1000) != 0) {
     /* The budget is spent: the last answer stands, and says so. */
     p->call_flags |= MESHLIB_RF_URX;
-    ml_telemetry_event(r->mesh, r->cluster, ML_EV_RETRY_BUDGET_REFUSED, 0);
+    ml_telemetry_event(r->env->telemetry, r->cluster,
+                       ML_EV_RETRY_BUDGET_REFUSED, 0);
     return MESHLIB_OK;
   }
   p->retry_admitted = k != NULL;
   p->retries++;
   ai->retry_reason = reason;
-  ml_telemetry_event(r->mesh, r->cluster, ML_EV_RETRY, reason);
+  ml_telemetry_event(r->env->telemetry, r->cluster, ML_EV_RETRY, reason);
   /* The answer of this attempt is dropped; the next one replaces it. */
   ml_xfer_result_free(r->env->mem, &r->xfer);
   ml_xfer_result_init(&r->xfer, r->env->mem);
@@ -554,7 +556,10 @@ static void report(meshlib_request *r) {
   const meshlib_decision *d = &r->decision;
   ml_call_info ci;
   memset(&ci, 0, sizeof(ci));
-  ci.request = r;
+  ci.trace = r->trace;
+  ci.headers = r->headers;
+  ci.header_count = r->header_count;
+  ci.scheme = r->scheme;
   ci.method = r->method;
   ci.authority = p->x.authority ? p->x.authority : r->authority;
   ci.path = r->target;
@@ -579,10 +584,10 @@ static void report(meshlib_request *r) {
   ci.start_wall_us = r->start_wall_us;
   ci.duration_us = r->duration_us;
   ci.upstream = r->upstream;
-  ci.request_id = ml_trace_request_id(r);
+  ci.request_id = ml_trace_request_id(r->trace);
   ci.attempts = p->attempts;
   ci.attempt_count = r->attempts;
-  ml_telemetry_call_end(r->mesh, &ci);
+  ml_telemetry_call_end(r->env->telemetry, &ci);
 }
 
 /* Give back what the call holds: its place among the pending, a retry's

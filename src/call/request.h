@@ -35,6 +35,7 @@ typedef struct ml_call_env {
   size_t label_count;
   int no_default_retries;     /* routes without `retries` do not retry */
   ml_rate_budget rate_budget; /* 0, 0: off */
+  ml_telemetry *telemetry;    /* metrics, traces, access log */
 } ml_call_env;
 
 /* One destination of a decision, resolved against the snapshot. */
@@ -137,7 +138,7 @@ typedef struct ml_call_plan {
 
 struct meshlib_request {
   uint32_t magic;
-  meshlib *mesh; /* for the public API and telemetry; opaque here */
+  meshlib *mesh; /* for the public API; opaque here */
   const ml_call_env *env;
   char *method;
   char *url;

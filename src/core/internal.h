@@ -75,10 +75,7 @@ struct meshlib {
    * applied and rejected configs with their subscribers. */
   struct ml_control *control;
   ml_config_events events;
-  struct ml_tracer *tracer;         /* telemetry/trace.c */
-  struct ml_access_log *access_log; /* telemetry/access_log.c; NULL: off */
-  struct ml_metrics *metrics;       /* telemetry/metrics.c */
-  struct ml_admin *admin;           /* telemetry/admin.c; NULL: off */
+  ml_telemetry telemetry; /* tracer, access log, metrics, admin listener */
 };
 
 struct meshlib_endpoints {
@@ -100,6 +97,13 @@ struct meshlib_config {
   ml_diags diags;
   int first_error; /* meshlib_error of the first failed add, or OK */
 };
+
+/* The mesh's telemetry (core/telemetry_api.c): what telemetry reads of
+ * the mesh's settings (borrowed), and its setup from meshlib_new():
+ * tracer, exporter, access log, metrics and the admin listener, which
+ * serves the mesh's bodies. On failure |err| may say why. */
+ml_telemetry_settings ml_mesh_telemetry_settings(const meshlib *m);
+int ml_mesh_telemetry_init(meshlib *m, char *err, size_t err_cap);
 
 int ml_settings_copy(const ml_mem *mem, ml_settings *dst,
                      const ml_settings *src);

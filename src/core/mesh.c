@@ -79,6 +79,7 @@ int meshlib_new(meshlib **out, meshlib_options *o) {
     m->alloc = o->alloc;
     m->mem = &m->alloc;
   }
+  m->telemetry.mem = m->mem;
   atomic_init(&m->next_version, 1);
   atomic_init(&m->rand_counter, 0);
   ml_snapshot_slot_init(&m->current, NULL);
@@ -94,7 +95,8 @@ int meshlib_new(meshlib **out, meshlib_options *o) {
                          .labels = m->settings.labels,
                          .label_count = m->settings.label_count,
                          .no_default_retries = m->settings.no_default_retries,
-                         .rate_budget = m->settings.rate_budget};
+                         .rate_budget = m->settings.rate_budget,
+                         .telemetry = &m->telemetry};
   m->seed = o->settings.has_seed
                 ? o->settings.seed
                 : (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)m << 16);
@@ -127,11 +129,10 @@ int meshlib_new(meshlib **out, meshlib_options *o) {
   } else if (rc == MESHLIB_OK && o->source_count) {
     rc = load_sources(m, o, o);
   }
-  if (rc == MESHLIB_OK)
-    rc = ml_trace_mesh_init(m); /* tracer, exporter thread, access log */
   if (rc == MESHLIB_OK) {
+    /* Tracer, exporter thread, access log, metrics, admin listener. */
     char err[256] = "";
-    rc = ml_telemetry_mesh_init(m, err, sizeof(err)); /* metrics, admin */
+    rc = ml_mesh_telemetry_init(m, err, sizeof(err));
     if (rc != MESHLIB_OK && err[0])
       set_options_error(o, err);
   }
@@ -163,11 +164,11 @@ static void app_endpoints_free(const ml_mem *mem, ml_app_endpoint *e,
 void meshlib_free(meshlib *m) {
   if (!GOOD_MESH(m))
     return;
-  ml_telemetry_mesh_free(m); /* the admin thread reads the mesh */
+  ml_telemetry_mesh_free(&m->telemetry); /* the admin thread reads the mesh */
   /* The control thread applies config: stopped before what it uses. */
   ml_control_stop(m);
-  ml_trace_mesh_free(m);   /* flushes spans with a bounded wait */
-  ml_dns_destroy(&m->dns); /* its thread rebuilds snapshots */
+  ml_trace_mesh_free(&m->telemetry); /* flushes spans with a bounded wait */
+  ml_dns_destroy(&m->dns);           /* its thread rebuilds snapshots */
   ml_snapshot_slot_clear(&m->current);
   for (size_t i = 0; i < m->app_count; i++) {
     app_endpoints_free(m->mem, m->app[i].items, m->app[i].count);

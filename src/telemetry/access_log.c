@@ -8,15 +8,13 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "call/request.h"
-#include "core/internal.h"
+#include "meshlib/meshlib.h"
 #include "telemetry/trace.h"
-
-#define GOOD_OPTIONS(o) ((o) && (o)->magic == ML_MAGIC_OPTIONS)
 
 struct ml_access_log {
   int fd; /* -1: none */
@@ -24,38 +22,6 @@ struct ml_access_log {
   meshlib_access_log_cb cb;
   void *user_data;
 };
-
-int meshlib_options_set_access_log_path(meshlib_options *o, const char *path) {
-  if (!GOOD_OPTIONS(o))
-    return MESHLIB_ERR_INVALID_ARG;
-  ml_trace_settings *s = ml_trace_settings_of(o);
-  return s ? ml_trace_settings_set_str(o, &s->access_log_path, path)
-           : MESHLIB_ERR_NOMEM;
-}
-
-int meshlib_options_set_access_log_format(meshlib_options *o, int format) {
-  if (!GOOD_OPTIONS(o) ||
-      (format != MESHLIB_ACCESS_LOG_TEXT && format != MESHLIB_ACCESS_LOG_JSON))
-    return MESHLIB_ERR_INVALID_ARG;
-  ml_trace_settings *s = ml_trace_settings_of(o);
-  if (!s)
-    return MESHLIB_ERR_NOMEM;
-  s->access_log_format = format;
-  return MESHLIB_OK;
-}
-
-int meshlib_options_set_access_log_callback(meshlib_options *o,
-                                            meshlib_access_log_cb cb,
-                                            void *user_data) {
-  if (!GOOD_OPTIONS(o))
-    return MESHLIB_ERR_INVALID_ARG;
-  ml_trace_settings *s = ml_trace_settings_of(o);
-  if (!s)
-    return MESHLIB_ERR_NOMEM;
-  s->access_log_cb = cb;
-  s->access_log_user_data = cb ? user_data : NULL;
-  return MESHLIB_OK;
-}
 
 /* A reader that went away (a log piped into `head`) must not kill the
  * application with SIGPIPE: the signal is blocked on this thread for the
@@ -77,11 +43,29 @@ static ssize_t write_nosigpipe(int fd, const char *p, size_t n) {
   return w;
 }
 
-int ml_access_log_open(meshlib *m) {
-  const ml_trace_settings *s = m->settings.trace;
+/* The mesh's logger (core's ml_log()), for the one line written here. */
+static void log_error(const ml_telemetry_settings *st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static void log_error(const ml_telemetry_settings *st, const char *fmt, ...) {
+  if (!st->log_cb || MESHLIB_LEVEL_ERROR > st->log_level)
+    return;
+  char line[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  st->log_cb(MESHLIB_LEVEL_ERROR, line, st->log_user_data);
+}
+
+int ml_access_log_open(ml_telemetry *t, const ml_telemetry_settings *st) {
+  const ml_trace_settings *s = st->trace;
   if (!s || (!s->access_log_path && !s->access_log_cb))
     return MESHLIB_OK;
-  ml_access_log *l = ml_calloc(m->mem, 1, sizeof(*l));
+  ml_access_log *l = ml_calloc(st->mem, 1, sizeof(*l));
   if (!l)
     return MESHLIB_ERR_NOMEM;
   l->fd = -1;
@@ -96,24 +80,23 @@ int ml_access_log_open(meshlib *m) {
     if (l->fd >= 0)
       (void)fcntl(l->fd, F_SETFL, O_APPEND);
     if (l->fd < 0) {
-      ml_log(m, MESHLIB_LEVEL_ERROR, "access log %s: %s", s->access_log_path,
-             strerror(errno));
-      ml_free(m->mem, l);
+      log_error(st, "access log %s: %s", s->access_log_path, strerror(errno));
+      ml_free(st->mem, l);
       return MESHLIB_ERR_IO;
     }
   }
-  m->access_log = l;
+  t->access_log = l;
   return MESHLIB_OK;
 }
 
-void ml_access_log_close(meshlib *m) {
-  ml_access_log *l = m->access_log;
+void ml_access_log_close(ml_telemetry *t) {
+  ml_access_log *l = t->access_log;
   if (!l)
     return;
   if (l->fd >= 0)
     close(l->fd);
-  ml_free(m->mem, l);
-  m->access_log = NULL;
+  ml_free(t->mem, l);
+  t->access_log = NULL;
 }
 
 /* Envoy's %START_TIME% default: 2024-05-01T12:00:00.123Z (UTC). */
@@ -250,18 +233,20 @@ int ml_access_log_format(ml_buf *b, const ml_call_info *in, int json,
   return b->oom ? -1 : 0;
 }
 
-void ml_access_log_call_end(struct meshlib *m, const ml_call_info *info) {
-  ml_access_log *l = m->access_log;
+void ml_access_log_call_end(ml_telemetry *t, const ml_call_info *info) {
+  ml_access_log *l = t->access_log;
   if (!l)
     return;
   ml_call_info in = *info;
-  if (!in.request_id && in.request)
-    in.request_id = ml_trace_request_id(in.request);
+  if (!in.request_id && in.trace)
+    in.request_id = ml_trace_request_id(in.trace);
   ml_buf b;
-  ml_buf_init(&b, m->mem);
+  ml_buf_init(&b, t->mem);
   if (ml_access_log_format(
-          &b, &in, l->json, ml_trace_header_of(info->request, "user-agent"),
-          ml_trace_header_of(info->request, "x-forwarded-for")) == 0) {
+          &b, &in, l->json,
+          ml_trace_header_of(info->headers, info->header_count, "user-agent"),
+          ml_trace_header_of(info->headers, info->header_count,
+                             "x-forwarded-for")) == 0) {
     if (l->fd >= 0) {
       /* One write per line: O_APPEND keeps lines of concurrent calls
        * whole. A short write is finished, not dropped. */

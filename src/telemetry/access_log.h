@@ -9,13 +9,13 @@
 
 typedef struct ml_access_log ml_access_log;
 
-/* Open the log |m|'s settings ask for (m->access_log stays NULL when
- * off); MESHLIB_ERR_IO when the file cannot be opened. */
-int ml_access_log_open(struct meshlib *m);
-void ml_access_log_close(struct meshlib *m);
+/* Open the log |s| asks for into t->access_log (NULL when off);
+ * MESHLIB_ERR_IO, logged, when the file cannot be opened. */
+int ml_access_log_open(ml_telemetry *t, const ml_telemetry_settings *s);
+void ml_access_log_close(ml_telemetry *t);
 
 /* A call ended: write its access-log line when logging is on. */
-void ml_access_log_call_end(struct meshlib *m, const ml_call_info *info);
+void ml_access_log_call_end(ml_telemetry *t, const ml_call_info *info);
 
 /* Format |info| as one line (ending in "\n") into |b|: |json| selects
  * the JSON encoding. |user_agent| and |xff| are the request's headers (or

@@ -11,15 +11,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include "core/internal.h"
-#include "telemetry/metrics.h"
+#include "meshlib/meshlib.h"
 #include "util/str.h"
 
 #define ADMIN_MAX_CONNECTIONS 256
 #define ADMIN_IDLE_TIMEOUT_S 10
 
 struct ml_admin {
-  meshlib *mesh;
+  ml_admin_source src;
   struct MHD_Daemon *daemon;
   int fd;
   int port;
@@ -90,13 +89,14 @@ static enum MHD_Result reply_text(struct MHD_Connection *con, unsigned status,
   return reply(con, status, "text/plain; charset=UTF-8", text, strlen(text));
 }
 
-/* A body made by |m|'s allocator, sent and freed. */
-static enum MHD_Result reply_owned(struct MHD_Connection *con, meshlib *m,
-                                   const char *type, char *body, size_t len) {
+/* A body made by the source's allocator, sent and freed. */
+static enum MHD_Result reply_owned(struct MHD_Connection *con,
+                                   const ml_admin_source *src, const char *type,
+                                   char *body, size_t len) {
   if (!body)
     return reply_text(con, 500, "out of memory\n");
   enum MHD_Result ret = reply(con, 200, type, body, len);
-  ml_free(m->mem, body);
+  ml_free(src->mem, body);
   return ret;
 }
 
@@ -120,7 +120,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con,
   (void)version;
   (void)upload;
   ml_admin *a = cls;
-  meshlib *m = a->mesh;
+  const ml_admin_source *src = &a->src;
   if (!*con_cls) { /* headers only so far: answer once they are all in */
     *con_cls = a;
     return MHD_YES;
@@ -143,22 +143,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con,
   }
   size_t len = 0;
   if (strcmp(url, "/metrics") == 0 || strcmp(url, "/stats/prometheus") == 0) {
-    char *text = NULL;
-    if (ml_metrics_render_text(m, &text, &len) != MESHLIB_OK)
-      text = NULL;
-    return reply_owned(con, m, PROM_TYPE, text, len);
+    char *text = src->metrics(src->ctx, &len);
+    return reply_owned(con, src, PROM_TYPE, text, len);
   }
   if (strcmp(url, "/config_dump") == 0) {
-    char *body = ml_admin_config_dump(m, &len);
-    return reply_owned(con, m, JSON_TYPE, body, len);
+    char *body = src->config_dump(src->ctx, &len);
+    return reply_owned(con, src, JSON_TYPE, body, len);
   }
   if (strcmp(url, "/clusters") == 0) {
-    char *body = ml_admin_clusters(m, &len);
-    return reply_owned(con, m, JSON_TYPE, body, len);
+    char *body = src->clusters(src->ctx, &len);
+    return reply_owned(con, src, JSON_TYPE, body, len);
   }
   if (strcmp(url, "/routes") == 0) {
-    char *body = ml_admin_routes(m, &len);
-    return reply_owned(con, m, JSON_TYPE, body, len);
+    char *body = src->routes(src->ctx, &len);
+    return reply_owned(con, src, JSON_TYPE, body, len);
   }
   /* The mesh exists and has a config snapshot from meshlib_new() on:
    * it serves calls, as Envoy's LIVE state. */
@@ -201,21 +199,21 @@ static int listen_on(const struct sockaddr_storage *ss, int *port, char *err,
   return fd;
 }
 
-int ml_admin_start(meshlib *m, const char *address, ml_admin **out, char *err,
-                   size_t err_cap) {
+int ml_admin_start(const ml_admin_source *src, const char *address,
+                   ml_admin **out, char *err, size_t err_cap) {
   *out = NULL;
   struct sockaddr_storage ss;
   if (ml_admin_parse_address(address, &ss) != 0) {
     snprintf(err, err_cap, "admin listener: bad address \"%s\"", address);
     return MESHLIB_ERR_INVALID_ARG;
   }
-  ml_admin *a = ml_calloc(m->mem, 1, sizeof(*a));
+  ml_admin *a = ml_calloc(src->mem, 1, sizeof(*a));
   if (!a)
     return MESHLIB_ERR_NOMEM;
-  a->mesh = m;
+  a->src = *src;
   a->fd = listen_on(&ss, &a->port, err, err_cap);
   if (a->fd < 0) {
-    ml_free(m->mem, a);
+    ml_free(src->mem, a);
     return MESHLIB_ERR_IO;
   }
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC;
@@ -233,7 +231,7 @@ int ml_admin_start(meshlib *m, const char *address, ml_admin **out, char *err,
   if (!a->daemon) {
     snprintf(err, err_cap, "admin listener: the HTTP server did not start");
     close(a->fd);
-    ml_free(m->mem, a);
+    ml_free(src->mem, a);
     return MESHLIB_ERR_IO;
   }
   *out = a;
@@ -248,7 +246,7 @@ void ml_admin_stop(ml_admin *a) {
   MHD_stop_daemon(a->daemon); /* joins its thread */
   if (fd != MHD_INVALID_SOCKET)
     close(fd);
-  ml_free(a->mesh->mem, a);
+  ml_free(a->src.mem, a);
 }
 
 int ml_admin_port(const ml_admin *a) {

@@ -5,9 +5,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include "core/internal.h"
-#include "meshlib/clusters.h"
+#include "meshlib/meshlib.h"
 #include "telemetry/admin.h"
+#include "telemetry/metrics.h"
 
 /* ---- small writers ----------------------------------------------------- */
 
@@ -560,36 +560,34 @@ static void service_entry(jw *w, const ml_service_entry *se) {
   close_obj(w);
 }
 
-char *ml_admin_config_dump(meshlib *m, size_t *len) {
+char *ml_admin_config_dump(const ml_mem *mem, const ml_snapshot *snap,
+                           const ml_config_figures *st,
+                           const ml_telemetry_settings *s, size_t *len) {
   ml_buf b;
-  ml_buf_init(&b, m->mem);
+  ml_buf_init(&b, mem);
   jw w = {&b, 1};
-  ml_config_status st;
-  ml_config_status_get(m, &st);
-  ml_snapshot *snap = ml_snapshot_slot_acquire(&m->current);
   const ml_config *c = snap->config;
   open_obj(&w, NULL);
   num(&w, "version", (int64_t)snap->version);
   open_obj(&w, "status");
-  num(&w, "applied_total", (int64_t)st.applied_total);
-  num(&w, "rejected_total", (int64_t)st.rejected_total);
-  if (st.last_applied_unix_ms)
-    num(&w, "last_applied_unix_ms", st.last_applied_unix_ms);
-  if (st.last_rejected_unix_ms) {
+  num(&w, "applied_total", (int64_t)st->applied_total);
+  num(&w, "rejected_total", (int64_t)st->rejected_total);
+  if (st->last_applied_unix_ms)
+    num(&w, "last_applied_unix_ms", st->last_applied_unix_ms);
+  if (st->last_rejected_unix_ms) {
     open_obj(&w, "last_rejected");
-    num(&w, "version", (int64_t)st.last_rejected_version);
-    str(&w, "reason", st.last_rejected_reason);
-    num(&w, "unix_ms", st.last_rejected_unix_ms);
+    num(&w, "version", (int64_t)st->last_rejected_version);
+    str(&w, "reason", st->last_rejected_reason);
+    num(&w, "unix_ms", st->last_rejected_unix_ms);
     close_obj(&w);
   }
   close_obj(&w);
   open_obj(&w, "workload");
   str(&w, "name",
-      m->settings.metrics.workload_name[0] ? m->settings.metrics.workload_name
-                                           : NULL);
-  str(&w, "namespace", m->settings.namespace_);
-  str(&w, "domainSuffix", m->settings.domain_suffix);
-  ml_kv_list labels = {m->settings.labels, m->settings.label_count};
+      s->metrics->workload_name[0] ? s->metrics->workload_name : NULL);
+  str(&w, "namespace", s->namespace_);
+  str(&w, "domainSuffix", s->domain_suffix);
+  ml_kv_list labels = {(ml_kv *)s->labels, s->label_count};
   kvs(&w, "labels", &labels);
   close_obj(&w);
   open_obj(&w, "configs");
@@ -618,7 +616,6 @@ char *ml_admin_config_dump(meshlib *m, size_t *len) {
   close_arr(&w);
   close_obj(&w);
   close_obj(&w);
-  ml_snapshot_unref(snap);
   return finish(&b, len);
 }
 
@@ -664,12 +661,11 @@ static void match_text(ml_buf *b, const ml_http_match *m) {
     ml_buf_printf(b, " sourceNamespace=%s", m->source_namespace);
 }
 
-char *ml_admin_routes(meshlib *m, size_t *len) {
+char *ml_admin_routes(const ml_mem *mem, const ml_snapshot *snap, size_t *len) {
   ml_buf b, t;
-  ml_buf_init(&b, m->mem);
-  ml_buf_init(&t, m->mem);
+  ml_buf_init(&b, mem);
+  ml_buf_init(&t, mem);
   jw w = {&b, 1};
-  ml_snapshot *snap = ml_snapshot_slot_acquire(&m->current);
   const ml_config *c = snap->config;
   open_obj(&w, NULL);
   num(&w, "version", (int64_t)snap->version);
@@ -737,22 +733,19 @@ char *ml_admin_routes(meshlib *m, size_t *len) {
   }
   close_arr(&w);
   close_obj(&w);
-  ml_snapshot_unref(snap);
   ml_buf_free(&t);
   return finish(&b, len);
 }
 
 /* ---- /clusters: the picture meshlib_clusters_snapshot() takes -------- */
 
-char *ml_admin_clusters(meshlib *m, size_t *len) {
-  meshlib_clusters *c = NULL;
-  if (meshlib_clusters_snapshot(m, &c) != MESHLIB_OK)
-    return NULL;
+char *ml_admin_clusters(const ml_mem *mem, const meshlib_clusters *c,
+                        uint64_t version, size_t *len) {
   ml_buf b;
-  ml_buf_init(&b, m->mem);
+  ml_buf_init(&b, mem);
   jw w = {&b, 1};
   open_obj(&w, NULL);
-  num(&w, "version", (int64_t)meshlib_config_version(m));
+  num(&w, "version", (int64_t)version);
   open_arr(&w, "clusters");
   for (size_t i = 0; i < meshlib_clusters_count(c); i++) {
     const char *subset = meshlib_cluster_subset(c, i);
@@ -814,6 +807,5 @@ char *ml_admin_clusters(meshlib *m, size_t *len) {
   }
   close_arr(&w);
   close_obj(&w);
-  meshlib_clusters_free(c);
   return finish(&b, len);
 }

@@ -4,7 +4,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include "core/internal.h"
+#include "meshlib/meshlib.h"
 #include "policy/policy.h"
 #include "telemetry/metrics_internal.h"
 
@@ -401,13 +401,12 @@ static void event_add(ml_metrics *mt, uint32_t kind, const char *cluster,
 
 /* ---- the object -------------------------------------------------------- */
 
-static void set_source_labels(ml_metrics *mt, const meshlib *m) {
-  const ml_settings *st = &m->settings;
-  ml_kv_list l = {st->labels, st->label_count};
+static void set_source_labels(ml_metrics *mt, const ml_telemetry_settings *st) {
+  ml_kv_list l = {(ml_kv *)st->labels, st->label_count};
   workload_labels w;
   scan_labels(&l, &w);
   const char *workload =
-      st->metrics.workload_name[0] ? st->metrics.workload_name : ML_UNKNOWN;
+      st->metrics->workload_name[0] ? st->metrics->workload_name : ML_UNKNOWN;
   const char **v = mt->source;
   v[ML_IL_REPORTER] = "source";
   v[ML_IL_SOURCE_WORKLOAD] = workload;
@@ -427,19 +426,19 @@ static void set_source_labels(ml_metrics *mt, const meshlib *m) {
   v[ML_IL_CONNECTION_SECURITY_POLICY] = ML_UNKNOWN;
 }
 
-int ml_metrics_new(meshlib *m, ml_metrics **out) {
+int ml_metrics_new(const ml_telemetry_settings *s, ml_metrics **out) {
   *out = NULL;
-  ml_metrics *mt = ml_calloc(m->mem, 1, sizeof(*mt));
+  ml_metrics *mt = ml_calloc(s->mem, 1, sizeof(*mt));
   if (!mt)
     return MESHLIB_ERR_NOMEM;
-  mt->mem = m->mem;
-  mt->enabled = !m->settings.metrics.disabled;
+  mt->mem = s->mem;
+  mt->enabled = !s->metrics->disabled;
   mt->gen = atomic_fetch_add_explicit(&next_gen, 1, memory_order_relaxed);
-  uint32_t cap = m->settings.metrics.max_series ? m->settings.metrics.max_series
-                                                : ML_METRICS_DEFAULT_MAX_SERIES;
+  uint32_t cap = s->metrics->max_series ? s->metrics->max_series
+                                        : ML_METRICS_DEFAULT_MAX_SERIES;
   snprintf(mt->domain_suffix, sizeof(mt->domain_suffix), "%s",
-           m->settings.domain_suffix ? m->settings.domain_suffix : "");
-  set_source_labels(mt, m);
+           s->domain_suffix ? s->domain_suffix : "");
+  set_source_labels(mt, s);
   if (table_init(mt->mem, &mt->istio, cap) != MESHLIB_OK ||
       table_init(mt->mem, &mt->events, cap) != MESHLIB_OK) {
     ml_metrics_free(mt);

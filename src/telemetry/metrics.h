@@ -11,10 +11,8 @@
  * Rendering reads the same atomics from any thread. */
 #include <stddef.h>
 #include <stdint.h>
+#include "meshlib/metrics.h"
 #include "telemetry/telemetry.h"
-
-struct meshlib;
-struct meshlib_options;
 
 /* What the options hold for metrics and the admin listener; plain data,
  * copied whole with the mesh's settings. */
@@ -29,15 +27,11 @@ typedef struct ml_metrics_settings {
 
 typedef struct ml_metrics ml_metrics;
 
-/* Create the metrics of |m| from its settings (workload labels,
- * namespace). Returns MESHLIB_OK or MESHLIB_ERR_NOMEM. */
-int ml_metrics_new(struct meshlib *m, ml_metrics **out);
+/* Create metrics from the mesh's settings (workload labels, namespace,
+ * domain suffix, s->metrics); the label values stay borrowed from |s|'s
+ * strings. Returns MESHLIB_OK or MESHLIB_ERR_NOMEM. */
+int ml_metrics_new(const ml_telemetry_settings *s, ml_metrics **out);
 void ml_metrics_free(ml_metrics *mt);
-
-/* The mesh's metrics and admin listener, from its settings: called by
- * meshlib_new() and meshlib_free(). On failure |err| says why. */
-int ml_telemetry_mesh_init(struct meshlib *m, char *err, size_t err_cap);
-void ml_telemetry_mesh_free(struct meshlib *m);
 
 /* Record one finished call (istio_* and meshlib_attempts_total). */
 void ml_metrics_record_call(ml_metrics *mt, const ml_call_info *info);
@@ -64,11 +58,19 @@ typedef struct ml_metric_visitor {
                 size_t label_count, double value);
 } ml_metric_visitor;
 
-int ml_metrics_walk(struct meshlib *m, const ml_metric_visitor *v, void *ud);
+/* The families of |mt| (may be NULL), then the mesh's own figures and
+ * its clusters, read through |view|. */
+int ml_metrics_walk(const ml_metrics *mt, const ml_mesh_view *view,
+                    const ml_metric_visitor *v, void *ud);
 
-/* The Prometheus text format (0.0.4) of the mesh's metrics, in |out|
- * (an ml_buf-made string of the mesh's allocator). Returns MESHLIB_OK or
- * MESHLIB_ERR_NOMEM. */
-int ml_metrics_render_text(struct meshlib *m, char **out, size_t *len);
+/* The Prometheus text format (0.0.4) of the walk, in |out| (an
+ * ml_buf-made string of |mem|). Returns MESHLIB_OK or MESHLIB_ERR_NOMEM. */
+int ml_metrics_render_text(const ml_metrics *mt, const ml_mesh_view *view,
+                           const ml_mem *mem, char **out, size_t *len);
+
+/* The walk as meshlib_metrics_foreach() hands it out: one |cb| per
+ * sample. */
+int ml_metrics_foreach(const ml_metrics *mt, const ml_mesh_view *view,
+                       meshlib_metric_cb cb, void *user_data);
 
 #endif

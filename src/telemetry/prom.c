@@ -4,12 +4,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include "core/internal.h"
+#include "meshlib/meshlib.h"
 #include "policy/policy.h"
 #include "meshlib/clusters.h"
 #include "telemetry/metrics_internal.h"
-
-#define GOOD_MESH(m) ((m) && (m)->magic == ML_MAGIC_MESH)
 
 const char *const ml_istio_label_names[ML_IL_COUNT] = {
     "reporter",
@@ -238,9 +236,9 @@ static int walk_scalar(walk *w, const char *name, const char *help,
   return rc ? rc : sample(w, NULL, NULL, NULL, 0, value);
 }
 
-static int walk_mesh(walk *w, meshlib *m, const ml_metrics *mt) {
-  ml_config_status st;
-  ml_config_status_get(m, &st);
+static int walk_mesh(walk *w, const ml_mesh_view *view, const ml_metrics *mt) {
+  ml_config_figures st;
+  view->config(view->ctx, &st);
   int rc = walk_scalar(w, "meshlib_config_loads_total",
                        "Configs put in force (the initial empty one aside)",
                        ML_METRIC_COUNTER, (double)st.applied_total);
@@ -252,7 +250,7 @@ static int walk_mesh(walk *w, meshlib *m, const ml_metrics *mt) {
     rc = walk_scalar(w, "meshlib_config_version",
                      "Version of the config snapshot in force (0: none "
                      "applied yet)",
-                     ML_METRIC_GAUGE, (double)meshlib_config_version(m));
+                     ML_METRIC_GAUGE, (double)st.version);
   if (rc == 0)
     rc = walk_scalar(w, "meshlib_config_last_rejected_version",
                      "Version number the last rejected config would have "
@@ -319,9 +317,9 @@ static int cluster_stat(walk *w, const meshlib_clusters *c,
   return rc;
 }
 
-static int walk_clusters(walk *w, meshlib *m) {
+static int walk_clusters(walk *w, const ml_mesh_view *view) {
   meshlib_clusters *c = NULL;
-  int rc = meshlib_clusters_snapshot(m, &c);
+  int rc = view->clusters(view->ctx, &c);
   if (rc != MESHLIB_OK)
     return rc;
   rc = family(w, "meshlib_cluster_endpoints",
@@ -342,9 +340,9 @@ static int walk_clusters(walk *w, meshlib *m) {
   return rc;
 }
 
-int ml_metrics_walk(meshlib *m, const ml_metric_visitor *v, void *ud) {
+int ml_metrics_walk(const ml_metrics *mt, const ml_mesh_view *view,
+                    const ml_metric_visitor *v, void *ud) {
   walk w = {v, ud, NULL, NULL, ML_METRIC_COUNTER};
-  const ml_metrics *mt = m->metrics;
   int rc = 0;
   if (mt && mt->enabled) {
     rc = walk_istio(&w, mt);
@@ -352,9 +350,9 @@ int ml_metrics_walk(meshlib *m, const ml_metric_visitor *v, void *ud) {
       rc = walk_events(&w, mt);
   }
   if (rc == 0)
-    rc = walk_mesh(&w, m, mt);
+    rc = walk_mesh(&w, view, mt);
   if (rc == 0)
-    rc = walk_clusters(&w, m);
+    rc = walk_clusters(&w, view);
   return rc;
 }
 
@@ -423,11 +421,12 @@ static int text_sample(void *ud, const char *family_name, const char *name,
   return b->oom ? MESHLIB_ERR_NOMEM : 0;
 }
 
-int ml_metrics_render_text(meshlib *m, char **out, size_t *len) {
+int ml_metrics_render_text(const ml_metrics *mt, const ml_mesh_view *view,
+                           const ml_mem *mem, char **out, size_t *len) {
   ml_buf b;
-  ml_buf_init(&b, m->mem);
+  ml_buf_init(&b, mem);
   static const ml_metric_visitor text = {text_family, text_sample};
-  int rc = ml_metrics_walk(m, &text, &b);
+  int rc = ml_metrics_walk(mt, view, &text, &b);
   size_t n = b.len;
   char *s = rc == 0 ? ml_buf_steal(&b) : NULL;
   ml_buf_free(&b);
@@ -437,16 +436,6 @@ int ml_metrics_render_text(meshlib *m, char **out, size_t *len) {
   if (len)
     *len = n;
   return MESHLIB_OK;
-}
-
-int meshlib_metrics_render(meshlib *m, char **out, size_t *len) {
-  if (out)
-    *out = NULL;
-  if (len)
-    *len = 0;
-  if (!GOOD_MESH(m) || !out)
-    return MESHLIB_ERR_INVALID_ARG;
-  return ml_metrics_render_text(m, out, len);
 }
 
 /* ---- the callback API ------------------------------------------------- */
@@ -474,10 +463,9 @@ static int foreach_sample(void *ud, const char *family_name, const char *name,
   return f->cb(&s, f->user_data);
 }
 
-int meshlib_metrics_foreach(meshlib *m, meshlib_metric_cb cb, void *user_data) {
-  if (!GOOD_MESH(m) || !cb)
-    return MESHLIB_ERR_INVALID_ARG;
+int ml_metrics_foreach(const ml_metrics *mt, const ml_mesh_view *view,
+                       meshlib_metric_cb cb, void *user_data) {
   foreach_ud f = {cb, user_data};
   static const ml_metric_visitor v = {NULL, foreach_sample};
-  return ml_metrics_walk(m, &v, &f);
+  return ml_metrics_walk(mt, view, &v, &f);
 }

@@ -11,15 +11,9 @@
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
-#include "call/request.h"
-#include "core/internal.h"
 #include "policy/policy.h"
 #include "telemetry/access_log.h"
 #include "util/str.h"
-
-#define GOOD_OPTIONS(o) ((o) && (o)->magic == ML_MAGIC_OPTIONS)
-#define GOOD_REQUEST(r) ((r) && (r)->magic == ML_MAGIC_REQUEST)
-#define GOOD_MESH(m) ((m) && (m)->magic == ML_MAGIC_MESH)
 
 /* ---- Settings ---- */
 
@@ -61,131 +55,12 @@ void ml_trace_settings_free(const ml_mem *mem, ml_trace_settings *s) {
   ml_free(mem, s);
 }
 
-static const ml_mem *opts_mem(const meshlib_options *o) {
-  return o->has_alloc ? &o->alloc : NULL;
-}
-
-ml_trace_settings *ml_trace_settings_of(meshlib_options *o) {
-  if (!o->settings.trace)
-    o->settings.trace = ml_calloc(opts_mem(o), 1, sizeof(ml_trace_settings));
-  return o->settings.trace;
-}
-
-int ml_trace_settings_set_str(meshlib_options *o, char **slot,
-                              const char *value) {
-  char *copy = NULL;
-  if (value && *value && !(copy = ml_strdup(opts_mem(o), value)))
-    return MESHLIB_ERR_NOMEM;
-  ml_free(opts_mem(o), *slot);
-  *slot = copy;
-  return MESHLIB_OK;
-}
-
-int meshlib_options_set_tracing_sampling(meshlib_options *o, double percent) {
-  if (!GOOD_OPTIONS(o) || !(percent >= 0.0 && percent <= 100.0))
-    return MESHLIB_ERR_INVALID_ARG;
-  ml_trace_settings *s = ml_trace_settings_of(o);
-  if (!s)
-    return MESHLIB_ERR_NOMEM;
-  s->has_sampling = 1;
-  s->sampling = percent;
-  return MESHLIB_OK;
-}
-
-int meshlib_options_set_trace_headers(meshlib_options *o, uint32_t formats) {
-  const uint32_t all = MESHLIB_TRACE_HDR_W3C | MESHLIB_TRACE_HDR_B3 |
-                       MESHLIB_TRACE_HDR_B3_SINGLE |
-                       MESHLIB_TRACE_HDR_REQUEST_ID;
-  if (!GOOD_OPTIONS(o) || (formats & ~all))
-    return MESHLIB_ERR_INVALID_ARG;
-  ml_trace_settings *s = ml_trace_settings_of(o);
-  if (!s)
-    return MESHLIB_ERR_NOMEM;
-  s->has_formats = 1;
-  s->formats = formats;
-  return MESHLIB_OK;
-}
-
-/* |url| as given when it ends in |suffix|, else with |suffix| appended. */
-static int set_endpoint(meshlib_options *o, char **slot, const char *url,
-                        const char *suffix) {
-  if (!url || !*url)
-    return ml_trace_settings_set_str(o, slot, NULL);
-  if (!ml_starts_with(url, "http://") && !ml_starts_with(url, "https://"))
-    return MESHLIB_ERR_INVALID_ARG;
-  ml_buf b;
-  ml_buf_init(&b, opts_mem(o));
-  ml_buf_puts(&b, url);
-  if (!ml_ends_with(url, suffix)) {
-    while (b.len && b.data[b.len - 1] == '/')
-      b.data[--b.len] = '\0';
-    ml_buf_puts(&b, suffix);
-  }
-  if (b.oom) {
-    ml_buf_free(&b);
-    return MESHLIB_ERR_NOMEM;
-  }
-  ml_free(opts_mem(o), *slot);
-  *slot = ml_buf_steal(&b);
-  return MESHLIB_OK;
-}
-
-int meshlib_options_set_otlp_endpoint(meshlib_options *o, const char *url) {
-  if (!GOOD_OPTIONS(o))
-    return MESHLIB_ERR_INVALID_ARG;
-  ml_trace_settings *s = ml_trace_settings_of(o);
-  return s ? set_endpoint(o, &s->otlp_url, url, "/v1/traces")
-           : MESHLIB_ERR_NOMEM;
-}
-
-int meshlib_options_set_zipkin_endpoint(meshlib_options *o, const char *url) {
-  if (!GOOD_OPTIONS(o))
-    return MESHLIB_ERR_INVALID_ARG;
-  ml_trace_settings *s = ml_trace_settings_of(o);
-  return s ? set_endpoint(o, &s->zipkin_url, url, "/api/v2/spans")
-           : MESHLIB_ERR_NOMEM;
-}
-
-int meshlib_options_set_tracing_service_name(meshlib_options *o,
-                                             const char *name) {
-  if (!GOOD_OPTIONS(o) || !name || !*name)
-    return MESHLIB_ERR_INVALID_ARG;
-  ml_trace_settings *s = ml_trace_settings_of(o);
-  return s ? ml_trace_settings_set_str(o, &s->service_name, name)
-           : MESHLIB_ERR_NOMEM;
-}
-
-int meshlib_options_set_tracing_node_id(meshlib_options *o,
-                                        const char *node_id) {
-  if (!GOOD_OPTIONS(o) || !node_id || !*node_id)
-    return MESHLIB_ERR_INVALID_ARG;
-  ml_trace_settings *s = ml_trace_settings_of(o);
-  return s ? ml_trace_settings_set_str(o, &s->node_id, node_id)
-           : MESHLIB_ERR_NOMEM;
-}
-
-int meshlib_options_set_tracing_queue(meshlib_options *o,
-                                      uint32_t max_queued_spans,
-                                      uint32_t batch_spans,
-                                      int64_t flush_interval_ms) {
-  if (!GOOD_OPTIONS(o) || flush_interval_ms < 0 ||
-      max_queued_spans > (1u << 24))
-    return MESHLIB_ERR_INVALID_ARG;
-  ml_trace_settings *s = ml_trace_settings_of(o);
-  if (!s)
-    return MESHLIB_ERR_NOMEM;
-  s->max_queued = max_queued_spans;
-  s->batch = batch_spans;
-  s->flush_interval_ms = flush_interval_ms;
-  return MESHLIB_OK;
-}
-
 /* ---- The mesh's tracer ---- */
 
-static const char *label_of(const meshlib *m, const char *key) {
-  for (size_t i = 0; i < m->settings.label_count; i++)
-    if (strcmp(m->settings.labels[i].key, key) == 0)
-      return m->settings.labels[i].value;
+static const char *label_of(const ml_telemetry_settings *st, const char *key) {
+  for (size_t i = 0; i < st->label_count; i++)
+    if (strcmp(st->labels[i].key, key) == 0)
+      return st->labels[i].value;
   return NULL;
 }
 
@@ -202,12 +77,13 @@ static uint64_t entropy64(const void *salt) {
   return v;
 }
 
-int ml_trace_mesh_init(meshlib *m) {
-  const ml_trace_settings *s = m->settings.trace;
-  ml_tracer *t = ml_calloc(m->mem, 1, sizeof(*t));
+int ml_trace_mesh_init(ml_telemetry *tm, const ml_telemetry_settings *st) {
+  const ml_trace_settings *s = st->trace;
+  tm->mem = st->mem;
+  ml_tracer *t = ml_calloc(st->mem, 1, sizeof(*t));
   if (!t)
     return MESHLIB_ERR_NOMEM;
-  t->mem = m->mem;
+  t->mem = st->mem;
   t->seed = entropy64(t);
   atomic_init(&t->counter, 0);
   double pct = s && s->has_sampling ? s->sampling : 1.0; /* Istio: 1 % */
@@ -226,19 +102,19 @@ int ml_trace_mesh_init(meshlib *m) {
   t->idle_formats = s && (s->access_log_path || s->access_log_cb)
                         ? MESHLIB_TRACE_HDR_REQUEST_ID
                         : 0;
-  t->namespace_ = m->settings.namespace_;
-  t->canonical_service = label_of(m, "service.istio.io/canonical-name");
+  t->namespace_ = st->namespace_;
+  t->canonical_service = label_of(st, "service.istio.io/canonical-name");
   if (!t->canonical_service)
-    t->canonical_service = label_of(m, "app");
+    t->canonical_service = label_of(st, "app");
   if (!t->canonical_service)
     t->canonical_service = "unknown";
-  t->canonical_revision = label_of(m, "service.istio.io/canonical-revision");
+  t->canonical_revision = label_of(st, "service.istio.io/canonical-revision");
   if (!t->canonical_revision)
-    t->canonical_revision = label_of(m, "version");
+    t->canonical_revision = label_of(st, "version");
   if (!t->canonical_revision)
     t->canonical_revision = "latest";
   ml_buf b;
-  ml_buf_init(&b, m->mem);
+  ml_buf_init(&b, st->mem);
   if (s && s->service_name)
     ml_buf_puts(&b, s->service_name);
   else
@@ -248,9 +124,9 @@ int ml_trace_mesh_init(meshlib *m) {
     ml_buf_puts(&b, s->node_id);
   else
     ml_buf_printf(&b, "meshlib~%s.%s~%s.svc.%s", t->canonical_service,
-                  t->namespace_, t->namespace_, m->settings.domain_suffix);
+                  t->namespace_, t->namespace_, st->domain_suffix);
   t->node_id = ml_buf_steal(&b);
-  m->tracer = t;
+  tm->tracer = t;
   if (!t->service_name || !t->node_id)
     return MESHLIB_ERR_NOMEM; /* meshlib_free() cleans up */
   if (s && (s->otlp_url || s->zipkin_url)) {
@@ -260,42 +136,37 @@ int ml_trace_mesh_init(meshlib *m) {
                             s->max_queued ? s->max_queued : 2048,
                             s->batch ? s->batch : 256,
                             s->flush_interval_ms ? s->flush_interval_ms : 1000};
-    int rc = ml_exporter_new(m->mem, &c, &t->exporter);
+    int rc = ml_exporter_new(st->mem, &c, &t->exporter);
     if (rc != MESHLIB_OK)
       return rc;
   }
-  return ml_access_log_open(m);
+  return ml_access_log_open(tm, st);
 }
 
-void ml_trace_mesh_free(meshlib *m) {
-  ml_access_log_close(m);
-  ml_tracer *t = m->tracer;
+void ml_trace_mesh_free(ml_telemetry *tm) {
+  ml_access_log_close(tm);
+  ml_tracer *t = tm->tracer;
   if (!t)
     return;
   if (t->exporter)
     ml_exporter_free(t->exporter, 2000);
-  ml_free(m->mem, t->service_name);
-  ml_free(m->mem, t->node_id);
-  ml_free(m->mem, t);
-  m->tracer = NULL;
+  ml_free(tm->mem, t->service_name);
+  ml_free(tm->mem, t->node_id);
+  ml_free(tm->mem, t);
+  tm->tracer = NULL;
 }
 
-int meshlib_tracing_get_stats(const meshlib *m, meshlib_tracing_stats *out) {
-  if (!GOOD_MESH(m) || !out)
-    return MESHLIB_ERR_INVALID_ARG;
+void ml_trace_get_stats(const ml_telemetry *tm, meshlib_tracing_stats *out) {
   memset(out, 0, sizeof(*out));
   out->age = 1;
-  if (m->tracer && m->tracer->exporter)
-    ml_exporter_stats(m->tracer->exporter, out);
-  return MESHLIB_OK;
+  if (tm->tracer && tm->tracer->exporter)
+    ml_exporter_stats(tm->tracer->exporter, out);
 }
 
-int meshlib_tracing_flush(meshlib *m, int64_t timeout_ms) {
-  if (!GOOD_MESH(m) || timeout_ms < 0)
-    return MESHLIB_ERR_INVALID_ARG;
-  if (!m->tracer || !m->tracer->exporter)
+int ml_trace_flush(ml_telemetry *tm, int64_t timeout_ms) {
+  if (!tm->tracer || !tm->tracer->exporter)
     return MESHLIB_OK;
-  return ml_exporter_flush(m->tracer->exporter, timeout_ms);
+  return ml_exporter_flush(tm->tracer->exporter, timeout_ms);
 }
 
 /* ---- Per request ---- */
@@ -308,35 +179,36 @@ void ml_trace_call_free(const ml_mem *mem, ml_trace_call *t) {
   ml_free(mem, t);
 }
 
-static ml_trace_call *call_state(meshlib_request *r) {
-  if (r->trace)
-    return r->trace;
-  ml_tracer *t = r->mesh->tracer;
-  ml_trace_call *c = ml_calloc(r->mesh->mem, 1, sizeof(*c));
+static ml_trace_call *call_state(ml_telemetry *tm, ml_trace_call **slot) {
+  if (*slot)
+    return *slot;
+  ml_tracer *t = tm->tracer;
+  ml_trace_call *c = ml_calloc(tm->mem, 1, sizeof(*c));
   if (!c)
     return NULL;
-  /* A generator per request: no lock, and independent of r->rand so that
-   * a seeded mesh replays the same routing choices with tracing on. */
+  /* A generator per request: no lock, and independent of the request's
+   * own generator so that a seeded mesh replays the same routing choices
+   * with tracing on. */
   uint64_t n = atomic_fetch_add_explicit(&t->counter, 1, memory_order_relaxed);
   ml_rand_seed(&c->rng, t->seed ^ ml_mix64(n + 1));
-  r->trace = c;
+  *slot = c;
   return c;
 }
 
-int meshlib_request_set_inbound_header(meshlib_request *r, const char *name,
-                                       const char *value) {
-  if (!GOOD_REQUEST(r) || !name || !value || !r->mesh->tracer)
+int ml_trace_set_inbound(ml_telemetry *tm, ml_trace_call **call,
+                         const char *name, const char *value) {
+  if (!tm->tracer)
     return MESHLIB_ERR_INVALID_ARG;
   if (strpbrk(value, "\r\n"))
     return MESHLIB_ERR_BAD_HEADER;
   int slot = ml_trace_header_slot(name);
   if (slot < 0)
     return MESHLIB_OK; /* not a trace header: nothing to continue */
-  ml_trace_call *c = call_state(r);
-  char *copy = c ? ml_strdup(r->mesh->mem, value) : NULL;
+  ml_trace_call *c = call_state(tm, call);
+  char *copy = c ? ml_strdup(tm->mem, value) : NULL;
   if (!copy)
     return MESHLIB_ERR_NOMEM;
-  ml_free(r->mesh->mem, c->inbound[slot]);
+  ml_free(tm->mem, c->inbound[slot]);
   c->inbound[slot] = copy;
   return MESHLIB_OK;
 }
@@ -349,16 +221,18 @@ static uint64_t nonzero64(ml_rand *rng) {
   return v;
 }
 
-/* Does |r| carry a trace context: one handed in with
- * meshlib_request_set_inbound_header(), or traceparent, b3 or x-b3-* on
- * the outbound request (names are lower-case there)? */
-static int carries_context(const meshlib_request *r) {
-  if (r->trace)
+/* Does the call carry a trace context: one handed in with
+ * meshlib_request_set_inbound_header() (in |c|, may be NULL), or
+ * traceparent, b3 or x-b3-* among the outbound request's |headers|
+ * (names are lower-case there)? */
+static int carries_context(const ml_trace_call *c, const ml_header *headers,
+                           size_t count) {
+  if (c)
     for (int i = 0; i < ML_TH_COUNT; i++)
-      if (r->trace->inbound[i])
+      if (c->inbound[i])
         return 1;
-  for (size_t i = 0; i < r->header_count; i++) {
-    const char *n = r->headers[i].name;
+  for (size_t i = 0; i < count; i++) {
+    const char *n = headers[i].name;
     if ((n[0] == 't' && strcmp(n, "traceparent") == 0) ||
         (n[0] == 'b' && n[1] == '3' && n[2] == '\0') ||
         (n[0] == 'x' && n[1] == '-' && n[2] == 'b' && n[3] == '3' &&
@@ -368,20 +242,21 @@ static int carries_context(const meshlib_request *r) {
   return 0;
 }
 
-void ml_telemetry_call_begin(struct meshlib *m, struct meshlib_request *r) {
-  ml_tracer *t = m->tracer;
+void ml_telemetry_call_begin(ml_telemetry *tm, ml_trace_call **call,
+                             const ml_header *headers, size_t count) {
+  ml_tracer *t = tm->tracer;
   if (!t)
     return;
   uint32_t formats = t->formats;
-  if (t->on_demand && !carries_context(r)) {
+  if (t->on_demand && !carries_context(*call, headers, count)) {
     if (!t->idle_formats) { /* not traced: no ids, no headers */
-      if (r->trace)
-        r->trace->active = 0;
+      if (*call)
+        (*call)->active = 0;
       return;
     }
     formats = t->idle_formats;
   }
-  ml_trace_call *c = call_state(r);
+  ml_trace_call *c = call_state(tm, call);
   if (!c)
     return; /* out of memory: the call goes untraced */
   /* The inbound request's headers when the application gave them, else
@@ -394,10 +269,10 @@ void ml_telemetry_call_begin(struct meshlib *m, struct meshlib_request *r) {
       inbound = 1;
     }
   if (!inbound)
-    for (size_t i = 0; i < r->header_count; i++) {
-      int slot = ml_trace_header_slot(r->headers[i].name);
+    for (size_t i = 0; i < count; i++) {
+      int slot = ml_trace_header_slot(headers[i].name);
       if (slot >= 0 && !h[slot])
-        h[slot] = r->headers[i].value;
+        h[slot] = headers[i].value;
     }
   int source = ml_trace_ctx_from_headers(h, &c->ctx);
   if (!c->ctx.trace_hi && !c->ctx.trace_lo) {
@@ -436,14 +311,13 @@ static size_t push(ml_header *out, size_t cap, size_t n, const char *name,
   return n;
 }
 
-size_t ml_telemetry_attempt_headers(struct meshlib_request *r, uint32_t attempt,
+size_t ml_telemetry_attempt_headers(ml_trace_call *c, uint32_t attempt,
                                     ml_attempt_info *ai, ml_header *out,
                                     size_t cap) {
   (void)attempt;
-  ml_trace_call *c = r->trace;
   if (ai)
     ai->span_id[0] = '\0';
-  if (!c || !c->active || !r->mesh->tracer)
+  if (!c || !c->active) /* active: begun by the mesh's tracer */
     return 0;
   uint32_t f = c->formats;
   char span[17];
@@ -482,28 +356,20 @@ size_t ml_telemetry_attempt_headers(struct meshlib_request *r, uint32_t attempt,
   return n;
 }
 
-const char *meshlib_request_trace_id(const meshlib_request *r) {
-  return GOOD_REQUEST(r) && r->trace && r->trace->active ? r->trace->trace_hex
-                                                         : "";
+const char *ml_trace_trace_id(const ml_trace_call *c) {
+  return c && c->active ? c->trace_hex : "";
 }
 
-const char *meshlib_request_span_id(const meshlib_request *r) {
-  return GOOD_REQUEST(r) && r->trace && r->trace->active ? r->trace->client_hex
-                                                         : "";
+const char *ml_trace_span_id(const ml_trace_call *c) {
+  return c && c->active ? c->client_hex : "";
 }
 
-const char *meshlib_request_request_id(const meshlib_request *r) {
-  return GOOD_REQUEST(r) && r->trace && r->trace->active ? r->trace->request_id
-                                                         : "";
+int ml_trace_sampled(const ml_trace_call *c) {
+  return c && c->active && c->ctx.sampled == 1;
 }
 
-int meshlib_request_sampled(const meshlib_request *r) {
-  return GOOD_REQUEST(r) && r->trace && r->trace->active &&
-         r->trace->ctx.sampled == 1;
-}
-
-const char *ml_trace_request_id(const struct meshlib_request *r) {
-  return r->trace && r->trace->active ? r->trace->request_id : NULL;
+const char *ml_trace_request_id(const ml_trace_call *c) {
+  return c && c->active ? c->request_id : NULL;
 }
 
 /* ---- Spans ---- */
@@ -570,10 +436,10 @@ static void common_attrs(span_builder *b, ml_tracer *t, const ml_call_info *in,
   attr(b, "guid:x-request-id", in->request_id);
 }
 
-const char *ml_trace_header_of(const meshlib_request *r, const char *name) {
-  for (size_t i = 0; r && i < r->header_count; i++)
-    if (strcmp(r->headers[i].name, name) == 0)
-      return r->headers[i].value;
+const char *ml_trace_header_of(const ml_header *h, size_t n, const char *name) {
+  for (size_t i = 0; h && i < n; i++)
+    if (strcmp(h[i].name, name) == 0)
+      return h[i].value;
   return NULL;
 }
 
@@ -581,15 +447,13 @@ const char *ml_trace_protocol_text(int v) {
   return v == 20 ? "HTTP/2" : v == 11 ? "HTTP/1.1" : NULL;
 }
 
-void ml_trace_call_end(struct meshlib *m, const ml_call_info *info) {
-  ml_tracer *t = m->tracer;
-  const meshlib_request *r = info->request;
-  if (!t || !t->exporter || !r || !r->trace || !r->trace->active ||
-      r->trace->ctx.sampled != 1)
+void ml_trace_call_end(ml_telemetry *tm, const ml_call_info *info) {
+  ml_tracer *t = tm->tracer;
+  const ml_trace_call *c = info->trace;
+  if (!t || !t->exporter || !c || !c->active || c->ctx.sampled != 1)
     return;
-  const ml_trace_call *c = r->trace;
   char url[1024], name[512], flags[64], parent[17];
-  snprintf(url, sizeof(url), "%s://%s%s", r->scheme ? r->scheme : "http",
+  snprintf(url, sizeof(url), "%s://%s%s", info->scheme ? info->scheme : "http",
            info->authority ? info->authority : "",
            info->path ? info->path : "");
   /* Istio's operation name: the route decorator "<host>:<port>/ *" (no
@@ -606,7 +470,7 @@ void ml_trace_call_end(struct meshlib *m, const ml_call_info *info) {
   meshlib_response_flags_str(info->flags, flags, sizeof(flags));
 
   span_builder b;
-  span_begin(&b, m->mem);
+  span_begin(&b, tm->mem);
   memcpy(b.head.trace_id, c->trace_hex, sizeof(c->trace_hex));
   memcpy(b.head.span_id, c->client_hex, sizeof(c->client_hex));
   if (c->ctx.span_id)
@@ -625,7 +489,8 @@ void ml_trace_call_end(struct meshlib *m, const ml_call_info *info) {
   attr(&b, "upstream_address",
        info->upstream && *info->upstream ? info->upstream : NULL);
   attr(&b, "destination.subset", info->dest_subset);
-  attr(&b, "user_agent", ml_trace_header_of(r, "user-agent"));
+  attr(&b, "user_agent",
+       ml_trace_header_of(info->headers, info->header_count, "user-agent"));
   attr(&b, "grpc.status_code", info->grpc_status);
   attr_num(&b, "retry.count",
            info->attempt_count ? (long long)info->attempt_count - 1 : 0);
@@ -640,7 +505,7 @@ void ml_trace_call_end(struct meshlib *m, const ml_call_info *info) {
     const ml_attempt_info *a = &info->attempts[i];
     if (!a->span_id[0])
       continue;
-    span_begin(&b, m->mem);
+    span_begin(&b, tm->mem);
     memcpy(b.head.trace_id, c->trace_hex, sizeof(c->trace_hex));
     memcpy(b.head.span_id, a->span_id, sizeof(a->span_id));
     memcpy(b.head.parent_id, parent, sizeof(parent));

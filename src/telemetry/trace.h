@@ -37,11 +37,6 @@ typedef struct ml_trace_settings {
 ml_trace_settings *ml_trace_settings_dup(const ml_mem *mem,
                                          const ml_trace_settings *s);
 void ml_trace_settings_free(const ml_mem *mem, ml_trace_settings *s);
-/* The settings of |o|, made on first use (NULL: out of memory), and a
- * string setter for them ("" or NULL clears). */
-ml_trace_settings *ml_trace_settings_of(meshlib_options *o);
-int ml_trace_settings_set_str(meshlib_options *o, char **slot,
-                              const char *value);
 
 /* ---- Propagation (propagate.c): pure functions on header values. ---- */
 
@@ -123,12 +118,24 @@ typedef struct ml_trace_call {
 } ml_trace_call;
 
 void ml_trace_call_free(const ml_mem *mem, struct ml_trace_call *t);
-/* The x-request-id of |r|'s current call, or NULL. */
-const char *ml_trace_request_id(const struct meshlib_request *r);
-/* The value of |r|'s header |name| (lower-case, as stored), or NULL; |r|
- * may be NULL. For spans and access-log lines. */
-const char *ml_trace_header_of(const struct meshlib_request *r,
-                               const char *name);
+/* The inbound request's trace header |name| (any other name is ignored)
+ * for the next call of the request whose trace state is |*call| (made
+ * here when needed): meshlib_request_set_inbound_header(). Returns
+ * MESHLIB_OK, MESHLIB_ERR_INVALID_ARG (no tracer), MESHLIB_ERR_BAD_HEADER
+ * or MESHLIB_ERR_NOMEM. */
+int ml_trace_set_inbound(ml_telemetry *t, struct ml_trace_call **call,
+                         const char *name, const char *value);
+/* The current call of |c| (may be NULL): its trace id (hex), client span
+ * id, x-request-id ("" when the call is not traced) and sampling (1 when
+ * sampled). */
+const char *ml_trace_trace_id(const struct ml_trace_call *c);
+const char *ml_trace_span_id(const struct ml_trace_call *c);
+int ml_trace_sampled(const struct ml_trace_call *c);
+/* The x-request-id of |c|'s current call, or NULL; |c| may be NULL. */
+const char *ml_trace_request_id(const struct ml_trace_call *c);
+/* The value of header |name| (lower-case, as stored) among |h| (|n| of
+ * them, may be NULL), or NULL. For spans and access-log lines. */
+const char *ml_trace_header_of(const ml_header *h, size_t n, const char *name);
 /* "HTTP/1.1" or "HTTP/2" for an ml_call_info.http_version, else NULL. */
 const char *ml_trace_protocol_text(int http_version);
 
@@ -156,13 +163,17 @@ typedef struct ml_tracer {
   ml_exporter *exporter; /* NULL: no endpoint */
 } ml_tracer;
 
-/* Create the tracer and access log of |m| from its settings (meshlib_new);
- * free them (meshlib_free: flushes with a bounded wait). */
-int ml_trace_mesh_init(struct meshlib *m);
-void ml_trace_mesh_free(struct meshlib *m);
+/* Create the tracer and access log of |t| from |s| (meshlib_new); free
+ * them (meshlib_free: flushes with a bounded wait). */
+int ml_trace_mesh_init(ml_telemetry *t, const ml_telemetry_settings *s);
+void ml_trace_mesh_free(ml_telemetry *t);
+
+/* meshlib_tracing_get_stats() and meshlib_tracing_flush() of |t|. */
+void ml_trace_get_stats(const ml_telemetry *t, meshlib_tracing_stats *out);
+int ml_trace_flush(ml_telemetry *t, int64_t timeout_ms);
 
 /* A call ended: build its spans and queue them for export. */
-void ml_trace_call_end(struct meshlib *m, const ml_call_info *info);
+void ml_trace_call_end(ml_telemetry *t, const ml_call_info *info);
 
 /* ---- Export (trace_export.c). ---- */
 

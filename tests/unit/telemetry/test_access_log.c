@@ -181,8 +181,8 @@ static void test_file_and_callback(void **state) {
   assert_int_equal(meshlib_new(&m, o), MESHLIB_OK);
   meshlib_options_free(o);
   ml_call_info in = upstream_call();
-  ml_access_log_call_end(m, &in);
-  ml_access_log_call_end(m, &in);
+  ml_access_log_call_end(&m->telemetry, &in);
+  ml_access_log_call_end(&m->telemetry, &in);
   meshlib_free(m);
   assert_int_equal(l.count, 2);
   FILE *f = fopen(path, "r");
@@ -200,8 +200,8 @@ static void test_file_and_callback(void **state) {
   /* Off by default; a path that cannot be opened fails meshlib_new(). */
   assert_int_equal(meshlib_options_new(&o), MESHLIB_OK);
   assert_int_equal(meshlib_new(&m, o), MESHLIB_OK);
-  assert_null(m->access_log);
-  ml_access_log_call_end(m, &in); /* nothing, no crash */
+  assert_null(m->telemetry.access_log);
+  ml_access_log_call_end(&m->telemetry, &in); /* nothing, no crash */
   meshlib_free(m);
   assert_int_equal(meshlib_options_set_access_log_path(
                        o, "/nonexistent-dir/meshlib/access.log"),
@@ -232,8 +232,9 @@ static void test_fifo_and_gone_reader(void **state) {
   meshlib_options_free(o);
   close(reader);
   ml_call_info in = upstream_call();
-  ml_access_log_call_end(m, &in); /* EPIPE: dropped, process alive */
-  ml_access_log_call_end(m, &in);
+  ml_access_log_call_end(&m->telemetry,
+                         &in); /* EPIPE: dropped, process alive */
+  ml_access_log_call_end(&m->telemetry, &in);
   meshlib_free(m);
   unlink(path);
   rmdir(dir);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/internal.h"
 #include "meshlib/meshlib.h"
 #include "policy/policy.h"
 #include "prom_check.h"
@@ -79,12 +80,12 @@ static char *render(meshlib *m, prom_doc *d) {
 static void record_7_200_3_503(meshlib *m) {
   for (int i = 0; i < 7; i++) {
     ml_call_info ci = call("reviews.prod.svc.cluster.local", 200, 0, 3000, 100);
-    ml_telemetry_call_end(m, &ci);
+    ml_telemetry_call_end(&m->telemetry, &ci);
   }
   for (int i = 0; i < 3; i++) {
     ml_call_info ci =
         call("reviews.prod.svc.cluster.local", 503, MESHLIB_RF_UF, 700000, 91);
-    ml_telemetry_call_end(m, &ci);
+    ml_telemetry_call_end(&m->telemetry, &ci);
   }
 }
 
@@ -209,10 +210,10 @@ static void test_unknown_and_other_hosts(void **state) {
   ml_call_info ci = call(NULL, 0, MESHLIB_RF_UH, 10, 0);
   ci.dest_labels = NULL;
   ci.cluster = NULL;
-  ml_telemetry_call_end(m, &ci);
+  ml_telemetry_call_end(&m->telemetry, &ci);
   ci = call("api.example.com", 200, 0, 10, 0);
   ci.dest_labels = NULL;
-  ml_telemetry_call_end(m, &ci);
+  ml_telemetry_call_end(&m->telemetry, &ci);
   ci = call("echo.prod.svc.cluster.local", 200, 0, 10, 0);
   ci.protocol = "grpc";
   ci.grpc_status = "14";
@@ -220,7 +221,7 @@ static void test_unknown_and_other_hosts(void **state) {
                    {"app", "echo"}};
   ml_kv_list l = {canon, 2};
   ci.dest_labels = &l;
-  ml_telemetry_call_end(m, &ci);
+  ml_telemetry_call_end(&m->telemetry, &ci);
   prom_doc d;
   char *text = render(m, &d);
   assert_true(SUM(&d, "istio_requests_total", NULL,
@@ -252,7 +253,7 @@ static void test_label_values_escaped(void **state) {
   ml_kv_list l = {odd, 1};
   ml_call_info ci = call("x.prod.svc.cluster.local", 200, 0, 10, 0);
   ci.dest_labels = &l;
-  ml_telemetry_call_end(m, &ci);
+  ml_telemetry_call_end(&m->telemetry, &ci);
   prom_doc d;
   char *text = render(m, &d);
   assert_non_null(strstr(text, "destination_app=\"a\\\"b\\\\c\\nd\""));
@@ -274,7 +275,7 @@ static void test_series_bound(void **state) {
     snprintf(host, sizeof(host), "svc%d.prod.svc.cluster.local", i);
     for (int k = 0; k <= i; k++) {
       ml_call_info ci = call(host, 200, 0, 10, 0);
-      ml_telemetry_call_end(m, &ci);
+      ml_telemetry_call_end(&m->telemetry, &ci);
     }
   }
   prom_doc d;
@@ -301,19 +302,19 @@ static void test_events(void **state) {
   meshlib *m = new_mesh(1, 0);
   const char *c1 = "outbound|80||a.prod.svc.cluster.local";
   const char *c2 = "outbound|80|v1|b.prod.svc.cluster.local";
-  ml_telemetry_event(m, c1, ML_EV_RETRY, ML_RETRY_5XX);
-  ml_telemetry_event(m, c1, ML_EV_RETRY, ML_RETRY_5XX);
-  ml_telemetry_event(m, c1, ML_EV_RETRY, ML_RETRY_CONNECT_FAILURE);
-  ml_telemetry_event(m, c2, ML_EV_RETRY, ML_RETRY_GRPC_UNAVAILABLE);
-  ml_telemetry_event(m, c1, ML_EV_RETRY_BUDGET_REFUSED, 0);
-  ml_telemetry_event(m, c2, ML_EV_POOL_OVERFLOW, 0);
-  ml_telemetry_event(m, c2, ML_EV_POOL_OVERFLOW, 0);
-  ml_telemetry_event(m, c2, ML_EV_EJECTION, 0);
-  ml_telemetry_event(m, c1, ML_EV_FAULT_DELAY, 0);
-  ml_telemetry_event(m, c1, ML_EV_FAULT_ABORT, 0);
-  ml_telemetry_event(m, c1, ML_EV_FAULT_ABORT, 0);
-  ml_telemetry_event(m, NULL, ML_EV_FAULT_ABORT, 0);
-  ml_telemetry_event(m, c1, ML_EV_COUNT, 0); /* ignored */
+  ml_telemetry_event(&m->telemetry, c1, ML_EV_RETRY, ML_RETRY_5XX);
+  ml_telemetry_event(&m->telemetry, c1, ML_EV_RETRY, ML_RETRY_5XX);
+  ml_telemetry_event(&m->telemetry, c1, ML_EV_RETRY, ML_RETRY_CONNECT_FAILURE);
+  ml_telemetry_event(&m->telemetry, c2, ML_EV_RETRY, ML_RETRY_GRPC_UNAVAILABLE);
+  ml_telemetry_event(&m->telemetry, c1, ML_EV_RETRY_BUDGET_REFUSED, 0);
+  ml_telemetry_event(&m->telemetry, c2, ML_EV_POOL_OVERFLOW, 0);
+  ml_telemetry_event(&m->telemetry, c2, ML_EV_POOL_OVERFLOW, 0);
+  ml_telemetry_event(&m->telemetry, c2, ML_EV_EJECTION, 0);
+  ml_telemetry_event(&m->telemetry, c1, ML_EV_FAULT_DELAY, 0);
+  ml_telemetry_event(&m->telemetry, c1, ML_EV_FAULT_ABORT, 0);
+  ml_telemetry_event(&m->telemetry, c1, ML_EV_FAULT_ABORT, 0);
+  ml_telemetry_event(&m->telemetry, NULL, ML_EV_FAULT_ABORT, 0);
+  ml_telemetry_event(&m->telemetry, c1, ML_EV_COUNT, 0); /* ignored */
   prom_doc d;
   char *text = render(m, &d);
   const char *in_c1 = "cluster_name=\"outbound|80||a.prod.svc.cluster.local\"";
@@ -347,13 +348,14 @@ static void test_unnamed_details_no_duplicates(void **state) {
   (void)state;
   meshlib *m = new_mesh(1, 0);
   const char *c1 = "outbound|80||a.prod.svc.cluster.local";
-  ml_telemetry_event(m, c1, ML_EV_RETRY, 0);
-  ml_telemetry_event(m, c1, ML_EV_RETRY, 1u << 31);
-  ml_telemetry_event(m, c1, ML_EV_RETRY, ML_RETRY_5XX | ML_RETRY_RESET);
+  ml_telemetry_event(&m->telemetry, c1, ML_EV_RETRY, 0);
+  ml_telemetry_event(&m->telemetry, c1, ML_EV_RETRY, 1u << 31);
+  ml_telemetry_event(&m->telemetry, c1, ML_EV_RETRY,
+                     ML_RETRY_5XX | ML_RETRY_RESET);
   ml_call_info ci = call("a.prod.svc.cluster.local", 200, 0, 10, 0);
-  ml_telemetry_call_end(m, &ci);
+  ml_telemetry_call_end(&m->telemetry, &ci);
   ci = call("a.prod.svc.cluster.local", 200, 1u << 30, 10, 0);
-  ml_telemetry_call_end(m, &ci);
+  ml_telemetry_call_end(&m->telemetry, &ci);
   prom_doc d;
   char *text = render(m, &d); /* fails on a duplicate series */
   assert_true(SUM(&d, "meshlib_retries_total", NULL, "reason=\"other\"") == 3);
@@ -369,7 +371,7 @@ static void test_disabled(void **state) {
   (void)state;
   meshlib *m = new_mesh(0, 0);
   record_7_200_3_503(m);
-  ml_telemetry_event(m, "c", ML_EV_RETRY, ML_RETRY_5XX);
+  ml_telemetry_event(&m->telemetry, "c", ML_EV_RETRY, ML_RETRY_5XX);
   prom_doc d;
   char *text = render(m, &d);
   assert_null(strstr(text, "istio_"));
@@ -546,8 +548,8 @@ static void test_promtool(void **state) {
   (void)state;
   meshlib *m = new_mesh(1, 0);
   record_7_200_3_503(m);
-  ml_telemetry_event(m, "c", ML_EV_RETRY, ML_RETRY_5XX);
-  ml_telemetry_event(m, "c", ML_EV_FAULT_DELAY, 0);
+  ml_telemetry_event(&m->telemetry, "c", ML_EV_RETRY, ML_RETRY_5XX);
+  ml_telemetry_event(&m->telemetry, "c", ML_EV_FAULT_DELAY, 0);
   prom_doc d;
   char *text = render(m, &d);
   char err[4096];

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/internal.h"
 #include "meshlib/meshlib.h"
 #include "policy/policy.h"
 #include "prom_check.h"
@@ -47,8 +48,8 @@ static void *recorder(void *p) {
     ci.duration_us = (int64_t)(i % 1000) * 100;
     ci.response_bytes = (uint64_t)i;
     ci.attempt_count = 2;
-    ml_telemetry_call_end(s->m, &ci);
-    ml_telemetry_event(s->m, cluster, ML_EV_RETRY, ML_RETRY_5XX);
+    ml_telemetry_call_end(&s->m->telemetry, &ci);
+    ml_telemetry_event(&s->m->telemetry, cluster, ML_EV_RETRY, ML_RETRY_5XX);
   }
   return NULL;
 }

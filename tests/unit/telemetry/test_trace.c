@@ -60,6 +60,12 @@ typedef struct call {
   ml_attempt_info ai;
 } call;
 
+/* What core/attempt.c does when a call starts. */
+static void call_begin(meshlib *m, meshlib_request *r) {
+  ml_telemetry_call_begin(&m->telemetry, &r->trace, r->headers,
+                          r->header_count);
+}
+
 static void begin(meshlib *m, call *c, const char *const *inbound,
                   const char *const *outbound) {
   memset(c, 0, sizeof(*c));
@@ -73,12 +79,12 @@ static void begin(meshlib *m, call *c, const char *const *inbound,
     assert_int_equal(
         meshlib_request_add_header(c->r, outbound[i], outbound[i + 1]),
         MESHLIB_OK);
-  ml_telemetry_call_begin(m, c->r);
+  call_begin(m, c->r);
 }
 
 static void attempt(call *c, uint32_t n) {
-  c->n =
-      ml_telemetry_attempt_headers(c->r, n, &c->ai, c->h, ML_TRACE_MAX_HEADERS);
+  c->n = ml_telemetry_attempt_headers(c->r->trace, n, &c->ai, c->h,
+                                      ML_TRACE_MAX_HEADERS);
 }
 
 static void test_new_trace(void **state) {
@@ -127,7 +133,7 @@ static void test_new_trace(void **state) {
   /* The next call on the same request starts again. */
   char old_tid[33];
   memcpy(old_tid, tid, 33);
-  ml_telemetry_call_begin(m, c.r);
+  call_begin(m, c.r);
   assert_string_not_equal(meshlib_request_trace_id(c.r), old_tid);
   meshlib_request_free(c.r);
   meshlib_free(m);
@@ -296,7 +302,7 @@ static void test_formats_and_cap(void **state) {
 
   m = mesh_with(100.0, MESHLIB_TRACE_HDR_DEFAULT);
   begin(m, &c, NULL, NULL);
-  c.n = ml_telemetry_attempt_headers(c.r, 1, &c.ai, c.h, 2);
+  c.n = ml_telemetry_attempt_headers(c.r->trace, 1, &c.ai, c.h, 2);
   assert_int_equal(c.n, 2);
   assert_string_equal(c.h[0].name, "traceparent");
   /* No call began: nothing. */
@@ -304,7 +310,7 @@ static void test_formats_and_cap(void **state) {
   assert_int_equal(meshlib_request_new(&r2, m, "GET", "http://a/"), MESHLIB_OK);
   ml_attempt_info ai;
   memset(ai.span_id, 'x', sizeof(ai.span_id));
-  assert_int_equal(ml_telemetry_attempt_headers(r2, 1, &ai, c.h, 9), 0);
+  assert_int_equal(ml_telemetry_attempt_headers(r2->trace, 1, &ai, c.h, 9), 0);
   assert_string_equal(ai.span_id, "");
   assert_string_equal(meshlib_request_trace_id(r2), "");
   meshlib_request_free(r2);
@@ -431,7 +437,7 @@ static void test_default_on_demand(void **state) {
                            MESHLIB_OK);
           call c2 = c;
           c2.r = r2;
-          ml_telemetry_call_begin(m, r2);
+          call_begin(m, r2);
           assert_untraced(&c2);
           meshlib_request_free(r2);
         }
@@ -523,12 +529,12 @@ static void test_options(void **state) {
   assert_int_equal(meshlib_options_set_namespace(o, "shop"), MESHLIB_OK);
   meshlib *m;
   assert_int_equal(meshlib_new(&m, o), MESHLIB_OK);
-  assert_string_equal(m->tracer->service_name, "web.shop");
-  assert_string_equal(m->tracer->canonical_service, "web");
-  assert_string_equal(m->tracer->canonical_revision, "latest");
-  assert_non_null(strstr(m->tracer->node_id, "web.shop"));
+  assert_string_equal(m->telemetry.tracer->service_name, "web.shop");
+  assert_string_equal(m->telemetry.tracer->canonical_service, "web");
+  assert_string_equal(m->telemetry.tracer->canonical_revision, "latest");
+  assert_non_null(strstr(m->telemetry.tracer->node_id, "web.shop"));
   /* The exporter runs (OTLP only) and flushes at once when idle. */
-  assert_non_null(m->tracer->exporter);
+  assert_non_null(m->telemetry.tracer->exporter);
   assert_int_equal(meshlib_tracing_flush(m, 1000), MESHLIB_OK);
   meshlib_tracing_stats st;
   assert_int_equal(meshlib_tracing_get_stats(m, &st), MESHLIB_OK);
@@ -539,7 +545,7 @@ static void test_options(void **state) {
 
   /* No exporter: stats are zero, flush is immediate. */
   m = mesh_with(-1, -1);
-  assert_null(m->tracer->exporter);
+  assert_null(m->telemetry.tracer->exporter);
   assert_int_equal(meshlib_tracing_flush(m, 0), MESHLIB_OK);
   assert_int_equal(meshlib_tracing_flush(NULL, 0), MESHLIB_ERR_INVALID_ARG);
   assert_int_equal(meshlib_tracing_get_stats(m, NULL), MESHLIB_ERR_INVALID_ARG);
