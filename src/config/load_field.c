@@ -144,11 +144,11 @@ uint64_t ml_ld_walk(ml_loader *L, const ynode *map, const ml_field *fields,
 }
 
 int ml_ld_stored(const ml_field *fields, uint64_t stored, const char *name) {
-  for (size_t i = 0; fields[i].name; i++)
-    if (strcmp(fields[i].name, name) == 0)
-      return (int)((stored >> i) & 1u);
-  assert(!"no such row");
-  return 0;
+  size_t i = 0;
+  while (fields[i].name && strcmp(fields[i].name, name) != 0)
+    i++;
+  assert(fields[i].name != NULL); /* a name that is no row is a typo */
+  return fields[i].name ? (int)((stored >> i) & 1u) : 0;
 }
 
 int ml_walk_stored(const ml_walk *w, const char *name) {
