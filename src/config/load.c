@@ -158,33 +158,55 @@ static void set_resource(ml_loader *L, const char *kind, const char *ns,
            ns ? ns : "default", name ? name : "");
 }
 
+/* An empty namespace keeps the default. */
+static int read_namespace(ml_walk *w, const ynode *v, void *dst) {
+  const char *ns = NULL;
+  if (!ml_ld_str(w->L, v, &ns) || !*ns)
+    return 0;
+  *(const char **)dst = ns;
+  return 1;
+}
+
+static const ml_field kMeta[] = {
+    MLF_STR("name", ml_meta, name),
+    MLF_CUSTOM("namespace", ml_meta, namespace_, read_namespace),
+    MLF_KV_MAP("labels", ml_meta, labels),
+    /* Everything else (annotations, uid, managedFields, ...) is
+     * Kubernetes bookkeeping that does not change routing. */
+    MLF_UNUSED("*", ML_F_SKIP), MLF_END};
+
 static void read_meta(ml_loader *L, const ynode *root, const ynode *md,
                       ml_meta *m) {
   size_t mark = ml_ld_push(L, "metadata");
   m->namespace_ = "default";
   m->origin = ml_ld_origin(L, root);
-  if (ml_ld_map(L, md)) {
-    ml_miter it;
-    ml_miter_init(L, &it, md);
-    while (ml_miter_next(L, &it)) {
-      if (ml_key(&it, "name")) {
-        ml_ld_str(L, it.v, &m->name);
-      } else if (ml_key(&it, "namespace")) {
-        const char *ns = NULL;
-        if (ml_ld_str(L, it.v, &ns) && *ns)
-          m->namespace_ = ns;
-      } else if (ml_key(&it, "labels")) {
-        ml_ld_kv_map(L, it.v, &m->labels);
-      }
-      /* Everything else (annotations, uid, managedFields, ...) is
-       * Kubernetes bookkeeping that does not change routing. */
-    }
-  }
+  if (ml_ld_map(L, md))
+    ml_ld_walk(L, md, kMeta, m);
   ml_ld_pop(L, mark);
   if (!m->name || !*m->name)
     ml_ld_err(L, md ? md : root, "metadata.name is required");
   L->ns = m->namespace_;
 }
+
+/* The top level of an object: spec is read by its kind's loader, the rest
+ * was read before. */
+typedef struct object_fields {
+  const ynode *spec;
+} object_fields;
+
+static int keep_node(ml_walk *w, const ynode *v, void *dst) {
+  (void)w;
+  *(const ynode **)dst = v;
+  return 1;
+}
+
+static const ml_field kObject[] = {
+    MLF_CUSTOM("spec", object_fields, spec, keep_node),
+    MLF_UNUSED("apiVersion", ML_F_SKIP),
+    MLF_UNUSED("kind", ML_F_SKIP),
+    MLF_UNUSED("metadata", ML_F_SKIP),
+    MLF_UNUSED("status", ML_F_SKIP),
+    MLF_END};
 
 static void load_object(ml_loader *L, const ynode *root, int in_list);
 
@@ -274,16 +296,9 @@ static void load_object(ml_loader *L, const ynode *root, int in_list) {
   read_meta(L, root, md, &meta);
   set_resource(L, kind, meta.namespace_, meta.name);
 
-  const ynode *spec = NULL;
-  ml_miter it;
-  ml_miter_init(L, &it, root);
-  while (ml_miter_next(L, &it)) {
-    if (ml_key(&it, "spec"))
-      spec = it.v;
-    else if (!ml_key(&it, "apiVersion") && !ml_key(&it, "kind") &&
-             !ml_key(&it, "metadata") && !ml_key(&it, "status"))
-      ml_ld_unknown(L, &it);
-  }
+  object_fields top = {NULL};
+  ml_ld_walk(L, root, kObject, &top);
+  const ynode *spec = top.spec;
   L->path[0] = '\0';
   L->plen = 0;
   size_t mark = ml_ld_push(L, "spec");

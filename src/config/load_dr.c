@@ -36,324 +36,335 @@ static int is_prime(int64_t n) {
   return 1;
 }
 
+/* ---- LoadBalancerSettings.ConsistentHashLB ------------------------------ */
+
+/* The hash being read, with the deprecated top-level minimumRingSize. */
+typedef struct hash_draft {
+  ml_consistent_hash h;
+  int64_t old_ring_size;
+} hash_draft;
+
+static int read_hash_header(ml_walk *w, const ynode *v, void *dst) {
+  ml_consistent_hash *h = dst;
+  if (!ml_ld_str(w->L, v, &h->http_header_name))
+    return 0;
+  h->key = ML_HASH_HEADER;
+  return 1;
+}
+
+static const ml_field kCookie[] = {
+    MLF_STR("name", ml_consistent_hash, cookie_name),
+    MLF_STR("path", ml_consistent_hash, cookie_path),
+    MLF_DURATION("ttl", ml_consistent_hash, cookie_ttl_ms),
+    MLF_UNUSED("attributes", ML_F_UNUSED_LIST), /* [1.28+] */
+    MLF_END};
+
+static int read_hash_cookie(ml_walk *w, const ynode *v, void *dst) {
+  ml_loader *L = w->L;
+  ml_consistent_hash *h = dst;
+  if (!ml_ld_map(L, v))
+    return 0;
+  h->key = ML_HASH_COOKIE;
+  uint64_t got = ml_ld_walk(L, v, kCookie, h);
+  if (!h->cookie_name || !*h->cookie_name)
+    ml_ld_err(L, v, "name is required for httpCookie");
+  if (!ml_ld_stored(kCookie, got, "ttl") && !ml_ld_get(v, "ttl"))
+    ml_ld_err(L, v, "ttl is required for httpCookie");
+  return 1;
+}
+
+/* Only `true` selects the key: `useSourceIp: false` sets nothing. */
+static int read_hash_source_ip(ml_walk *w, const ynode *v, void *dst) {
+  ml_consistent_hash *h = dst;
+  int b;
+  if (!ml_ld_bool(w->L, v, &b) || !b)
+    return 0;
+  h->key = ML_HASH_SOURCE_IP;
+  return 1;
+}
+
+static int read_hash_query(ml_walk *w, const ynode *v, void *dst) {
+  ml_consistent_hash *h = dst;
+  if (!ml_ld_str(w->L, v, &h->http_query_parameter_name))
+    return 0;
+  h->key = ML_HASH_QUERY_PARAM;
+  return 1;
+}
+
+static const ml_field kRingHash[] = {MLF_INT("minimumRingSize",
+                                             ml_consistent_hash,
+                                             minimum_ring_size, 0, INT64_MAX),
+                                     MLF_END};
+
+static int read_ring_hash(ml_walk *w, const ynode *v, void *dst) {
+  ml_consistent_hash *h = dst;
+  if (!ml_ld_map(w->L, v))
+    return 0;
+  h->algo = ML_HASH_ALGO_RING;
+  ml_ld_walk(w->L, v, kRingHash, h);
+  return 1;
+}
+
+/* Envoy wants a prime below 5000011. */
+static int read_table_size(ml_walk *w, const ynode *v, void *dst) {
+  int64_t *size = dst;
+  if (!ml_ld_int(w->L, v, 0, 5000010, size))
+    return 0;
+  if (*size != 0 && !is_prime(*size))
+    ml_ld_err(w->L, v, "tableSize must be a prime number");
+  return 1;
+}
+
+static const ml_field kMaglev[] = {MLF_CUSTOM("tableSize", ml_consistent_hash,
+                                              maglev_table_size,
+                                              read_table_size),
+                                   MLF_END};
+
+static int read_maglev(ml_walk *w, const ynode *v, void *dst) {
+  ml_consistent_hash *h = dst;
+  if (!ml_ld_map(w->L, v))
+    return 0;
+  h->algo = ML_HASH_ALGO_MAGLEV;
+  ml_ld_walk(w->L, v, kMaglev, h);
+  return 1;
+}
+
+static const ml_field kConsistentHash[] = {
+    MLF_CUSTOM("httpHeaderName", hash_draft, h, read_hash_header),
+    MLF_CUSTOM("httpCookie", hash_draft, h, read_hash_cookie),
+    MLF_CUSTOM("useSourceIp", hash_draft, h, read_hash_source_ip),
+    MLF_CUSTOM("httpQueryParameterName", hash_draft, h, read_hash_query),
+    MLF_CUSTOM("ringHash", hash_draft, h, read_ring_hash),
+    MLF_CUSTOM("maglev", hash_draft, h, read_maglev),
+    MLF_INT("minimumRingSize", hash_draft, old_ring_size, 0, INT64_MAX),
+    MLF_END};
+
+static int count_stored(const ml_field *fields, uint64_t got,
+                        const char *const *names) {
+  int n = 0;
+  for (; *names; names++)
+    n += ml_ld_stored(fields, got, *names);
+  return n;
+}
+
 static void read_consistent_hash(ml_loader *L, const ynode *n,
                                  ml_consistent_hash *h) {
-  int keys = 0, algos = 0;
-  int64_t old_ring = -1;
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    if (ml_key(&it, "httpHeaderName")) {
-      if (ml_ld_str(L, it.v, &h->http_header_name)) {
-        h->key = ML_HASH_HEADER;
-        keys++;
-      }
-    } else if (ml_key(&it, "httpCookie")) {
-      if (!ml_ld_map(L, it.v))
-        continue;
-      h->key = ML_HASH_COOKIE;
-      keys++;
-      int has_ttl = 0;
-      ml_miter ci;
-      ml_miter_init(L, &ci, it.v);
-      while (ml_miter_next(L, &ci)) {
-        if (ml_key(&ci, "name"))
-          ml_ld_str(L, ci.v, &h->cookie_name);
-        else if (ml_key(&ci, "path"))
-          ml_ld_str(L, ci.v, &h->cookie_path);
-        else if (ml_key(&ci, "ttl"))
-          has_ttl = ml_ld_duration(L, ci.v, &h->cookie_ttl_ms);
-        else if (ml_key(&ci, "attributes"))
-          ml_ld_seq(L, ci.v); /* [1.28+]: parsed, not used */
-        else
-          ml_ld_unknown(L, &ci);
-      }
-      if (!h->cookie_name || !*h->cookie_name)
-        ml_ld_err(L, it.v, "name is required for httpCookie");
-      if (!has_ttl && !ml_ld_get(it.v, "ttl"))
-        ml_ld_err(L, it.v, "ttl is required for httpCookie");
-    } else if (ml_key(&it, "useSourceIp")) {
-      int b;
-      if (ml_ld_bool(L, it.v, &b) && b) {
-        h->key = ML_HASH_SOURCE_IP;
-        keys++;
-      }
-    } else if (ml_key(&it, "httpQueryParameterName")) {
-      if (ml_ld_str(L, it.v, &h->http_query_parameter_name)) {
-        h->key = ML_HASH_QUERY_PARAM;
-        keys++;
-      }
-    } else if (ml_key(&it, "ringHash")) {
-      if (!ml_ld_map(L, it.v))
-        continue;
-      h->algo = ML_HASH_ALGO_RING;
-      algos++;
-      ml_miter ri;
-      ml_miter_init(L, &ri, it.v);
-      while (ml_miter_next(L, &ri)) {
-        if (ml_key(&ri, "minimumRingSize"))
-          ml_ld_int(L, ri.v, 0, INT64_MAX, &h->minimum_ring_size);
-        else
-          ml_ld_unknown(L, &ri);
-      }
-    } else if (ml_key(&it, "maglev")) {
-      if (!ml_ld_map(L, it.v))
-        continue;
-      h->algo = ML_HASH_ALGO_MAGLEV;
-      algos++;
-      ml_miter mi;
-      ml_miter_init(L, &mi, it.v);
-      while (ml_miter_next(L, &mi)) {
-        if (ml_key(&mi, "tableSize")) {
-          /* Envoy wants a prime below 5000011. */
-          if (ml_ld_int(L, mi.v, 0, 5000010, &h->maglev_table_size) &&
-              h->maglev_table_size != 0 && !is_prime(h->maglev_table_size))
-            ml_ld_err(L, mi.v, "tableSize must be a prime number");
-        } else {
-          ml_ld_unknown(L, &mi);
-        }
-      }
-    } else if (ml_key(&it, "minimumRingSize")) {
-      ml_ld_int(L, it.v, 0, INT64_MAX, &old_ring);
-    } else {
-      ml_ld_unknown(L, &it);
-    }
-  }
-  if (keys > 1)
+  static const char *const keys[] = {"httpHeaderName", "httpCookie",
+                                     "useSourceIp", "httpQueryParameterName",
+                                     NULL};
+  static const char *const algos[] = {"ringHash", "maglev", NULL};
+  hash_draft d = {*h, -1};
+  uint64_t got = ml_ld_walk(L, n, kConsistentHash, &d);
+  *h = d.h;
+  if (count_stored(kConsistentHash, got, keys) > 1)
     ml_ld_err(L, n,
               "only one of httpHeaderName, httpCookie, useSourceIp or "
               "httpQueryParameterName may be set");
-  if (algos > 1)
+  if (count_stored(kConsistentHash, got, algos) > 1)
     ml_ld_err(L, n, "only one of ringHash or maglev may be set");
   /* The deprecated top-level minimumRingSize counts for ring hash. */
-  if (h->minimum_ring_size < 0 && old_ring >= 0 &&
+  if (h->minimum_ring_size < 0 && d.old_ring_size >= 0 &&
       h->algo != ML_HASH_ALGO_MAGLEV)
-    h->minimum_ring_size = old_ring;
+    h->minimum_ring_size = d.old_ring_size;
 }
 
-static void read_load_balancer(ml_loader *L, const ynode *n,
-                               ml_load_balancer *lb) {
-  static const char *const simple[] = {
-      "UNSPECIFIED", "LEAST_CONN",    "RANDOM", "PASSTHROUGH",
-      "ROUND_ROBIN", "LEAST_REQUEST", NULL};
-  if (!ml_ld_map(L, n))
-    return;
+/* ---- LoadBalancerSettings ----------------------------------------------- */
+
+static int read_consistent_hash_field(ml_walk *w, const ynode *v, void *dst) {
+  if (!ml_ld_map(w->L, v))
+    return 0;
+  ml_consistent_hash *h = ml_ld_alloc(w->L, 1, sizeof(*h));
+  if (!h)
+    return 0;
+  h->cookie_ttl_ms = -1;
+  h->minimum_ring_size = -1;
+  h->maglev_table_size = -1;
+  read_consistent_hash(w->L, v, h);
+  *(ml_consistent_hash **)dst = h;
+  return 1;
+}
+
+/* [1.24+] warmup {duration, minimumPercent, aggression}: only the
+ * duration is used. */
+typedef struct warmup {
+  int64_t duration_ms;
+} warmup;
+
+static const ml_field kWarmup[] = {
+    MLF_DURATION("duration", warmup, duration_ms),
+    MLF_UNUSED("minimumPercent", ML_F_UNUSED_NUMBER),
+    MLF_UNUSED("aggression", ML_F_UNUSED_NUMBER), MLF_END};
+
+/* warmupDurationSecs wins when both are set. */
+static int read_warmup(ml_walk *w, const ynode *v, void *dst) {
+  if (!ml_ld_map(w->L, v))
+    return 0;
+  warmup wu = {-1};
+  ml_ld_walk(w->L, v, kWarmup, &wu);
+  if (wu.duration_ms >= 0 && !ml_ld_get(w->it.map, "warmupDurationSecs"))
+    *(int64_t *)dst = wu.duration_ms;
+  return 1;
+}
+
+static const char *const kSimpleLb[] = {
+    "UNSPECIFIED", "LEAST_CONN",    "RANDOM", "PASSTHROUGH",
+    "ROUND_ROBIN", "LEAST_REQUEST", NULL};
+
+static const ml_field kLoadBalancer[] = {
+    MLF_ENUM("simple", ml_load_balancer, simple, kSimpleLb),
+    MLF_CUSTOM("consistentHash", ml_load_balancer, consistent_hash,
+               read_consistent_hash_field),
+    MLF_UNUSED("localityLbSetting", ML_F_UNUSED_MAP), /* presence only */
+    MLF_DURATION("warmupDurationSecs", ml_load_balancer, warmup_duration_ms),
+    MLF_CUSTOM("warmup", ml_load_balancer, warmup_duration_ms, read_warmup),
+    MLF_UNUSED("zoneAwareLbSetting", ML_F_UNUSED_MAP), /* [master] */
+    MLF_END};
+
+static int read_load_balancer(ml_walk *w, const ynode *n, void *dst) {
+  ml_load_balancer *lb = dst;
+  if (!ml_ld_map(w->L, n))
+    return 0;
   lb->present = 1;
-  int has_simple = 0;
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    if (ml_key(&it, "simple")) {
-      int v;
-      if (ml_ld_enum(L, it.v, simple, &v)) {
-        lb->simple = (ml_lb_simple)v;
-        has_simple = 1;
-      }
-    } else if (ml_key(&it, "consistentHash")) {
-      if (!ml_ld_map(L, it.v))
-        continue;
-      ml_consistent_hash *h = ml_ld_alloc(L, 1, sizeof(*h));
-      if (!h)
-        return;
-      h->cookie_ttl_ms = -1;
-      h->minimum_ring_size = -1;
-      h->maglev_table_size = -1;
-      read_consistent_hash(L, it.v, h);
-      lb->consistent_hash = h;
-    } else if (ml_key(&it, "localityLbSetting")) {
-      if (ml_ld_map(L, it.v))
-        lb->has_locality_lb_setting = 1;
-    } else if (ml_key(&it, "warmupDurationSecs")) {
-      ml_ld_duration(L, it.v, &lb->warmup_duration_ms);
-    } else if (ml_key(&it, "warmup")) {
-      /* [1.24+] {duration, minimumPercent, aggression}: the duration is
-       * kept (warmupDurationSecs wins when both are set). */
-      if (!ml_ld_map(L, it.v))
-        continue;
-      int64_t d = -1;
-      double x;
-      ml_miter wi;
-      ml_miter_init(L, &wi, it.v);
-      while (ml_miter_next(L, &wi)) {
-        if (ml_key(&wi, "duration"))
-          ml_ld_duration(L, wi.v, &d);
-        else if (ml_key(&wi, "minimumPercent") || ml_key(&wi, "aggression"))
-          ml_ld_double(L, wi.v, &x);
-        else
-          ml_ld_unknown(L, &wi);
-      }
-      if (d >= 0 && !ml_ld_get(n, "warmupDurationSecs"))
-        lb->warmup_duration_ms = d;
-    } else if (ml_key(&it, "zoneAwareLbSetting")) {
-      ml_ld_map(L, it.v); /* [master]: accepted, not used */
-    } else {
-      ml_ld_unknown(L, &it);
-    }
-  }
-  if (has_simple && lb->consistent_hash)
-    ml_ld_err(L, n, "only one of simple or consistentHash may be set");
+  uint64_t got = ml_ld_walk(w->L, n, kLoadBalancer, lb);
+  lb->has_locality_lb_setting =
+      ml_ld_stored(kLoadBalancer, got, "localityLbSetting");
+  if (ml_ld_stored(kLoadBalancer, got, "simple") && lb->consistent_hash)
+    ml_ld_err(w->L, n, "only one of simple or consistentHash may be set");
+  return 1;
 }
 
-static void read_pool(ml_loader *L, const ynode *n, ml_connection_pool *c) {
-  static const char *const h2[] = {"DEFAULT", "DO_NOT_UPGRADE", "UPGRADE",
-                                   NULL};
-  if (!ml_ld_map(L, n))
-    return;
+/* ---- ConnectionPoolSettings --------------------------------------------- */
+
+static const ml_field kTcpKeepalive[] = {
+    MLF_INT("probes", ml_tcp_keepalive, probes, 0, UINT32_MAX),
+    MLF_DURATION("time", ml_tcp_keepalive, time_ms),
+    MLF_DURATION("interval", ml_tcp_keepalive, interval_ms), MLF_END};
+
+static int read_tcp_keepalive(ml_walk *w, const ynode *v, void *dst) {
+  ml_connection_pool *c = dst;
+  if (!ml_ld_map(w->L, v))
+    return 0;
+  c->has_tcp_keepalive = 1;
+  ml_ld_walk(w->L, v, kTcpKeepalive, &c->tcp_keepalive);
+  return 1;
+}
+
+static const ml_field kTcpPool[] = {
+    MLF_INT("maxConnections", ml_connection_pool, max_connections, 0,
+            INT32_MAX),
+    MLF_DURATION("connectTimeout", ml_connection_pool, connect_timeout_ms),
+    MLF_CUSTOM_OBJ("tcpKeepalive", read_tcp_keepalive),
+    MLF_DURATION("maxConnectionDuration", ml_connection_pool,
+                 max_connection_duration_ms),
+    MLF_DURATION("idleTimeout", ml_connection_pool, tcp_idle_timeout_ms),
+    MLF_END};
+
+static const char *const kH2Upgrade[] = {"DEFAULT", "DO_NOT_UPGRADE", "UPGRADE",
+                                         NULL};
+
+static const ml_field kHttpPool[] = {
+    MLF_INT("http1MaxPendingRequests", ml_connection_pool,
+            http1_max_pending_requests, 0, INT32_MAX),
+    MLF_INT("http2MaxRequests", ml_connection_pool, http2_max_requests, 0,
+            INT32_MAX),
+    MLF_INT("maxRequestsPerConnection", ml_connection_pool,
+            max_requests_per_connection, 0, INT32_MAX),
+    MLF_INT("maxRetries", ml_connection_pool, max_retries, 0, INT32_MAX),
+    MLF_DURATION("idleTimeout", ml_connection_pool, http_idle_timeout_ms),
+    MLF_ENUM_NAME("h2UpgradePolicy", ml_connection_pool, h2_upgrade_policy,
+                  kH2Upgrade),
+    MLF_BOOL("useClientProtocol", ml_connection_pool, use_client_protocol),
+    MLF_INT("maxConcurrentStreams", ml_connection_pool, max_concurrent_streams,
+            0, INT32_MAX),
+    MLF_UNUSED("http2KeepAlive", ML_F_UNUSED_MAP), /* [master] */
+    MLF_END};
+
+static const ml_field kConnectionPool[] = {
+    MLF_INLINE("tcp", kTcpPool), MLF_INLINE("http", kHttpPool), MLF_END};
+
+static int read_connection_pool(ml_walk *w, const ynode *n, void *dst) {
+  ml_connection_pool *c = dst;
+  if (!ml_ld_map(w->L, n))
+    return 0;
   c->present = 1;
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    if (ml_key(&it, "tcp")) {
-      if (!ml_ld_map(L, it.v))
-        continue;
-      ml_miter ti;
-      ml_miter_init(L, &ti, it.v);
-      while (ml_miter_next(L, &ti)) {
-        if (ml_key(&ti, "maxConnections")) {
-          ml_ld_int(L, ti.v, 0, INT32_MAX, &c->max_connections);
-        } else if (ml_key(&ti, "connectTimeout")) {
-          ml_ld_duration(L, ti.v, &c->connect_timeout_ms);
-        } else if (ml_key(&ti, "tcpKeepalive")) {
-          if (!ml_ld_map(L, ti.v))
-            continue;
-          c->has_tcp_keepalive = 1;
-          ml_miter ki;
-          ml_miter_init(L, &ki, ti.v);
-          while (ml_miter_next(L, &ki)) {
-            if (ml_key(&ki, "probes"))
-              ml_ld_int(L, ki.v, 0, UINT32_MAX, &c->tcp_keepalive.probes);
-            else if (ml_key(&ki, "time"))
-              ml_ld_duration(L, ki.v, &c->tcp_keepalive.time_ms);
-            else if (ml_key(&ki, "interval"))
-              ml_ld_duration(L, ki.v, &c->tcp_keepalive.interval_ms);
-            else
-              ml_ld_unknown(L, &ki);
-          }
-        } else if (ml_key(&ti, "maxConnectionDuration")) {
-          ml_ld_duration(L, ti.v, &c->max_connection_duration_ms);
-        } else if (ml_key(&ti, "idleTimeout")) {
-          ml_ld_duration(L, ti.v, &c->tcp_idle_timeout_ms);
-        } else {
-          ml_ld_unknown(L, &ti);
-        }
-      }
-    } else if (ml_key(&it, "http")) {
-      if (!ml_ld_map(L, it.v))
-        continue;
-      ml_miter hi;
-      ml_miter_init(L, &hi, it.v);
-      while (ml_miter_next(L, &hi)) {
-        if (ml_key(&hi, "http1MaxPendingRequests")) {
-          ml_ld_int(L, hi.v, 0, INT32_MAX, &c->http1_max_pending_requests);
-        } else if (ml_key(&hi, "http2MaxRequests")) {
-          ml_ld_int(L, hi.v, 0, INT32_MAX, &c->http2_max_requests);
-        } else if (ml_key(&hi, "maxRequestsPerConnection")) {
-          ml_ld_int(L, hi.v, 0, INT32_MAX, &c->max_requests_per_connection);
-        } else if (ml_key(&hi, "maxRetries")) {
-          ml_ld_int(L, hi.v, 0, INT32_MAX, &c->max_retries);
-        } else if (ml_key(&hi, "idleTimeout")) {
-          ml_ld_duration(L, hi.v, &c->http_idle_timeout_ms);
-        } else if (ml_key(&hi, "h2UpgradePolicy")) {
-          int v;
-          if (ml_ld_enum(L, hi.v, h2, &v))
-            c->h2_upgrade_policy = h2[v];
-        } else if (ml_key(&hi, "useClientProtocol")) {
-          ml_ld_bool(L, hi.v, &c->use_client_protocol);
-        } else if (ml_key(&hi, "maxConcurrentStreams")) {
-          ml_ld_int(L, hi.v, 0, INT32_MAX, &c->max_concurrent_streams);
-        } else if (ml_key(&hi, "http2KeepAlive")) {
-          ml_ld_map(L, hi.v); /* [master]: accepted, not used */
-        } else {
-          ml_ld_unknown(L, &hi);
-        }
-      }
-    } else {
-      ml_ld_unknown(L, &it);
-    }
-  }
+  ml_ld_walk(w->L, n, kConnectionPool, c);
+  return 1;
 }
 
-static void read_outlier(ml_loader *L, const ynode *n,
-                         ml_outlier_detection *o) {
-  if (!ml_ld_map(L, n))
-    return;
+/* ---- OutlierDetection --------------------------------------------------- */
+
+/* Outlier detection being read, with the deprecated consecutiveErrors. */
+typedef struct outlier_draft {
+  ml_outlier_detection o;
+  int64_t consecutive_errors;
+} outlier_draft;
+
+static int read_consecutive_errors(ml_walk *w, const ynode *v, void *dst) {
+  if (!ml_ld_int(w->L, v, 0, INT32_MAX, dst))
+    return 0;
+  ml_ld_warn(w->L, v,
+             "consecutiveErrors is deprecated; use consecutiveGatewayErrors "
+             "or consecutive5xxErrors");
+  return 1;
+}
+
+static const ml_field kOutlier[] = {
+    MLF_INT("consecutive5xxErrors", outlier_draft, o.consecutive_5xx_errors, 0,
+            UINT32_MAX),
+    MLF_INT("consecutiveGatewayErrors", outlier_draft,
+            o.consecutive_gateway_errors, 0, UINT32_MAX),
+    MLF_INT("consecutiveLocalOriginFailures", outlier_draft,
+            o.consecutive_local_origin_failures, 0, UINT32_MAX),
+    MLF_BOOL("splitExternalLocalOriginErrors", outlier_draft,
+             o.split_external_local_origin_errors),
+    MLF_DURATION("interval", outlier_draft, o.interval_ms),
+    MLF_DURATION("baseEjectionTime", outlier_draft, o.base_ejection_time_ms),
+    MLF_INT("maxEjectionPercent", outlier_draft, o.max_ejection_percent, 0,
+            100),
+    MLF_INT("minHealthPercent", outlier_draft, o.min_health_percent, 0, 100),
+    MLF_CUSTOM("consecutiveErrors", outlier_draft, consecutive_errors,
+               read_consecutive_errors),
+    MLF_UNUSED("outlierDetectionHttpErrorCodes",
+               ML_F_UNUSED_LIST), /* [master] */
+    MLF_END};
+
+static int read_outlier(ml_walk *w, const ynode *n, void *dst) {
+  ml_outlier_detection *o = dst;
+  if (!ml_ld_map(w->L, n))
+    return 0;
   o->present = 1;
-  int64_t old = -1;
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    if (ml_key(&it, "consecutive5xxErrors")) {
-      ml_ld_int(L, it.v, 0, UINT32_MAX, &o->consecutive_5xx_errors);
-    } else if (ml_key(&it, "consecutiveGatewayErrors")) {
-      ml_ld_int(L, it.v, 0, UINT32_MAX, &o->consecutive_gateway_errors);
-    } else if (ml_key(&it, "consecutiveLocalOriginFailures")) {
-      ml_ld_int(L, it.v, 0, UINT32_MAX, &o->consecutive_local_origin_failures);
-    } else if (ml_key(&it, "splitExternalLocalOriginErrors")) {
-      ml_ld_bool(L, it.v, &o->split_external_local_origin_errors);
-    } else if (ml_key(&it, "interval")) {
-      ml_ld_duration(L, it.v, &o->interval_ms);
-    } else if (ml_key(&it, "baseEjectionTime")) {
-      ml_ld_duration(L, it.v, &o->base_ejection_time_ms);
-    } else if (ml_key(&it, "maxEjectionPercent")) {
-      ml_ld_int(L, it.v, 0, 100, &o->max_ejection_percent);
-    } else if (ml_key(&it, "minHealthPercent")) {
-      ml_ld_int(L, it.v, 0, 100, &o->min_health_percent);
-    } else if (ml_key(&it, "consecutiveErrors")) {
-      if (ml_ld_int(L, it.v, 0, INT32_MAX, &old))
-        ml_ld_warn(L, it.v,
-                   "consecutiveErrors is deprecated; use "
-                   "consecutiveGatewayErrors or "
-                   "consecutive5xxErrors");
-    } else if (ml_key(&it, "outlierDetectionHttpErrorCodes")) {
-      ml_ld_seq(L, it.v); /* [master]: accepted, not used */
-    } else {
-      ml_ld_unknown(L, &it);
-    }
-  }
+  outlier_draft d = {*o, -1};
+  ml_ld_walk(w->L, n, kOutlier, &d);
+  *o = d.o;
   /* Istio maps the deprecated consecutiveErrors to gateway errors only
    * (5xx ejection off), unless the newer fields say otherwise. */
-  if (old > 0) {
+  if (d.consecutive_errors > 0) {
     if (o->consecutive_gateway_errors < 0)
-      o->consecutive_gateway_errors = old;
+      o->consecutive_gateway_errors = d.consecutive_errors;
     if (o->consecutive_5xx_errors < 0)
       o->consecutive_5xx_errors = 0;
   }
+  return 1;
 }
 
-static void read_tls(ml_loader *L, const ynode *n, ml_client_tls *t) {
-  static const char *const modes[] = {"DISABLE", "SIMPLE", "MUTUAL",
-                                      "ISTIO_MUTUAL", NULL};
-  if (!ml_ld_map(L, n))
-    return;
-  t->present = 1;
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    int v;
-    if (ml_key(&it, "mode")) {
-      if (ml_ld_enum(L, it.v, modes, &v))
-        t->mode = (ml_tls_mode)v;
-    } else if (ml_key(&it, "clientCertificate")) {
-      ml_ld_str(L, it.v, &t->client_certificate);
-    } else if (ml_key(&it, "privateKey")) {
-      ml_ld_str(L, it.v, &t->private_key);
-    } else if (ml_key(&it, "caCertificates")) {
-      ml_ld_str(L, it.v, &t->ca_certificates);
-    } else if (ml_key(&it, "caCrl")) {
-      ml_ld_str(L, it.v, &t->ca_crl);
-    } else if (ml_key(&it, "credentialName")) {
-      ml_ld_str(L, it.v, &t->credential_name);
-    } else if (ml_key(&it, "subjectAltNames")) {
-      ml_ld_str_list(L, it.v, &t->subject_alt_names);
-    } else if (ml_key(&it, "sni")) {
-      ml_ld_str(L, it.v, &t->sni);
-    } else if (ml_key(&it, "insecureSkipVerify")) {
-      if (ml_ld_bool(L, it.v, &v))
-        t->insecure_skip_verify = v ? ML_TRI_TRUE : ML_TRI_FALSE;
-    } else {
-      ml_ld_unknown(L, &it);
-    }
-  }
+/* ---- ClientTLSSettings -------------------------------------------------- */
+
+static const char *const kTlsModes[] = {"DISABLE", "SIMPLE", "MUTUAL",
+                                        "ISTIO_MUTUAL", NULL};
+
+static const ml_field kTls[] = {
+    MLF_ENUM("mode", ml_client_tls, mode, kTlsModes),
+    MLF_STR("clientCertificate", ml_client_tls, client_certificate),
+    MLF_STR("privateKey", ml_client_tls, private_key),
+    MLF_STR("caCertificates", ml_client_tls, ca_certificates),
+    MLF_STR("caCrl", ml_client_tls, ca_crl),
+    MLF_STR("credentialName", ml_client_tls, credential_name),
+    MLF_STR_LIST("subjectAltNames", ml_client_tls, subject_alt_names),
+    MLF_STR("sni", ml_client_tls, sni),
+    MLF_TRI("insecureSkipVerify", ml_client_tls, insecure_skip_verify),
+    MLF_END};
+
+static void check_tls(ml_loader *L, const ynode *n, const ml_client_tls *t) {
 #define SET(s) ((s) && *(s))
   if (t->mode == ML_TLS_ISTIO_MUTUAL) {
     if (SET(t->client_certificate) || SET(t->private_key) ||
@@ -370,40 +381,81 @@ static void read_tls(ml_loader *L, const ynode *n, ml_client_tls *t) {
 #undef SET
 }
 
-static void read_retry_budget(ml_loader *L, const ynode *n,
-                              ml_retry_budget *b) {
-  if (!ml_ld_map(L, n))
-    return;
-  b->present = 1;
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    if (ml_key(&it, "percent")) {
-      /* DoubleValue: a bare number in JSON; {value: x} also taken. */
-      double v = -1;
-      if (it.v && it.v->type == YN_MAP) {
-        ml_percent p = {-1};
-        if (ml_ld_percent(L, it.v, &p))
-          b->percent = p.value;
-      } else if (ml_ld_double(L, it.v, &v)) {
-        if (v < 0 || v > 100)
-          ml_ld_err(L, it.v, "must be between 0 and 100, found %g", v);
-        else
-          b->percent = v;
-      }
-    } else if (ml_key(&it, "minRetryConcurrency")) {
-      ml_ld_int(L, it.v, 0, UINT32_MAX, &b->min_retry_concurrency);
-    } else if (ml_key(&it, "budgetInterval")) {
-      int64_t d;
-      ml_ld_duration(L, it.v, &d); /* [master]: accepted, not used */
-    } else {
-      ml_ld_unknown(L, &it);
-    }
-  }
+static int read_tls(ml_walk *w, const ynode *n, void *dst) {
+  ml_client_tls *t = dst;
+  if (!ml_ld_map(w->L, n))
+    return 0;
+  t->present = 1;
+  ml_ld_walk(w->L, n, kTls, t);
+  check_tls(w->L, n, t);
+  return 1;
 }
 
+/* ---- TrafficPolicy.RetryBudget ------------------------------------------ */
+
+/* DoubleValue: a bare number in JSON; {value: x} also taken. */
+static int read_budget_percent(ml_walk *w, const ynode *v, void *dst) {
+  double *percent = dst;
+  if (v && v->type == YN_MAP) {
+    ml_percent p = {-1};
+    if (!ml_ld_percent(w->L, v, &p))
+      return 0;
+    *percent = p.value;
+    return 1;
+  }
+  return ml_ld_percent_number(w->L, v, percent);
+}
+
+static const ml_field kRetryBudget[] = {
+    MLF_CUSTOM("percent", ml_retry_budget, percent, read_budget_percent),
+    MLF_INT("minRetryConcurrency", ml_retry_budget, min_retry_concurrency, 0,
+            UINT32_MAX),
+    MLF_UNUSED("budgetInterval", ML_F_UNUSED_DURATION), /* [master] */
+    MLF_END};
+
+static int read_retry_budget(ml_walk *w, const ynode *n, void *dst) {
+  ml_retry_budget *b = dst;
+  if (!ml_ld_map(w->L, n))
+    return 0;
+  b->present = 1;
+  ml_ld_walk(w->L, n, kRetryBudget, b);
+  return 1;
+}
+
+/* ---- TrafficPolicy ------------------------------------------------------ */
+
+static void read_port_level(ml_loader *L, const ynode *n, void *item);
+
+/* The settings a port-level policy shares with the top-level one. */
+#define POLICY_ROWS                                                            \
+  MLF_CUSTOM("loadBalancer", ml_traffic_policy, load_balancer,                 \
+             read_load_balancer),                                              \
+      MLF_CUSTOM("connectionPool", ml_traffic_policy, connection_pool,         \
+                 read_connection_pool),                                        \
+      MLF_CUSTOM("outlierDetection", ml_traffic_policy, outlier_detection,     \
+                 read_outlier),                                                \
+      MLF_CUSTOM("tls", ml_traffic_policy, tls, read_tls)
+
+static const ml_field kTrafficPolicy[] = {
+    POLICY_ROWS,
+    MLF_LIST("portLevelSettings", ml_traffic_policy, port_level_settings,
+             port_level_count, read_port_level),
+    MLF_CUSTOM("retryBudget", ml_traffic_policy, retry_budget,
+               read_retry_budget),
+    /* not HTTP client behaviour: not used */
+    MLF_UNUSED("tunnel", ML_F_UNUSED_MAP),
+    MLF_UNUSED("proxyProtocol", ML_F_UNUSED_MAP), MLF_END};
+
+static const ml_field kPortTrafficPolicy[] = {
+    POLICY_ROWS, MLF_UNUSED("port", ML_F_SKIP), /* read by read_port_level */
+    MLF_END};
+
 static void read_policy(ml_loader *L, const ynode *n, ml_traffic_policy *p,
-                        int port_level);
+                        const ml_field *fields) {
+  p->origin = ml_ld_origin(L, n);
+  if (ml_ld_map(L, n))
+    ml_ld_walk(L, n, fields, p);
+}
 
 /* One of portLevelSettings[] (list items are never NULL nodes). */
 static void read_port_level(ml_loader *L, const ynode *n, void *item) {
@@ -411,7 +463,7 @@ static void read_port_level(ml_loader *L, const ynode *n, void *item) {
   policy_init(&pl->policy);
   if (ml_ld_is_null(n))
     ml_ld_err(L, n, "must not be null");
-  read_policy(L, n, &pl->policy, 1);
+  read_policy(L, n, &pl->policy, kPortTrafficPolicy);
   const ynode *port = ml_ld_get(n, "port");
   if (port) {
     size_t mark = ml_ld_push(L, "port");
@@ -422,101 +474,52 @@ static void read_port_level(ml_loader *L, const ynode *n, void *item) {
     ml_ld_field_err(L, "port", port ? port : n, "port.number is required");
 }
 
-static void read_policy(ml_loader *L, const ynode *n, ml_traffic_policy *p,
-                        int port_level) {
-  p->origin = ml_ld_origin(L, n);
-  if (!ml_ld_map(L, n))
-    return;
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    if (ml_key(&it, "loadBalancer"))
-      read_load_balancer(L, it.v, &p->load_balancer);
-    else if (ml_key(&it, "connectionPool"))
-      read_pool(L, it.v, &p->connection_pool);
-    else if (ml_key(&it, "outlierDetection"))
-      read_outlier(L, it.v, &p->outlier_detection);
-    else if (ml_key(&it, "tls"))
-      read_tls(L, it.v, &p->tls);
-    else if (port_level && ml_key(&it, "port"))
-      ; /* read by the caller */
-    else if (!port_level && ml_key(&it, "portLevelSettings"))
-      p->port_level_settings =
-          ml_ld_array(L, it.v, sizeof(*p->port_level_settings), read_port_level,
-                      &p->port_level_count);
-    else if (!port_level && ml_key(&it, "retryBudget"))
-      read_retry_budget(L, it.v, &p->retry_budget);
-    else if (!port_level &&
-             (ml_key(&it, "tunnel") || ml_key(&it, "proxyProtocol")))
-      ml_ld_map(L, it.v); /* not HTTP client behaviour: not used */
-    else
-      ml_ld_unknown(L, &it);
-  }
+static int read_traffic_policy(ml_walk *w, const ynode *n, void *dst) {
+  if (ml_ld_is_null(n))
+    return 0;
+  ml_traffic_policy *p = ml_ld_alloc(w->L, 1, sizeof(*p));
+  *(ml_traffic_policy **)dst = p;
+  if (!p)
+    return 0;
+  policy_init(p);
+  read_policy(w->L, n, p, kTrafficPolicy);
+  return 1;
 }
 
-static ml_traffic_policy *new_policy(ml_loader *L, const ynode *n) {
-  if (ml_ld_is_null(n))
-    return NULL;
-  ml_traffic_policy *p = ml_ld_alloc(L, 1, sizeof(*p));
-  if (!p)
-    return NULL;
-  policy_init(p);
-  read_policy(L, n, p, 0);
-  return p;
-}
+/* ---- DestinationRule ---------------------------------------------------- */
+
+static const ml_field kSubset[] = {
+    MLF_STR("name", ml_subset, name), MLF_KV_MAP("labels", ml_subset, labels),
+    MLF_CUSTOM("trafficPolicy", ml_subset, traffic_policy, read_traffic_policy),
+    MLF_END};
 
 static void read_subset(ml_loader *L, const ynode *n, void *item) {
   ml_subset *s = item;
   s->origin = ml_ld_origin(L, n);
   if (!ml_ld_map_nonnull(L, n, "subset must not be null"))
     return;
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    if (ml_key(&it, "name"))
-      ml_ld_str(L, it.v, &s->name);
-    else if (ml_key(&it, "labels"))
-      ml_ld_kv_map(L, it.v, &s->labels);
-    else if (ml_key(&it, "trafficPolicy"))
-      s->traffic_policy = new_policy(L, it.v);
-    else
-      ml_ld_unknown(L, &it);
-  }
+  ml_ld_walk(L, n, kSubset, s);
   if (!s->name || !*s->name)
     ml_ld_field_err(L, "name", ml_ld_where(L, n, "name"), "is required");
 }
 
+static const ml_field kWorkloadSelector[] = {
+    MLF_KV_MAP("matchLabels", ml_destination_rule, workload_selector), MLF_END};
+
+static const ml_field kDestinationRule[] = {
+    MLF_STR("host", ml_destination_rule, host),
+    MLF_CUSTOM("trafficPolicy", ml_destination_rule, traffic_policy,
+               read_traffic_policy),
+    MLF_LIST("subsets", ml_destination_rule, subsets, subset_count,
+             read_subset),
+    MLF_STR_LIST("exportTo", ml_destination_rule, export_to),
+    MLF_INLINE("workloadSelector", kWorkloadSelector),
+    MLF_END};
+
 void ml_ld_destination_rule(ml_loader *L, const ynode *spec,
                             ml_destination_rule *dr) {
-  if (ml_ld_map(L, spec)) {
-    ml_miter it;
-    ml_miter_init(L, &it, spec);
-    while (ml_miter_next(L, &it)) {
-      if (ml_key(&it, "host")) {
-        ml_ld_str(L, it.v, &dr->host);
-      } else if (ml_key(&it, "trafficPolicy")) {
-        dr->traffic_policy = new_policy(L, it.v);
-      } else if (ml_key(&it, "subsets")) {
-        dr->subsets = ml_ld_array(L, it.v, sizeof(*dr->subsets), read_subset,
-                                  &dr->subset_count);
-      } else if (ml_key(&it, "exportTo")) {
-        ml_ld_str_list(L, it.v, &dr->export_to);
-      } else if (ml_key(&it, "workloadSelector")) {
-        if (!ml_ld_map(L, it.v))
-          continue;
-        ml_miter wi;
-        ml_miter_init(L, &wi, it.v);
-        while (ml_miter_next(L, &wi)) {
-          if (ml_key(&wi, "matchLabels"))
-            ml_ld_kv_map(L, wi.v, &dr->workload_selector);
-          else
-            ml_ld_unknown(L, &wi);
-        }
-      } else {
-        ml_ld_unknown(L, &it);
-      }
-    }
-  }
+  if (ml_ld_map(L, spec))
+    ml_ld_walk(L, spec, kDestinationRule, dr);
   if (!dr->host || !*dr->host)
     ml_ld_field_err(L, "host", ml_ld_where(L, spec, "host"), "is required");
   else

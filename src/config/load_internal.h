@@ -99,7 +99,6 @@ int ml_ld_map_nonnull(ml_loader *L, const ynode *n, const char *msg);
 int ml_ld_seq(ml_loader *L, const ynode *n);
 void ml_miter_init(ml_loader *L, ml_miter *it, const ynode *map);
 int ml_miter_next(ml_loader *L, ml_miter *it);
-int ml_key(const ml_miter *it, const char *name);
 /* Visits the i-th item of a sequence with the path at "<seq>[i]". */
 size_t ml_ld_item(ml_loader *L, const ynode *seq, size_t i);
 /* A map's value by key without side effects, or NULL. */
@@ -141,6 +140,8 @@ int ml_ld_str_list(ml_loader *L, const ynode *n, ml_str_list *out);
 int ml_ld_kv_map(ml_loader *L, const ynode *n, ml_kv_list *out);
 /* Percent message {value: x}, 0..100. */
 int ml_ld_percent(ml_loader *L, const ynode *n, ml_percent *out);
+/* A bare percentage number, 0..100. */
+int ml_ld_percent_number(ml_loader *L, const ynode *n, double *out);
 int ml_ld_port_selector(ml_loader *L, const ynode *n, uint32_t *out);
 /* StringMatch. With ML_SM_PRESENT, `{}` and `regex: "*"` mean
  * ML_MATCH_PRESENT (header matches); otherwise `{}` leaves ML_MATCH_NONE.
@@ -156,6 +157,156 @@ char *ml_ld_host_fqdn(ml_loader *L, const char *host);
 /* Decode standard or URL-safe base64, padding optional. -1 on bad input. */
 int ml_base64_decode(const char *in, size_t len, unsigned char *out,
                      size_t *out_len);
+
+/* ---- field tables ------------------------------------------------------
+ * Each Istio message is a table of rows: field name, kind, where the value
+ * goes (an offset into the model struct, or a draft struct that holds the
+ * model plus deprecated or cross-field inputs) and the kind's parameters.
+ * ml_ld_walk reads a map against a table, in the map's order, so the
+ * diagnostics come out as the fields are written; unknown fields are
+ * reported by the walker, cross-field rules stay with the caller. */
+
+typedef enum ml_field_kind {
+  ML_F_STR,         /* const char * */
+  ML_F_STR_LIST,    /* ml_str_list */
+  ML_F_KV_MAP,      /* ml_kv_list */
+  ML_F_INT,         /* int64_t in [min, max] */
+  ML_F_I32,         /* int32_t in [min, max] */
+  ML_F_U32,         /* uint32_t in [min, max] */
+  ML_F_BOOL,        /* int */
+  ML_F_TRI,         /* int, ML_TRI_* */
+  ML_F_DURATION,    /* int64_t milliseconds */
+  ML_F_ENUM,        /* int (or an int-sized enum): index into names */
+  ML_F_ENUM_NAME,   /* const char *: names[index] */
+  ML_F_PERCENT,     /* ml_percent */
+  ML_F_PORT,        /* uint32_t from a PortSelector {number} */
+  ML_F_MATCH,       /* ml_string_match, ML_SM_* in flags */
+  ML_F_OBJECT,      /* embedded struct: a map read against |fields| */
+  ML_F_LIST,        /* T *items at offset, size_t count at count_offset */
+  ML_F_UNUSED_MAP,  /* accepted and type-checked, not used */
+  ML_F_UNUSED_LIST, /* accepted and type-checked, not used */
+  ML_F_UNUSED_DURATION,
+  ML_F_UNUSED_NUMBER,
+  ML_F_SKIP,  /* accepted unread; name "*" matches any other key */
+  ML_F_CUSTOM /* read by |read| */
+} ml_field_kind;
+
+typedef struct ml_field ml_field;
+
+/* The state of one ml_ld_walk, for custom readers. */
+typedef struct ml_walk {
+  ml_loader *L;
+  ml_miter it; /* it.k and it.v: the field being read */
+  const ml_field *fields;
+  void *obj;       /* what the table's offsets point into */
+  uint64_t stored; /* rows that stored a value, by index */
+} ml_walk;
+
+/* Reads |v|, the value of the current field, into |dst| (the object plus
+ * the row's offset). Returns 1 when a value was stored. */
+typedef int (*ml_field_fn)(ml_walk *w, const ynode *v, void *dst);
+
+struct ml_field {
+  const char *name; /* NULL ends a table */
+  ml_field_kind kind;
+  size_t offset;
+  int64_t min, max;         /* INT, U32 */
+  int flags;                /* MATCH: ML_SM_* */
+  const char *const *names; /* ENUM, ENUM_NAME: NULL-terminated */
+  const ml_field *fields;   /* OBJECT */
+  size_t count_offset;      /* LIST */
+  size_t item_size;         /* LIST */
+  ml_ld_item_fn item;       /* LIST */
+  ml_field_fn read;         /* CUSTOM */
+};
+
+/* Offset of member |m| of |T|, which must have type |ctype|: a row that
+ * points at the wrong type does not compile. */
+#define ML_OFF(T, m, ctype) _Generic(&((T *)0)->m, ctype * : offsetof(T, m))
+/* Enums are int-sized but not int: their size is checked instead. */
+#define ML_OFF_INTSIZED(T, m)                                                  \
+  (offsetof(T, m) +                                                            \
+   0 * sizeof(char[sizeof(((T *)0)->m) == sizeof(int) ? 1 : -1]))
+
+#define MLF_STR(nm, T, m)                                                      \
+  { .name = (nm), .kind = ML_F_STR, .offset = ML_OFF(T, m, const char *) }
+#define MLF_STR_LIST(nm, T, m)                                                 \
+  { .name = (nm), .kind = ML_F_STR_LIST, .offset = ML_OFF(T, m, ml_str_list) }
+#define MLF_KV_MAP(nm, T, m)                                                   \
+  { .name = (nm), .kind = ML_F_KV_MAP, .offset = ML_OFF(T, m, ml_kv_list) }
+#define MLF_INT(nm, T, m, lo, hi)                                              \
+  {                                                                            \
+    .name = (nm), .kind = ML_F_INT, .offset = ML_OFF(T, m, int64_t),           \
+    .min = (lo), .max = (hi)                                                   \
+  }
+#define MLF_I32(nm, T, m, lo, hi)                                              \
+  {                                                                            \
+    .name = (nm), .kind = ML_F_I32, .offset = ML_OFF(T, m, int32_t),           \
+    .min = (lo), .max = (hi)                                                   \
+  }
+#define MLF_U32(nm, T, m, lo, hi)                                              \
+  {                                                                            \
+    .name = (nm), .kind = ML_F_U32, .offset = ML_OFF(T, m, uint32_t),          \
+    .min = (lo), .max = (hi)                                                   \
+  }
+#define MLF_BOOL(nm, T, m)                                                     \
+  { .name = (nm), .kind = ML_F_BOOL, .offset = ML_OFF(T, m, int) }
+#define MLF_TRI(nm, T, m)                                                      \
+  { .name = (nm), .kind = ML_F_TRI, .offset = ML_OFF(T, m, int) }
+#define MLF_DURATION(nm, T, m)                                                 \
+  { .name = (nm), .kind = ML_F_DURATION, .offset = ML_OFF(T, m, int64_t) }
+#define MLF_ENUM(nm, T, m, list)                                               \
+  {                                                                            \
+    .name = (nm), .kind = ML_F_ENUM, .offset = ML_OFF_INTSIZED(T, m),          \
+    .names = (list)                                                            \
+  }
+#define MLF_ENUM_NAME(nm, T, m, list)                                          \
+  {                                                                            \
+    .name = (nm), .kind = ML_F_ENUM_NAME,                                      \
+    .offset = ML_OFF(T, m, const char *), .names = (list)                      \
+  }
+#define MLF_PERCENT(nm, T, m)                                                  \
+  { .name = (nm), .kind = ML_F_PERCENT, .offset = ML_OFF(T, m, ml_percent) }
+#define MLF_PORT(nm, T, m)                                                     \
+  { .name = (nm), .kind = ML_F_PORT, .offset = ML_OFF(T, m, uint32_t) }
+#define MLF_MATCH(nm, T, m, fl)                                                \
+  {                                                                            \
+    .name = (nm), .kind = ML_F_MATCH, .offset = ML_OFF(T, m, ml_string_match), \
+    .flags = (fl)                                                              \
+  }
+#define MLF_OBJECT(nm, T, m, table)                                            \
+  {                                                                            \
+    .name = (nm), .kind = ML_F_OBJECT, .offset = offsetof(T, m),               \
+    .fields = (table)                                                          \
+  }
+/* A nested map whose fields live in the same struct as its parent's. */
+#define MLF_INLINE(nm, table)                                                  \
+  { .name = (nm), .kind = ML_F_OBJECT, .offset = 0, .fields = (table) }
+#define MLF_LIST(nm, T, m, count, fn)                                          \
+  {                                                                            \
+    .name = (nm), .kind = ML_F_LIST, .offset = offsetof(T, m),                 \
+    .count_offset = ML_OFF(T, count, size_t),                                  \
+    .item_size = sizeof(*((T *)0)->m), .item = (fn)                            \
+  }
+/* |fn| gets the member's address; MLF_CUSTOM_OBJ's gets the object's. */
+#define MLF_CUSTOM(nm, T, m, fn)                                               \
+  { .name = (nm), .kind = ML_F_CUSTOM, .offset = offsetof(T, m), .read = (fn) }
+#define MLF_CUSTOM_OBJ(nm, fn)                                                 \
+  { .name = (nm), .kind = ML_F_CUSTOM, .read = (fn) }
+#define MLF_UNUSED(nm, k)                                                      \
+  { .name = (nm), .kind = (k) }
+#define MLF_END                                                                \
+  { .name = NULL }
+
+/* Reads the map |map|, already accepted by ml_ld_map, against |fields|
+ * into |obj|. Returns the rows that stored a value (bit i: row i; tables
+ * have at most 64 rows), for ml_ld_stored. */
+uint64_t ml_ld_walk(ml_loader *L, const ynode *map, const ml_field *fields,
+                    void *obj);
+/* 1 when the row |name| of |fields| is in |stored|. */
+int ml_ld_stored(const ml_field *fields, uint64_t stored, const char *name);
+/* ml_ld_stored for the walk in progress: a sibling read before this one. */
+int ml_walk_stored(const ml_walk *w, const char *name);
 
 /* Object kinds. |spec| may be NULL or of the wrong type (reported);
  * required fields are checked either way. */

@@ -254,10 +254,6 @@ int ml_miter_next(ml_loader *L, ml_miter *it) {
   return 0;
 }
 
-int ml_key(const ml_miter *it, const char *name) {
-  return strcmp(it->key, name) == 0;
-}
-
 size_t ml_ld_item(ml_loader *L, const ynode *seq, size_t i) {
   (void)seq;
   return ml_ld_push_index(L, i);
@@ -509,42 +505,48 @@ int ml_ld_kv_map(ml_loader *L, const ynode *n, ml_kv_list *out) {
   return 1;
 }
 
+int ml_ld_percent_number(ml_loader *L, const ynode *n, double *out) {
+  double x;
+  if (!ml_ld_double(L, n, &x))
+    return 0;
+  if (x < 0 || x > 100) {
+    ml_ld_err(L, n, "must be between 0 and 100, found %g", x);
+    return 0;
+  }
+  *out = x;
+  return 1;
+}
+
+static int read_percent_value(ml_walk *w, const ynode *v, void *dst) {
+  return ml_ld_percent_number(w->L, v, dst);
+}
+
+static const ml_field kPercent[] = {
+    MLF_CUSTOM("value", ml_percent, value, read_percent_value), MLF_END};
+
 int ml_ld_percent(ml_loader *L, const ynode *n, ml_percent *out) {
   if (!ml_ld_map(L, n))
     return 0;
-  double v = 0; /* Percent{} means 0 % */
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    if (ml_key(&it, "value")) {
-      double x;
-      if (ml_ld_double(L, it.v, &x)) {
-        if (x < 0 || x > 100)
-          ml_ld_err(L, it.v, "must be between 0 and 100, found %g", x);
-        else
-          v = x;
-      }
-    } else {
-      ml_ld_unknown(L, &it);
-    }
-  }
-  out->value = v;
+  ml_percent p = {0}; /* Percent{} means 0 % */
+  ml_ld_walk(L, n, kPercent, &p);
+  *out = p;
   return 1;
 }
+
+typedef struct port_selector {
+  uint32_t number;
+} port_selector;
+
+static const ml_field kPortSelector[] = {
+    MLF_U32("number", port_selector, number, 1, 65535), MLF_END};
 
 int ml_ld_port_selector(ml_loader *L, const ynode *n, uint32_t *out) {
   if (!ml_ld_map(L, n))
     return 0;
-  int stored = 0;
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    if (ml_key(&it, "number"))
-      stored = ml_ld_u32(L, it.v, 1, 65535, out);
-    else
-      ml_ld_unknown(L, &it);
-  }
-  return stored;
+  port_selector p = {*out};
+  uint64_t got = ml_ld_walk(L, n, kPortSelector, &p);
+  *out = p.number;
+  return ml_ld_stored(kPortSelector, got, "number");
 }
 
 int ml_ld_regex(ml_loader *L, const ynode *at, const char *pattern, int mode,
@@ -571,53 +573,67 @@ int ml_ld_regex(ml_loader *L, const ynode *at, const char *pattern, int mode,
   return 1;
 }
 
+/* A StringMatch being read, with the caller's ML_SM_* flags. */
+typedef struct match_draft {
+  ml_string_match m;
+  int flags;
+} match_draft;
+
+/* exact, prefix and regex are a oneof: the first one read wins. */
+static int read_match_text(ml_walk *w, const ynode *v, ml_match_kind kind) {
+  ml_loader *L = w->L;
+  match_draft *d = w->obj;
+  const char *s = NULL;
+  if (!ml_ld_str(L, v, &s))
+    return 0;
+  if (w->stored) {
+    ml_ld_err(L, w->it.k, "only one of exact, prefix or regex may be set");
+    return 1;
+  }
+  d->m.kind = kind;
+  d->m.value = s;
+  d->m.origin = ml_ld_origin(L, v);
+  if (kind == ML_MATCH_PREFIX && !*s && (d->flags & ML_SM_NO_EMPTY_PREFIX))
+    ml_ld_err(L, v, "prefix must not be empty"); /* Envoy: path only */
+  if (kind != ML_MATCH_REGEX)
+    return 1;
+  if ((d->flags & ML_SM_PRESENT) && strcmp(s, "*") == 0)
+    d->m.kind = ML_MATCH_PRESENT; /* not a regex: Istio's "present" idiom */
+  else
+    ml_ld_regex(L, v, s, ML_REGEX_FULL, &d->m.re);
+  return 1;
+}
+
+static int read_exact(ml_walk *w, const ynode *v, void *dst) {
+  (void)dst;
+  return read_match_text(w, v, ML_MATCH_EXACT);
+}
+
+static int read_prefix(ml_walk *w, const ynode *v, void *dst) {
+  (void)dst;
+  return read_match_text(w, v, ML_MATCH_PREFIX);
+}
+
+static int read_regex(ml_walk *w, const ynode *v, void *dst) {
+  (void)dst;
+  return read_match_text(w, v, ML_MATCH_REGEX);
+}
+
+static const ml_field kStringMatch[] = {
+    MLF_CUSTOM_OBJ("exact", read_exact), MLF_CUSTOM_OBJ("prefix", read_prefix),
+    MLF_CUSTOM_OBJ("regex", read_regex), MLF_END};
+
 int ml_ld_string_match(ml_loader *L, const ynode *n, int flags,
                        ml_string_match *out) {
-  const int present_ok = (flags & ML_SM_PRESENT) != 0;
-  static const char *const kinds[] = {"exact", "prefix", "regex"};
   if (!ml_ld_map(L, n))
     return 0;
-  int set = 0;
-  ml_string_match m;
-  memset(&m, 0, sizeof(m));
-  m.origin = ml_ld_origin(L, n);
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    int kind = -1;
-    for (int i = 0; i < 3; i++)
-      if (ml_key(&it, kinds[i]))
-        kind = i;
-    if (kind < 0) {
-      ml_ld_unknown(L, &it);
-      continue;
-    }
-    const char *v = NULL;
-    if (!ml_ld_str(L, it.v, &v))
-      continue;
-    if (set++) {
-      ml_ld_err(L, it.k, "only one of exact, prefix or regex may be set");
-      continue;
-    }
-    m.value = v;
-    m.origin = ml_ld_origin(L, it.v);
-    if (kind == 0) {
-      m.kind = ML_MATCH_EXACT;
-    } else if (kind == 1) {
-      m.kind = ML_MATCH_PREFIX;
-      /* Envoy refuses an empty prefix except on the path. */
-      if (!*v && (flags & ML_SM_NO_EMPTY_PREFIX))
-        ml_ld_err(L, it.v, "prefix must not be empty");
-    } else if (present_ok && strcmp(v, "*") == 0) {
-      m.kind = ML_MATCH_PRESENT; /* not a regex: Istio's "present" idiom */
-    } else {
-      m.kind = ML_MATCH_REGEX;
-      ml_ld_regex(L, it.v, v, ML_REGEX_FULL, &m.re);
-    }
-  }
-  if (!set && present_ok)
-    m.kind = ML_MATCH_PRESENT;
-  *out = m;
+  match_draft d;
+  memset(&d, 0, sizeof(d));
+  d.m.origin = ml_ld_origin(L, n);
+  d.flags = flags;
+  if (!ml_ld_walk(L, n, kStringMatch, &d) && (flags & ML_SM_PRESENT))
+    d.m.kind = ML_MATCH_PRESENT;
+  *out = d.m;
   return 1;
 }
 

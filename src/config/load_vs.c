@@ -18,24 +18,20 @@ static void *new_for_map(ml_loader *L, const ynode *n, size_t size) {
   return ml_ld_alloc(L, 1, size);
 }
 
+/* ---- Destination, Headers ---------------------------------------------- */
+
+static const ml_field kDestination[] = {
+    MLF_STR("host", ml_destination, host),
+    MLF_STR("subset", ml_destination, subset),
+    MLF_PORT("port", ml_destination, port), MLF_END};
+
 /* Destination {host, subset, port{number}}; host resolved against the
  * object's namespace. */
 static void read_destination(ml_loader *L, const ynode *n, ml_destination *d) {
   d->origin = ml_ld_origin(L, n);
   if (!ml_ld_map_nonnull(L, n, "destination must not be null"))
     return;
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    if (ml_key(&it, "host"))
-      ml_ld_str(L, it.v, &d->host);
-    else if (ml_key(&it, "subset"))
-      ml_ld_str(L, it.v, &d->subset);
-    else if (ml_key(&it, "port"))
-      ml_ld_port_selector(L, it.v, &d->port);
-    else
-      ml_ld_unknown(L, &it);
-  }
+  ml_ld_walk(L, n, kDestination, d);
   if (!d->host || !*d->host)
     ml_ld_field_err(L, "host", n, "is required");
   else if (strcmp(d->host, "*") == 0)
@@ -47,48 +43,33 @@ static void read_destination(ml_loader *L, const ynode *n, ml_destination *d) {
     ml_ld_field_err(L, "subset", ml_ld_get(n, "subset"), "must not be empty");
 }
 
-static void read_header_ops(ml_loader *L, const ynode *n, ml_header_ops *h) {
-  if (!ml_ld_map(L, n))
-    return;
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    if (ml_key(&it, "set"))
-      ml_ld_kv_map(L, it.v, &h->set);
-    else if (ml_key(&it, "add"))
-      ml_ld_kv_map(L, it.v, &h->add);
-    else if (ml_key(&it, "remove"))
-      ml_ld_str_list(L, it.v, &h->remove);
-    else
-      ml_ld_unknown(L, &it);
-  }
+/* Stored even when wrong: the key's presence satisfies "is required". */
+static int read_destination_field(ml_walk *w, const ynode *v, void *dst) {
+  read_destination(w->L, v, dst);
+  return 1;
 }
 
-static void read_headers(ml_loader *L, const ynode *n, ml_headers *h) {
-  if (!ml_ld_map(L, n))
-    return;
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    if (ml_key(&it, "request"))
-      read_header_ops(L, it.v, &h->request);
-    else if (ml_key(&it, "response"))
-      read_header_ops(L, it.v, &h->response);
-    else
-      ml_ld_unknown(L, &it);
-  }
-}
+static const ml_field kHeaderOps[] = {
+    MLF_KV_MAP("set", ml_header_ops, set),
+    MLF_KV_MAP("add", ml_header_ops, add),
+    MLF_STR_LIST("remove", ml_header_ops, remove), MLF_END};
+
+static const ml_field kHeaders[] = {
+    MLF_OBJECT("request", ml_headers, request, kHeaderOps),
+    MLF_OBJECT("response", ml_headers, response, kHeaderOps), MLF_END};
+
+/* ---- HTTPMatchRequest --------------------------------------------------- */
 
 /* headers / withoutHeaders / queryParams: map<string, StringMatch>. */
 enum { NM_HEADERS, NM_WITHOUT_HEADERS, NM_QUERY };
 
-static void read_named_matches(ml_loader *L, const ynode *n, int what,
-                               ml_named_match_list *out) {
+static int read_named_matches(ml_loader *L, const ynode *n, int what,
+                              ml_named_match_list *out) {
   if (!ml_ld_map(L, n))
-    return;
+    return 0;
   ml_named_match *items = ml_ld_alloc(L, n->count, sizeof(*items));
   if (!items)
-    return;
+    return 0;
   size_t count = 0;
   ml_miter it;
   ml_miter_init(L, &it, n);
@@ -100,7 +81,7 @@ static void read_named_matches(ml_loader *L, const ynode *n, int what,
     }
     m->name = ml_ld_dup(L, it.key, it.k->len);
     if (!m->name)
-      return;
+      return 0;
     if (what != NM_QUERY)
       ml_str_lower((char *)m->name); /* HTTP/2 header names: lower case */
     if (ml_ld_is_null(it.v)) {
@@ -119,48 +100,53 @@ static void read_named_matches(ml_loader *L, const ynode *n, int what,
   }
   out->items = items;
   out->count = count;
+  return 1;
 }
+
+static int read_header_matches(ml_walk *w, const ynode *v, void *dst) {
+  return read_named_matches(w->L, v, NM_HEADERS, dst);
+}
+
+static int read_without_headers(ml_walk *w, const ynode *v, void *dst) {
+  return read_named_matches(w->L, v, NM_WITHOUT_HEADERS, dst);
+}
+
+static int read_query_params(ml_walk *w, const ynode *v, void *dst) {
+  return read_named_matches(w->L, v, NM_QUERY, dst);
+}
+
+static const ml_field kMatch[] = {
+    MLF_STR("name", ml_http_match, name),
+    MLF_MATCH("uri", ml_http_match, uri, 0),
+    MLF_MATCH("scheme", ml_http_match, scheme, ML_SM_NO_EMPTY_PREFIX),
+    MLF_MATCH("method", ml_http_match, method, ML_SM_NO_EMPTY_PREFIX),
+    MLF_MATCH("authority", ml_http_match, authority, ML_SM_NO_EMPTY_PREFIX),
+    MLF_CUSTOM("headers", ml_http_match, headers, read_header_matches),
+    MLF_CUSTOM("withoutHeaders", ml_http_match, without_headers,
+               read_without_headers),
+    MLF_CUSTOM("queryParams", ml_http_match, query_params, read_query_params),
+    MLF_BOOL("ignoreUriCase", ml_http_match, ignore_uri_case),
+    MLF_U32("port", ml_http_match, port, 1, 65535),
+    MLF_KV_MAP("sourceLabels", ml_http_match, source_labels),
+    MLF_STR("sourceNamespace", ml_http_match, source_namespace),
+    MLF_STR_LIST("gateways", ml_http_match, gateways),
+    MLF_STR("statPrefix", ml_http_match, stat_prefix),
+    MLF_END};
 
 static void read_match(ml_loader *L, const ynode *n, void *item) {
   ml_http_match *m = item;
   m->origin = ml_ld_origin(L, n);
-  if (!ml_ld_map(L, n))
-    return;
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    if (ml_key(&it, "name"))
-      ml_ld_str(L, it.v, &m->name);
-    else if (ml_key(&it, "uri"))
-      ml_ld_string_match(L, it.v, 0, &m->uri);
-    else if (ml_key(&it, "scheme"))
-      ml_ld_string_match(L, it.v, ML_SM_NO_EMPTY_PREFIX, &m->scheme);
-    else if (ml_key(&it, "method"))
-      ml_ld_string_match(L, it.v, ML_SM_NO_EMPTY_PREFIX, &m->method);
-    else if (ml_key(&it, "authority"))
-      ml_ld_string_match(L, it.v, ML_SM_NO_EMPTY_PREFIX, &m->authority);
-    else if (ml_key(&it, "headers"))
-      read_named_matches(L, it.v, NM_HEADERS, &m->headers);
-    else if (ml_key(&it, "withoutHeaders"))
-      read_named_matches(L, it.v, NM_WITHOUT_HEADERS, &m->without_headers);
-    else if (ml_key(&it, "queryParams"))
-      read_named_matches(L, it.v, NM_QUERY, &m->query_params);
-    else if (ml_key(&it, "ignoreUriCase"))
-      ml_ld_bool(L, it.v, &m->ignore_uri_case);
-    else if (ml_key(&it, "port"))
-      ml_ld_u32(L, it.v, 1, 65535, &m->port);
-    else if (ml_key(&it, "sourceLabels"))
-      ml_ld_kv_map(L, it.v, &m->source_labels);
-    else if (ml_key(&it, "sourceNamespace"))
-      ml_ld_str(L, it.v, &m->source_namespace);
-    else if (ml_key(&it, "gateways"))
-      ml_ld_str_list(L, it.v, &m->gateways);
-    else if (ml_key(&it, "statPrefix"))
-      ml_ld_str(L, it.v, &m->stat_prefix);
-    else
-      ml_ld_unknown(L, &it);
-  }
+  if (ml_ld_map(L, n))
+    ml_ld_walk(L, n, kMatch, m);
 }
+
+/* ---- HTTPRouteDestination ----------------------------------------------- */
+
+static const ml_field kRouteDestination[] = {
+    MLF_CUSTOM("destination", ml_route_destination, destination,
+               read_destination_field),
+    MLF_INT("weight", ml_route_destination, weight, 0, INT32_MAX),
+    MLF_OBJECT("headers", ml_route_destination, headers, kHeaders), MLF_END};
 
 static void read_route_destination(ml_loader *L, const ynode *n, void *item) {
   ml_route_destination *rd = item;
@@ -169,183 +155,183 @@ static void read_route_destination(ml_loader *L, const ynode *n, void *item) {
   rd->destination.origin = rd->origin;
   if (!ml_ld_map_nonnull(L, n, "route destination must not be null"))
     return;
-  int has_dest = 0;
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    if (ml_key(&it, "destination")) {
-      has_dest = 1;
-      read_destination(L, it.v, &rd->destination);
-    } else if (ml_key(&it, "weight")) {
-      ml_ld_int(L, it.v, 0, INT32_MAX, &rd->weight);
-    } else if (ml_key(&it, "headers")) {
-      read_headers(L, it.v, &rd->headers);
-    } else {
-      ml_ld_unknown(L, &it);
-    }
-  }
-  if (!has_dest)
+  uint64_t got = ml_ld_walk(L, n, kRouteDestination, rd);
+  if (!ml_ld_stored(kRouteDestination, got, "destination"))
     ml_ld_err(L, n, "destination is required");
 }
 
-static ml_http_redirect *read_redirect(ml_loader *L, const ynode *n) {
+/* ---- HTTPRedirect ------------------------------------------------------- */
+
+/* Stored as 1 + the enum's value: 0 means unset. */
+static int read_derive_port(ml_walk *w, const ynode *v, void *dst) {
   static const char *const derive[] = {"FROM_PROTOCOL_DEFAULT",
                                        "FROM_REQUEST_PORT", NULL};
+  int i;
+  if (!ml_ld_enum(w->L, v, derive, &i))
+    return 0;
+  *(int *)dst = i + 1;
+  return 1;
+}
+
+static int read_redirect_scheme(ml_walk *w, const ynode *v, void *dst) {
+  const char **scheme = dst;
+  if (!ml_ld_str(w->L, v, scheme))
+    return 0;
+  if (strcmp(*scheme, "http") && strcmp(*scheme, "https"))
+    ml_ld_err(w->L, v, "must be \"http\" or \"https\"");
+  return 1;
+}
+
+static const ml_field kRedirect[] = {
+    MLF_STR("uri", ml_http_redirect, uri),
+    MLF_STR("authority", ml_http_redirect, authority),
+    MLF_U32("port", ml_http_redirect, port, 1, 65535),
+    MLF_CUSTOM("derivePort", ml_http_redirect, derive_port, read_derive_port),
+    MLF_CUSTOM("scheme", ml_http_redirect, scheme, read_redirect_scheme),
+    MLF_I32("redirectCode", ml_http_redirect, redirect_code, 300, 399),
+    MLF_END};
+
+static int read_redirect(ml_walk *w, const ynode *n, void *dst) {
+  ml_loader *L = w->L;
   ml_http_redirect *r = new_for_map(L, n, sizeof(*r));
+  *(ml_http_redirect **)dst = r;
   if (!r)
-    return NULL;
+    return 0;
   r->redirect_code = 301;
   r->origin = ml_ld_origin(L, n);
-  int has_port = 0, has_derive = 0;
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    if (ml_key(&it, "uri")) {
-      ml_ld_str(L, it.v, &r->uri);
-    } else if (ml_key(&it, "authority")) {
-      ml_ld_str(L, it.v, &r->authority);
-    } else if (ml_key(&it, "port")) {
-      has_port = ml_ld_u32(L, it.v, 1, 65535, &r->port);
-    } else if (ml_key(&it, "derivePort")) {
-      int v;
-      if (ml_ld_enum(L, it.v, derive, &v)) {
-        r->derive_port = v + 1;
-        has_derive = 1;
-      }
-    } else if (ml_key(&it, "scheme")) {
-      if (ml_ld_str(L, it.v, &r->scheme) && strcmp(r->scheme, "http") &&
-          strcmp(r->scheme, "https"))
-        ml_ld_err(L, it.v, "must be \"http\" or \"https\"");
-    } else if (ml_key(&it, "redirectCode")) {
-      int64_t v;
-      if (ml_ld_int(L, it.v, 300, 399, &v))
-        r->redirect_code = (int32_t)v;
-    } else {
-      ml_ld_unknown(L, &it);
-    }
-  }
+  uint64_t got = ml_ld_walk(L, n, kRedirect, r);
+  int has_port = ml_ld_stored(kRedirect, got, "port");
+  int has_derive = ml_ld_stored(kRedirect, got, "derivePort");
   if (has_port && has_derive)
     ml_ld_err(L, n, "only one of port or derivePort may be set");
   if (!r->uri && !r->authority && !r->scheme && !has_port && !has_derive)
     ml_ld_err(L, n, "redirect must specify uri, authority, scheme or port");
-  return r;
+  return 1;
 }
 
-static ml_direct_response *read_direct_response(ml_loader *L, const ynode *n) {
+/* ---- HTTPDirectResponse ------------------------------------------------- */
+
+/* body.string and body.bytes are a oneof: the first one read wins. */
+static int body_taken(ml_walk *w) {
+  if (!w->stored)
+    return 0;
+  ml_ld_err(w->L, w->it.k, "only one of string or bytes may be set");
+  return 1;
+}
+
+static int read_body_string(ml_walk *w, const ynode *v, void *dst) {
+  ml_direct_response *r = dst;
+  const char *s = NULL;
+  if (!ml_ld_str(w->L, v, &s))
+    return 0;
+  if (!body_taken(w)) {
+    r->body = s;
+    r->body_len = v->len;
+  }
+  return 1;
+}
+
+static int read_body_bytes(ml_walk *w, const ynode *v, void *dst) {
+  ml_loader *L = w->L;
+  ml_direct_response *r = dst;
+  const char *s = NULL;
+  if (!ml_ld_str(L, v, &s))
+    return 0;
+  if (body_taken(w))
+    return 1;
+  size_t len = strlen(s), out_len = 0;
+  unsigned char *buf = ml_arena_alloc(L->a, len / 4 * 3 + 4);
+  if (!buf) {
+    ml_ld_fail(L, MESHLIB_ERR_NOMEM);
+    return 1;
+  }
+  if (ml_base64_decode(s, len, buf, &out_len)) {
+    ml_ld_err(L, v, "expected base64 data");
+    return 1;
+  }
+  buf[out_len] = '\0';
+  r->body = (const char *)buf;
+  r->body_len = out_len;
+  return 1;
+}
+
+static const ml_field kBody[] = {MLF_CUSTOM_OBJ("string", read_body_string),
+                                 MLF_CUSTOM_OBJ("bytes", read_body_bytes),
+                                 MLF_END};
+
+static int read_body(ml_walk *w, const ynode *v, void *dst) {
+  ml_direct_response *r = dst;
+  if (!ml_ld_map(w->L, v))
+    return 0;
+  ml_ld_walk(w->L, v, kBody, r);
+  if (r->body_len > ((size_t)1 << 20))
+    ml_ld_err(w->L, v, "body must be less than 1 MiB");
+  return 1;
+}
+
+static const ml_field kDirectResponse[] = {
+    MLF_I32("status", ml_direct_response, status, 200, 599),
+    MLF_CUSTOM_OBJ("body", read_body), MLF_END};
+
+static int read_direct_response(ml_walk *w, const ynode *n, void *dst) {
+  ml_loader *L = w->L;
   ml_direct_response *r = new_for_map(L, n, sizeof(*r));
+  *(ml_direct_response **)dst = r;
   if (!r)
-    return NULL;
+    return 0;
   r->origin = ml_ld_origin(L, n);
-  int has_status = 0;
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    if (ml_key(&it, "status")) {
-      int64_t v;
-      if (ml_ld_int(L, it.v, 200, 599, &v)) {
-        r->status = (int32_t)v;
-        has_status = 1;
-      }
-    } else if (ml_key(&it, "body")) {
-      if (!ml_ld_map(L, it.v))
-        continue;
-      int kinds = 0;
-      ml_miter bi;
-      ml_miter_init(L, &bi, it.v);
-      while (ml_miter_next(L, &bi)) {
-        const char *s = NULL;
-        if (ml_key(&bi, "string")) {
-          if (!ml_ld_str(L, bi.v, &s))
-            continue;
-          if (kinds++) {
-            ml_ld_err(L, bi.k, "only one of string or bytes may be set");
-            continue;
-          }
-          r->body = s;
-          r->body_len = bi.v->len;
-        } else if (ml_key(&bi, "bytes")) {
-          if (!ml_ld_str(L, bi.v, &s))
-            continue;
-          if (kinds++) {
-            ml_ld_err(L, bi.k, "only one of string or bytes may be set");
-            continue;
-          }
-          size_t len = strlen(s), out_len = 0;
-          unsigned char *buf = ml_arena_alloc(L->a, len / 4 * 3 + 4);
-          if (!buf) {
-            ml_ld_fail(L, MESHLIB_ERR_NOMEM);
-            continue;
-          }
-          if (ml_base64_decode(s, len, buf, &out_len)) {
-            ml_ld_err(L, bi.v, "expected base64 data");
-            continue;
-          }
-          buf[out_len] = '\0';
-          r->body = (const char *)buf;
-          r->body_len = out_len;
-        } else {
-          ml_ld_unknown(L, &bi);
-        }
-      }
-      if (r->body_len > ((size_t)1 << 20))
-        ml_ld_err(L, it.v, "body must be less than 1 MiB");
-    } else {
-      ml_ld_unknown(L, &it);
-    }
-  }
-  if (!has_status && !ml_ld_get(n, "status"))
+  uint64_t got = ml_ld_walk(L, n, kDirectResponse, r);
+  if (!ml_ld_stored(kDirectResponse, got, "status") && !ml_ld_get(n, "status"))
     ml_ld_field_err(L, "status", n, "is required");
-  return r;
+  return 1;
 }
 
-static ml_http_rewrite *read_rewrite(ml_loader *L, const ynode *n) {
-  ml_http_rewrite *r = new_for_map(L, n, sizeof(*r));
-  if (!r)
-    return NULL;
-  r->origin = ml_ld_origin(L, n);
-  int has_rr = 0;
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    if (ml_key(&it, "uri")) {
-      ml_ld_str(L, it.v, &r->uri);
-    } else if (ml_key(&it, "authority")) {
-      ml_ld_str(L, it.v, &r->authority);
-    } else if (ml_key(&it, "uriRegexRewrite")) {
-      if (!ml_ld_map(L, it.v))
-        continue;
-      has_rr = 1;
-      const ynode *match_node = NULL;
-      ml_miter ri;
-      ml_miter_init(L, &ri, it.v);
-      while (ml_miter_next(L, &ri)) {
-        if (ml_key(&ri, "match")) {
-          if (ml_ld_str(L, ri.v, &r->regex_match))
-            match_node = ri.v;
-        } else if (ml_key(&ri, "rewrite")) {
-          ml_ld_str(L, ri.v, &r->regex_rewrite);
-        } else {
-          ml_ld_unknown(L, &ri);
-        }
-      }
-      if (!r->regex_match || !*r->regex_match || !r->regex_rewrite ||
-          !*r->regex_rewrite) {
-        ml_ld_err(L, it.v, "uriRegexRewrite requires both match and rewrite");
-      } else {
-        size_t mark = ml_ld_push(L, "match");
-        ml_ld_regex(L, match_node, r->regex_match, ML_REGEX_SEARCH, &r->regex);
-        ml_ld_pop(L, mark);
-      }
-    } else {
-      ml_ld_unknown(L, &it);
-    }
+/* ---- HTTPRewrite -------------------------------------------------------- */
+
+static const ml_field kRegexRewrite[] = {
+    MLF_STR("match", ml_http_rewrite, regex_match),
+    MLF_STR("rewrite", ml_http_rewrite, regex_rewrite), MLF_END};
+
+static int read_regex_rewrite(ml_walk *w, const ynode *v, void *dst) {
+  ml_loader *L = w->L;
+  ml_http_rewrite *r = dst;
+  if (!ml_ld_map(L, v))
+    return 0;
+  ml_ld_walk(L, v, kRegexRewrite, r);
+  if (!r->regex_match || !*r->regex_match || !r->regex_rewrite ||
+      !*r->regex_rewrite) {
+    ml_ld_err(L, v, "uriRegexRewrite requires both match and rewrite");
+  } else {
+    size_t mark = ml_ld_push(L, "match");
+    ml_ld_regex(L, ml_ld_get(v, "match"), r->regex_match, ML_REGEX_SEARCH,
+                &r->regex);
+    ml_ld_pop(L, mark);
   }
+  return 1;
+}
+
+static const ml_field kRewrite[] = {
+    MLF_STR("uri", ml_http_rewrite, uri),
+    MLF_STR("authority", ml_http_rewrite, authority),
+    MLF_CUSTOM_OBJ("uriRegexRewrite", read_regex_rewrite), MLF_END};
+
+static int read_rewrite(ml_walk *w, const ynode *n, void *dst) {
+  ml_loader *L = w->L;
+  ml_http_rewrite *r = new_for_map(L, n, sizeof(*r));
+  *(ml_http_rewrite **)dst = r;
+  if (!r)
+    return 0;
+  r->origin = ml_ld_origin(L, n);
+  uint64_t got = ml_ld_walk(L, n, kRewrite, r);
+  int has_rr = ml_ld_stored(kRewrite, got, "uriRegexRewrite");
   if (r->uri && has_rr)
     ml_ld_err(L, n, "only one of uri or uriRegexRewrite may be set");
   if (!r->uri && !has_rr && !r->authority)
     ml_ld_err(L, n, "rewrite must specify uri, uriRegexRewrite or authority");
-  return r;
+  return 1;
 }
+
+/* ---- HTTPRetry ---------------------------------------------------------- */
 
 /* Istio's list (pkg/config/validation), plus bare status codes. */
 static int retry_on_ok(const char *p, size_t n) {
@@ -395,10 +381,48 @@ static void check_retry_on(ml_loader *L, const ynode *at, const char *s) {
   }
 }
 
-static ml_http_retry *read_retries(ml_loader *L, const ynode *n) {
+static int read_retry_on(ml_walk *w, const ynode *v, void *dst) {
+  const char **retry_on = dst;
+  if (!ml_ld_str(w->L, v, retry_on))
+    return 0;
+  check_retry_on(w->L, v, *retry_on);
+  return 1;
+}
+
+static const ml_field kBackoff[] = {
+    MLF_DURATION("baseInterval", ml_backoff, base_interval_ms),
+    MLF_DURATION("maxInterval", ml_backoff, max_interval_ms), MLF_END};
+
+/* Istio: a Duration, the base interval. The map form {baseInterval,
+ * maxInterval} is a meshlib extension. */
+static int read_backoff(ml_walk *w, const ynode *v, void *dst) {
+  ml_http_retry *r = dst;
+  if (!v || v->type != YN_MAP) {
+    r->has_backoff = ml_ld_duration(w->L, v, &r->backoff.base_interval_ms);
+    return r->has_backoff;
+  }
+  ml_ld_map(w->L, v);
+  uint64_t got = ml_ld_walk(w->L, v, kBackoff, &r->backoff);
+  r->has_backoff |= ml_ld_stored(kBackoff, got, "baseInterval");
+  return 1;
+}
+
+static const ml_field kRetry[] = {
+    MLF_INT("attempts", ml_http_retry, attempts, 0, INT32_MAX),
+    MLF_DURATION("perTryTimeout", ml_http_retry, per_try_timeout_ms),
+    MLF_CUSTOM("retryOn", ml_http_retry, retry_on, read_retry_on),
+    MLF_TRI("retryRemoteLocalities", ml_http_retry, retry_remote_localities),
+    MLF_TRI("retryIgnorePreviousHosts", ml_http_retry,
+            retry_ignore_previous_hosts),
+    MLF_CUSTOM_OBJ("backoff", read_backoff),
+    MLF_END};
+
+static int read_retries(ml_walk *w, const ynode *n, void *dst) {
+  ml_loader *L = w->L;
   ml_http_retry *r = new_for_map(L, n, sizeof(*r));
+  *(ml_http_retry **)dst = r;
   if (!r)
-    return NULL;
+    return 0;
   r->attempts = -1;
   r->per_try_timeout_ms = -1;
   r->retry_remote_localities = ML_TRI_UNSET;
@@ -406,358 +430,334 @@ static ml_http_retry *read_retries(ml_loader *L, const ynode *n) {
   r->backoff.base_interval_ms = -1;
   r->backoff.max_interval_ms = -1;
   r->origin = ml_ld_origin(L, n);
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    int b;
-    if (ml_key(&it, "attempts")) {
-      ml_ld_int(L, it.v, 0, INT32_MAX, &r->attempts);
-    } else if (ml_key(&it, "perTryTimeout")) {
-      ml_ld_duration(L, it.v, &r->per_try_timeout_ms);
-    } else if (ml_key(&it, "retryOn")) {
-      if (ml_ld_str(L, it.v, &r->retry_on))
-        check_retry_on(L, it.v, r->retry_on);
-    } else if (ml_key(&it, "retryRemoteLocalities")) {
-      if (ml_ld_bool(L, it.v, &b))
-        r->retry_remote_localities = b ? ML_TRI_TRUE : ML_TRI_FALSE;
-    } else if (ml_key(&it, "retryIgnorePreviousHosts")) {
-      if (ml_ld_bool(L, it.v, &b))
-        r->retry_ignore_previous_hosts = b ? ML_TRI_TRUE : ML_TRI_FALSE;
-    } else if (ml_key(&it, "backoff")) {
-      /* Istio: a Duration, the base interval. The map form
-       * {baseInterval, maxInterval} is a meshlib extension. */
-      if (it.v && it.v->type == YN_MAP) {
-        ml_ld_map(L, it.v);
-        ml_miter bi;
-        ml_miter_init(L, &bi, it.v);
-        while (ml_miter_next(L, &bi)) {
-          if (ml_key(&bi, "baseInterval"))
-            r->has_backoff |=
-                ml_ld_duration(L, bi.v, &r->backoff.base_interval_ms);
-          else if (ml_key(&bi, "maxInterval"))
-            ml_ld_duration(L, bi.v, &r->backoff.max_interval_ms);
-          else
-            ml_ld_unknown(L, &bi);
-        }
-      } else {
-        r->has_backoff = ml_ld_duration(L, it.v, &r->backoff.base_interval_ms);
-      }
-    } else {
-      ml_ld_unknown(L, &it);
-    }
-  }
+  ml_ld_walk(L, n, kRetry, r);
   if (r->attempts <= 0 && (r->per_try_timeout_ms >= 0 || r->retry_on ||
                            r->retry_remote_localities != ML_TRI_UNSET))
     ml_ld_err(L, n,
               "retry policy configured while attempts is 0 "
               "(retries disabled)");
-  return r;
+  return 1;
 }
 
-static ml_fault *read_fault(ml_loader *L, const ynode *n) {
+/* ---- HTTPFaultInjection ------------------------------------------------- */
+
+/* The delay being read, with the deprecated integer percent. */
+typedef struct delay_draft {
+  ml_fault f;
+  int64_t percent;
+} delay_draft;
+
+static int reject_exponential_delay(ml_walk *w, const ynode *v, void *dst) {
+  (void)dst;
+  ml_ld_err(w->L, v, "exponentialDelay is not supported");
+  return 0;
+}
+
+static const ml_field kDelay[] = {
+    MLF_DURATION("fixedDelay", delay_draft, f.delay_fixed_ms),
+    MLF_PERCENT("percentage", delay_draft, f.delay_percentage),
+    MLF_INT("percent", delay_draft, percent, 0, 100),
+    MLF_CUSTOM_OBJ("exponentialDelay", reject_exponential_delay), MLF_END};
+
+static int read_delay(ml_walk *w, const ynode *v, void *dst) {
+  ml_fault *f = dst;
+  if (!ml_ld_map(w->L, v))
+    return 0;
+  f->has_delay = 1;
+  delay_draft d = {*f, -1};
+  uint64_t got = ml_ld_walk(w->L, v, kDelay, &d);
+  *f = d.f;
+  /* The deprecated integer percent counts when percentage is absent. */
+  if (!ml_ld_stored(kDelay, got, "percentage") && d.percent >= 0)
+    f->delay_percentage.value = (double)d.percent;
+  return 1;
+}
+
+/* httpStatus, grpcStatus and http2Error are a oneof. Each counts when
+ * written, valid or not, so their readers always report "stored". */
+static int read_http_status(ml_walk *w, const ynode *v, void *dst) {
+  int64_t status;
+  if (ml_ld_int(w->L, v, 200, 599, &status))
+    *(int32_t *)dst = (int32_t)status;
+  return 1;
+}
+
+static int read_grpc_status(ml_walk *w, const ynode *v, void *dst) {
+  const char **status = dst;
+  if (ml_ld_str(w->L, v, status) && ml_grpc_status_code(*status) < 0)
+    ml_ld_err(w->L, v,
+              "\"%s\" is not a gRPC status name such as \"UNAVAILABLE\"",
+              *status);
+  return 1;
+}
+
+static int reject_http2_error(ml_walk *w, const ynode *v, void *dst) {
+  (void)dst;
+  ml_ld_err(w->L, v, "http2Error aborts are not supported");
+  return 1;
+}
+
+static const ml_field kAbort[] = {
+    MLF_CUSTOM("httpStatus", ml_fault, abort_http_status, read_http_status),
+    MLF_CUSTOM("grpcStatus", ml_fault, abort_grpc_status, read_grpc_status),
+    MLF_CUSTOM_OBJ("http2Error", reject_http2_error),
+    MLF_PERCENT("percentage", ml_fault, abort_percentage), MLF_END};
+
+static int read_abort(ml_walk *w, const ynode *v, void *dst) {
+  ml_fault *f = dst;
+  if (!ml_ld_map(w->L, v))
+    return 0;
+  f->has_abort = 1;
+  uint64_t got = ml_ld_walk(w->L, v, kAbort, f);
+  int kinds = ml_ld_stored(kAbort, got, "httpStatus") +
+              ml_ld_stored(kAbort, got, "grpcStatus") +
+              ml_ld_stored(kAbort, got, "http2Error");
+  if (kinds > 1)
+    ml_ld_err(w->L, v,
+              "only one of httpStatus, grpcStatus or http2Error may be set");
+  else if (kinds == 0)
+    ml_ld_warn(w->L, v,
+               "abort configured, but no httpStatus or grpcStatus set");
+  return 1;
+}
+
+static const ml_field kFault[] = {MLF_CUSTOM_OBJ("delay", read_delay),
+                                  MLF_CUSTOM_OBJ("abort", read_abort), MLF_END};
+
+static int read_fault(ml_walk *w, const ynode *n, void *dst) {
+  ml_loader *L = w->L;
   ml_fault *f = new_for_map(L, n, sizeof(*f));
+  *(ml_fault **)dst = f;
   if (!f)
-    return NULL;
+    return 0;
   f->delay_fixed_ms = -1;
   f->delay_percentage.value = -1;
   f->abort_percentage.value = -1;
   f->origin = ml_ld_origin(L, n);
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    if (ml_key(&it, "delay")) {
-      if (!ml_ld_map(L, it.v))
-        continue;
-      f->has_delay = 1;
-      int has_percentage = 0;
-      int64_t percent = -1;
-      ml_miter di;
-      ml_miter_init(L, &di, it.v);
-      while (ml_miter_next(L, &di)) {
-        if (ml_key(&di, "fixedDelay"))
-          ml_ld_duration(L, di.v, &f->delay_fixed_ms);
-        else if (ml_key(&di, "percentage"))
-          has_percentage = ml_ld_percent(L, di.v, &f->delay_percentage);
-        else if (ml_key(&di, "percent"))
-          ml_ld_int(L, di.v, 0, 100, &percent);
-        else if (ml_key(&di, "exponentialDelay"))
-          ml_ld_err(L, di.v, "exponentialDelay is not supported");
-        else
-          ml_ld_unknown(L, &di);
-      }
-      /* The deprecated integer percent counts when percentage is absent. */
-      if (!has_percentage && percent >= 0)
-        f->delay_percentage.value = (double)percent;
-    } else if (ml_key(&it, "abort")) {
-      if (!ml_ld_map(L, it.v))
-        continue;
-      f->has_abort = 1;
-      int kinds = 0;
-      ml_miter ai;
-      ml_miter_init(L, &ai, it.v);
-      while (ml_miter_next(L, &ai)) {
-        if (ml_key(&ai, "httpStatus")) {
-          int64_t v;
-          if (ml_ld_int(L, ai.v, 200, 599, &v))
-            f->abort_http_status = (int32_t)v;
-          kinds++;
-        } else if (ml_key(&ai, "grpcStatus")) {
-          if (ml_ld_str(L, ai.v, &f->abort_grpc_status) &&
-              ml_grpc_status_code(f->abort_grpc_status) < 0)
-            ml_ld_err(L, ai.v,
-                      "\"%s\" is not a gRPC status name such as "
-                      "\"UNAVAILABLE\"",
-                      f->abort_grpc_status);
-          kinds++;
-        } else if (ml_key(&ai, "http2Error")) {
-          ml_ld_err(L, ai.v, "http2Error aborts are not supported");
-          kinds++;
-        } else if (ml_key(&ai, "percentage")) {
-          ml_ld_percent(L, ai.v, &f->abort_percentage);
-        } else {
-          ml_ld_unknown(L, &ai);
-        }
-      }
-      if (kinds > 1)
-        ml_ld_err(L, it.v,
-                  "only one of httpStatus, grpcStatus or http2Error may be "
-                  "set");
-      else if (kinds == 0)
-        ml_ld_warn(L, it.v,
-                   "abort configured, but no httpStatus or "
-                   "grpcStatus set");
-    } else {
-      ml_ld_unknown(L, &it);
-    }
-  }
+  ml_ld_walk(L, n, kFault, f);
   if (!f->has_delay && !f->has_abort)
     ml_ld_err(L, n, "fault injection must have an abort and/or a delay");
-  return f;
+  return 1;
 }
 
-static ml_cors_policy *read_cors(ml_loader *L, const ynode *n) {
-  static const char *const methods[] = {"GET",   "HEAD",   "POST",    "PUT",
-                                        "PATCH", "DELETE", "CONNECT", "OPTIONS",
-                                        "TRACE", NULL};
-  static const char *const preflight[] = {"UNSPECIFIED", "FORWARD", "IGNORE",
-                                          NULL};
-  ml_cors_policy *p = new_for_map(L, n, sizeof(*p));
-  if (!p)
-    return NULL;
-  p->max_age_ms = -1;
-  p->allow_credentials = ML_TRI_UNSET;
-  const ynode *origins = NULL, *origin_old = NULL;
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    if (ml_key(&it, "allowOrigins")) {
-      origins = it.v;
-      if (!ml_ld_seq(L, origins)) {
-        origins = NULL;
-        continue;
-      }
-      ml_string_match *arr = ml_ld_alloc(L, origins->count + 1, sizeof(*arr));
-      if (!arr)
-        return p;
-      p->allow_origins = arr;
-      for (size_t i = 0; i < origins->count; i++) {
-        size_t mark = ml_ld_item(L, origins, i);
-        ml_string_match m;
-        memset(&m, 0, sizeof(m));
-        if (ml_ld_string_match(L, origins->items[i], 0, &m)) {
-          if (m.kind == ML_MATCH_NONE || !m.value || !*m.value)
-            ml_ld_err(L, origins->items[i],
-                      "an allowed origin needs a non-empty exact, prefix or "
-                      "regex");
-          else
-            arr[p->allow_origins_count++] = m;
-        } else if (ml_ld_is_null(origins->items[i])) {
-          ml_ld_err(L, origins->items[i], "must not be null");
-        }
-        ml_ld_pop(L, mark);
-      }
-    } else if (ml_key(&it, "allowOrigin")) {
-      origin_old = it.v;
-    } else if (ml_key(&it, "allowMethods")) {
-      if (ml_ld_str_list(L, it.v, &p->allow_methods))
-        for (size_t i = 0; i < p->allow_methods.count; i++) {
-          int ok = 0;
-          for (size_t j = 0; methods[j]; j++)
-            ok |= strcmp(p->allow_methods.items[i], methods[j]) == 0;
-          if (!ok) {
-            size_t mark = ml_ld_push_index(L, i);
-            ml_ld_err(L, it.v, "\"%s\" is not a supported HTTP method",
-                      p->allow_methods.items[i]);
-            ml_ld_pop(L, mark);
-          }
-        }
-    } else if (ml_key(&it, "allowHeaders")) {
-      ml_ld_str_list(L, it.v, &p->allow_headers);
-    } else if (ml_key(&it, "exposeHeaders")) {
-      ml_ld_str_list(L, it.v, &p->expose_headers);
-    } else if (ml_key(&it, "maxAge")) {
-      ml_ld_duration(L, it.v, &p->max_age_ms);
-    } else if (ml_key(&it, "allowCredentials")) {
-      int b;
-      if (ml_ld_bool(L, it.v, &b))
-        p->allow_credentials = b ? ML_TRI_TRUE : ML_TRI_FALSE;
-    } else if (ml_key(&it, "unmatchedPreflights")) {
-      int v;
-      if (ml_ld_enum(L, it.v, preflight, &v))
-        p->unmatched_preflights = preflight[v];
-    } else {
-      ml_ld_unknown(L, &it);
-    }
-  }
-  /* Deprecated allowOrigin[] (exact strings) is used only when the
-   * newer allowOrigins is absent, as Istio does. */
-  if (origin_old) {
-    size_t mark = ml_ld_push(L, "allowOrigin");
-    ml_str_list l = {NULL, 0};
-    if (ml_ld_str_list(L, origin_old, &l) && !origins) {
-      ml_string_match *arr = ml_ld_alloc(L, l.count + 1, sizeof(*arr));
-      if (arr) {
-        for (size_t i = 0; i < l.count; i++) {
-          arr[i].kind = ML_MATCH_EXACT;
-          arr[i].value = l.items[i];
-          arr[i].origin = ml_ld_origin(L, origin_old->items[i]);
-        }
-        p->allow_origins = arr;
-        p->allow_origins_count = l.count;
-      }
+/* ---- CorsPolicy --------------------------------------------------------- */
+
+static int read_allow_origins(ml_walk *w, const ynode *v, void *dst) {
+  ml_loader *L = w->L;
+  ml_cors_policy *p = dst;
+  if (!ml_ld_seq(L, v))
+    return 0;
+  ml_string_match *arr = ml_ld_alloc(L, v->count + 1, sizeof(*arr));
+  if (!arr)
+    return 1;
+  p->allow_origins = arr;
+  for (size_t i = 0; i < v->count; i++) {
+    size_t mark = ml_ld_item(L, v, i);
+    ml_string_match m;
+    memset(&m, 0, sizeof(m));
+    if (ml_ld_string_match(L, v->items[i], 0, &m)) {
+      if (m.kind == ML_MATCH_NONE || !m.value || !*m.value)
+        ml_ld_err(L, v->items[i],
+                  "an allowed origin needs a non-empty exact, prefix or regex");
+      else
+        arr[p->allow_origins_count++] = m;
+    } else if (ml_ld_is_null(v->items[i])) {
+      ml_ld_err(L, v->items[i], "must not be null");
     }
     ml_ld_pop(L, mark);
   }
-  return p;
+  return 1;
 }
+
+static int read_allow_methods(ml_walk *w, const ynode *v, void *dst) {
+  static const char *const methods[] = {"GET",   "HEAD",   "POST",    "PUT",
+                                        "PATCH", "DELETE", "CONNECT", "OPTIONS",
+                                        "TRACE", NULL};
+  ml_str_list *l = dst;
+  if (!ml_ld_str_list(w->L, v, l))
+    return 0;
+  for (size_t i = 0; i < l->count; i++) {
+    int ok = 0;
+    for (size_t j = 0; methods[j]; j++)
+      ok |= strcmp(l->items[i], methods[j]) == 0;
+    if (!ok) {
+      size_t mark = ml_ld_push_index(w->L, i);
+      ml_ld_err(w->L, v, "\"%s\" is not a supported HTTP method", l->items[i]);
+      ml_ld_pop(w->L, mark);
+    }
+  }
+  return 1;
+}
+
+static const char *const kPreflight[] = {"UNSPECIFIED", "FORWARD", "IGNORE",
+                                         NULL};
+
+static const ml_field kCors[] = {
+    MLF_CUSTOM_OBJ("allowOrigins", read_allow_origins),
+    MLF_UNUSED("allowOrigin", ML_F_SKIP), /* read after the walk */
+    MLF_CUSTOM("allowMethods", ml_cors_policy, allow_methods,
+               read_allow_methods),
+    MLF_STR_LIST("allowHeaders", ml_cors_policy, allow_headers),
+    MLF_STR_LIST("exposeHeaders", ml_cors_policy, expose_headers),
+    MLF_DURATION("maxAge", ml_cors_policy, max_age_ms),
+    MLF_TRI("allowCredentials", ml_cors_policy, allow_credentials),
+    MLF_ENUM_NAME("unmatchedPreflights", ml_cors_policy, unmatched_preflights,
+                  kPreflight),
+    MLF_END};
+
+/* Deprecated allowOrigin[] (exact strings), used only when the newer
+ * allowOrigins is absent, as Istio does. */
+static void read_allow_origin_old(ml_loader *L, const ynode *old, int has_new,
+                                  ml_cors_policy *p) {
+  size_t mark = ml_ld_push(L, "allowOrigin");
+  ml_str_list l = {NULL, 0};
+  if (ml_ld_str_list(L, old, &l) && !has_new) {
+    ml_string_match *arr = ml_ld_alloc(L, l.count + 1, sizeof(*arr));
+    if (arr) {
+      for (size_t i = 0; i < l.count; i++) {
+        arr[i].kind = ML_MATCH_EXACT;
+        arr[i].value = l.items[i];
+        arr[i].origin = ml_ld_origin(L, old->items[i]);
+      }
+      p->allow_origins = arr;
+      p->allow_origins_count = l.count;
+    }
+  }
+  ml_ld_pop(L, mark);
+}
+
+static int read_cors(ml_walk *w, const ynode *n, void *dst) {
+  ml_loader *L = w->L;
+  ml_cors_policy *p = new_for_map(L, n, sizeof(*p));
+  *(ml_cors_policy **)dst = p;
+  if (!p)
+    return 0;
+  p->max_age_ms = -1;
+  p->allow_credentials = ML_TRI_UNSET;
+  uint64_t got = ml_ld_walk(L, n, kCors, p);
+  const ynode *old = ml_ld_get(n, "allowOrigin");
+  if (old)
+    read_allow_origin_old(L, old, ml_ld_stored(kCors, got, "allowOrigins"), p);
+  return 1;
+}
+
+/* ---- HTTPMirrorPolicy --------------------------------------------------- */
+
+static const ml_field kMirrorPolicy[] = {
+    MLF_CUSTOM("destination", ml_mirror, destination, read_destination_field),
+    MLF_PERCENT("percentage", ml_mirror, percentage), MLF_END};
 
 static void read_mirror_policy(ml_loader *L, const ynode *n, ml_mirror *m) {
   m->percentage.value = -1;
   m->destination.origin = ml_ld_origin(L, n);
   if (!ml_ld_map_nonnull(L, n, "mirror must not be null"))
     return;
-  int has_dest = 0;
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    if (ml_key(&it, "destination")) {
-      has_dest = 1;
-      read_destination(L, it.v, &m->destination);
-    } else if (ml_key(&it, "percentage")) {
-      ml_ld_percent(L, it.v, &m->percentage);
-    } else {
-      ml_ld_unknown(L, &it);
-    }
-  }
-  if (!has_dest)
+  uint64_t got = ml_ld_walk(L, n, kMirrorPolicy, m);
+  if (!ml_ld_stored(kMirrorPolicy, got, "destination"))
     ml_ld_err(L, n, "destination is required");
 }
 
-static void read_http_route(ml_loader *L, const ynode *n, void *item) {
-  ml_http_route *r = item;
-  r->timeout_ms = -1;
-  r->origin = ml_ld_origin(L, n);
-  if (!ml_ld_map_nonnull(L, n, "http route must not be null"))
-    return;
-  const ynode *mirror = NULL, *mirrors = NULL;
-  int has_mpct = 0, has_delegate = 0;
-  ml_percent mpct = {-1};
-  int64_t mpct_old = -1;
-  ml_miter it;
-  ml_miter_init(L, &it, n);
-  while (ml_miter_next(L, &it)) {
-    if (ml_key(&it, "name")) {
-      ml_ld_str(L, it.v, &r->name);
-    } else if (ml_key(&it, "match")) {
-      r->matches = ml_ld_array(L, it.v, sizeof(*r->matches), read_match,
-                               &r->match_count);
-    } else if (ml_key(&it, "route")) {
-      r->route = ml_ld_array(L, it.v, sizeof(*r->route), read_route_destination,
-                             &r->route_count);
-    } else if (ml_key(&it, "redirect")) {
-      r->redirect = read_redirect(L, it.v);
-    } else if (ml_key(&it, "directResponse")) {
-      r->direct_response = read_direct_response(L, it.v);
-    } else if (ml_key(&it, "delegate")) {
-      if (!ml_ld_map(L, it.v))
-        continue;
-      has_delegate = 1;
-      ml_miter di;
-      ml_miter_init(L, &di, it.v);
-      while (ml_miter_next(L, &di)) {
-        if (ml_key(&di, "name"))
-          ml_ld_str(L, di.v, &r->delegate_name);
-        else if (ml_key(&di, "namespace"))
-          ml_ld_str(L, di.v, &r->delegate_namespace);
-        else
-          ml_ld_unknown(L, &di);
-      }
-    } else if (ml_key(&it, "rewrite")) {
-      r->rewrite = read_rewrite(L, it.v);
-    } else if (ml_key(&it, "timeout")) {
-      ml_ld_duration(L, it.v, &r->timeout_ms);
-    } else if (ml_key(&it, "retries")) {
-      r->retries = read_retries(L, it.v);
-    } else if (ml_key(&it, "fault")) {
-      r->fault = read_fault(L, it.v);
-    } else if (ml_key(&it, "mirror")) {
-      if (!ml_ld_is_null(it.v))
-        mirror = it.v;
-    } else if (ml_key(&it, "mirrors")) {
-      if (ml_ld_seq(L, it.v))
-        mirrors = it.v;
-    } else if (ml_key(&it, "mirrorPercentage")) {
-      has_mpct = ml_ld_percent(L, it.v, &mpct);
-    } else if (ml_key(&it, "mirrorPercent")) {
-      ml_ld_int(L, it.v, 0, 100, &mpct_old);
-      if (!ml_ld_is_null(it.v))
-        ml_ld_warn(L, it.v,
-                   "mirrorPercent is deprecated; use "
-                   "mirrorPercentage");
-    } else if (ml_key(&it, "corsPolicy")) {
-      r->cors_policy = read_cors(L, it.v);
-    } else if (ml_key(&it, "headers")) {
-      read_headers(L, it.v, &r->headers);
-    } else {
-      ml_ld_unknown(L, &it);
-    }
-  }
+/* ---- HTTPRoute ---------------------------------------------------------- */
 
-  /* mirror and mirrors[] together in one array. */
-  size_t nm = (mirror ? 1 : 0) + (mirrors ? mirrors->count : 0);
-  if (nm) {
-    r->mirrors = ml_ld_alloc(L, nm, sizeof(*r->mirrors));
-    if (!r->mirrors)
-      return;
-    if (mirror) {
-      size_t mark = ml_ld_push(L, "mirror");
-      r->mirrors[0].percentage.value = -1;
-      read_destination(L, mirror, &r->mirrors[0].destination);
-      if (has_mpct)
-        r->mirrors[0].percentage = mpct;
-      else if (mpct_old >= 0)
-        r->mirrors[0].percentage.value = (double)mpct_old;
-      ml_ld_pop(L, mark);
-      r->mirror_count = 1;
-    }
-    if (mirrors) {
-      size_t mark = ml_ld_push(L, "mirrors");
-      for (size_t i = 0; i < mirrors->count; i++) {
-        size_t m2 = ml_ld_item(L, mirrors, i);
-        read_mirror_policy(L, mirrors->items[i],
-                           &r->mirrors[r->mirror_count++]);
-        ml_ld_pop(L, m2);
-      }
-      ml_ld_pop(L, mark);
-    }
-  }
+/* The route being read, with the mirror inputs that are merged after the
+ * walk (mirror and mirrors[] share one array). */
+typedef struct route_draft {
+  ml_http_route r;
+  const ynode *mirror;
+  const ynode *mirrors;
+  ml_percent mirror_percentage;
+  int64_t mirror_percent; /* deprecated integer form */
+} route_draft;
 
-  /* What Istio's validateHTTPRouteConflict refuses. */
+static const ml_field kDelegate[] = {
+    MLF_STR("name", ml_http_route, delegate_name),
+    MLF_STR("namespace", ml_http_route, delegate_namespace), MLF_END};
+
+static int read_mirror_node(ml_walk *w, const ynode *v, void *dst) {
+  (void)w;
+  if (ml_ld_is_null(v))
+    return 0;
+  *(const ynode **)dst = v; /* read after the walk */
+  return 1;
+}
+
+static int read_mirrors_node(ml_walk *w, const ynode *v, void *dst) {
+  if (!ml_ld_seq(w->L, v))
+    return 0;
+  *(const ynode **)dst = v; /* read after the walk */
+  return 1;
+}
+
+static int read_mirror_percent(ml_walk *w, const ynode *v, void *dst) {
+  int stored = ml_ld_int(w->L, v, 0, 100, dst);
+  if (!ml_ld_is_null(v))
+    ml_ld_warn(w->L, v, "mirrorPercent is deprecated; use mirrorPercentage");
+  return stored;
+}
+
+static const ml_field kHttpRoute[] = {
+    MLF_STR("name", route_draft, r.name),
+    MLF_LIST("match", route_draft, r.matches, r.match_count, read_match),
+    MLF_LIST("route", route_draft, r.route, r.route_count,
+             read_route_destination),
+    MLF_CUSTOM("redirect", route_draft, r.redirect, read_redirect),
+    MLF_CUSTOM("directResponse", route_draft, r.direct_response,
+               read_direct_response),
+    MLF_OBJECT("delegate", route_draft, r, kDelegate),
+    MLF_CUSTOM("rewrite", route_draft, r.rewrite, read_rewrite),
+    MLF_DURATION("timeout", route_draft, r.timeout_ms),
+    MLF_CUSTOM("retries", route_draft, r.retries, read_retries),
+    MLF_CUSTOM("fault", route_draft, r.fault, read_fault),
+    MLF_CUSTOM("mirror", route_draft, mirror, read_mirror_node),
+    MLF_CUSTOM("mirrors", route_draft, mirrors, read_mirrors_node),
+    MLF_PERCENT("mirrorPercentage", route_draft, mirror_percentage),
+    MLF_CUSTOM("mirrorPercent", route_draft, mirror_percent,
+               read_mirror_percent),
+    MLF_CUSTOM("corsPolicy", route_draft, r.cors_policy, read_cors),
+    MLF_OBJECT("headers", route_draft, r.headers, kHeaders),
+    MLF_END};
+
+/* mirror (with mirrorPercentage) and mirrors[] into one array. Returns 0
+ * when memory ran out. */
+static int merge_mirrors(ml_loader *L, route_draft *d, int has_percentage) {
+  ml_http_route *r = &d->r;
+  size_t nm = (d->mirror ? 1 : 0) + (d->mirrors ? d->mirrors->count : 0);
+  if (!nm)
+    return 1;
+  r->mirrors = ml_ld_alloc(L, nm, sizeof(*r->mirrors));
+  if (!r->mirrors)
+    return 0;
+  if (d->mirror) {
+    size_t mark = ml_ld_push(L, "mirror");
+    r->mirrors[0].percentage.value = -1;
+    read_destination(L, d->mirror, &r->mirrors[0].destination);
+    if (has_percentage)
+      r->mirrors[0].percentage = d->mirror_percentage;
+    else if (d->mirror_percent >= 0)
+      r->mirrors[0].percentage.value = (double)d->mirror_percent;
+    ml_ld_pop(L, mark);
+    r->mirror_count = 1;
+  }
+  if (d->mirrors) {
+    size_t mark = ml_ld_push(L, "mirrors");
+    for (size_t i = 0; i < d->mirrors->count; i++) {
+      size_t m2 = ml_ld_item(L, d->mirrors, i);
+      read_mirror_policy(L, d->mirrors->items[i],
+                         &r->mirrors[r->mirror_count++]);
+      ml_ld_pop(L, m2);
+    }
+    ml_ld_pop(L, mark);
+  }
+  return 1;
+}
+
+/* What Istio's validateHTTPRouteConflict refuses. */
+static void check_route_conflicts(ml_loader *L, const ynode *n,
+                                  const ml_http_route *r, int has_delegate) {
   if (has_delegate) {
     if (r->route_count || r->redirect)
       ml_ld_err(L, n,
-                "a route with delegate must not specify route or "
-                "redirect");
+                "a route with delegate must not specify route or redirect");
   } else if (r->redirect) {
     if (r->route_count)
       ml_ld_err(L, n, "route and redirect are mutually exclusive");
@@ -776,42 +776,55 @@ static void read_http_route(ml_loader *L, const ynode *n, void *item) {
       ml_ld_err(L, n, "rewrite and directResponse are mutually exclusive");
   } else if (r->route_count == 0) {
     ml_ld_err(L, n,
-              "one of route, redirect, directResponse or delegate is "
-              "required");
+              "one of route, redirect, directResponse or delegate is required");
   }
-  if (mirror && mirrors)
+}
+
+static void read_http_route(ml_loader *L, const ynode *n, void *item) {
+  ml_http_route *r = item;
+  r->timeout_ms = -1;
+  r->origin = ml_ld_origin(L, n);
+  if (!ml_ld_map_nonnull(L, n, "http route must not be null"))
+    return;
+  route_draft d;
+  memset(&d, 0, sizeof(d));
+  d.r = *r;
+  d.mirror_percentage.value = -1;
+  d.mirror_percent = -1;
+  uint64_t got = ml_ld_walk(L, n, kHttpRoute, &d);
+  int merged =
+      merge_mirrors(L, &d, ml_ld_stored(kHttpRoute, got, "mirrorPercentage"));
+  *r = d.r;
+  if (!merged)
+    return;
+  check_route_conflicts(L, n, r, ml_ld_stored(kHttpRoute, got, "delegate"));
+  if (d.mirror && d.mirrors)
     ml_ld_err(L, n, "mirror and mirrors are mutually exclusive");
 }
 
-static void count_seq(ml_loader *L, const ynode *n, size_t *out) {
-  if (ml_ld_seq(L, n))
-    *out = n->count;
+/* ---- VirtualService ----------------------------------------------------- */
+
+/* tls[] and tcp[] routes are counted, not read. */
+static int count_seq(ml_walk *w, const ynode *v, void *dst) {
+  if (!ml_ld_seq(w->L, v))
+    return 0;
+  *(size_t *)dst = v->count;
+  return 1;
 }
+
+static const ml_field kVirtualService[] = {
+    MLF_STR_LIST("hosts", ml_virtual_service, hosts),
+    MLF_STR_LIST("gateways", ml_virtual_service, gateways),
+    MLF_STR_LIST("exportTo", ml_virtual_service, export_to),
+    MLF_LIST("http", ml_virtual_service, http, http_count, read_http_route),
+    MLF_CUSTOM("tls", ml_virtual_service, tls_count, count_seq),
+    MLF_CUSTOM("tcp", ml_virtual_service, tcp_count, count_seq),
+    MLF_END};
 
 void ml_ld_virtual_service(ml_loader *L, const ynode *spec,
                            ml_virtual_service *vs) {
-  if (ml_ld_map(L, spec)) {
-    ml_miter it;
-    ml_miter_init(L, &it, spec);
-    while (ml_miter_next(L, &it)) {
-      if (ml_key(&it, "hosts")) {
-        ml_ld_str_list(L, it.v, &vs->hosts);
-      } else if (ml_key(&it, "gateways")) {
-        ml_ld_str_list(L, it.v, &vs->gateways);
-      } else if (ml_key(&it, "exportTo")) {
-        ml_ld_str_list(L, it.v, &vs->export_to);
-      } else if (ml_key(&it, "http")) {
-        vs->http = ml_ld_array(L, it.v, sizeof(*vs->http), read_http_route,
-                               &vs->http_count);
-      } else if (ml_key(&it, "tls")) {
-        count_seq(L, it.v, &vs->tls_count);
-      } else if (ml_key(&it, "tcp")) {
-        count_seq(L, it.v, &vs->tcp_count);
-      } else {
-        ml_ld_unknown(L, &it);
-      }
-    }
-  }
+  if (ml_ld_map(L, spec))
+    ml_ld_walk(L, spec, kVirtualService, vs);
   vs->host_fqdns = ml_ld_alloc(L, vs->hosts.count + 1, sizeof(char *));
   if (!vs->host_fqdns)
     return;
