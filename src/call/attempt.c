@@ -3,10 +3,10 @@
  * filter's delay and abort before the first; circuit breakers; the
  * route's timeout over all attempts and the per-try timeout over each;
  * retries on the policy's conditions, after a jittered backoff, on an
- * endpoint not tried yet; outlier detection fed by every outcome; and
- * telemetry at the end. The phases are cut at every wait so that the
- * synchronous path, the asynchronous client and the CURL * path drive the
- * same code (ml_call_step in request.h). */
+ * endpoint not tried yet; outlier detection fed by every outcome. The
+ * call's end, with its telemetry, is in complete.c. The phases are cut at every
+ * wait so that the synchronous path, the asynchronous client and the CURL *
+ * path drive the same code (ml_call_step in request.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,24 +16,6 @@
 #include "cluster/health.h"
 #include "telemetry/trace.h"
 #include "util/str.h"
-
-/* Envoy's local reply texts, so that logs read the same. */
-#define DETAILS_UH "no healthy upstream"
-#define DETAILS_UF                                                             \
-  "upstream connect error or disconnect/reset before headers. reset "          \
-  "reason: connection failure"
-#define DETAILS_UC                                                             \
-  "upstream connect error or disconnect/reset before headers. reset "          \
-  "reason: connection termination"
-#define DETAILS_UR                                                             \
-  "upstream connect error or disconnect/reset before headers. reset "          \
-  "reason: remote refused stream reset"
-#define DETAILS_UO                                                             \
-  "upstream connect error or disconnect/reset before headers. reset "          \
-  "reason: overflow"
-#define DETAILS_UT "upstream request timeout"
-#define DETAILS_DC "downstream cancelled"
-#define DETAILS_FI "fault filter abort"
 
 static void reply_text(meshlib_request *r, int32_t status, uint32_t flags,
                        const char *text) {
@@ -543,56 +525,15 @@ int ml_call_attempt_end(meshlib_request *r) {
   return finish_attempt(r, 1);
 }
 
-static const char *grpc_status_of(const meshlib_request *r) {
-  const char *v =
-      ml_header_find(r->xfer.trailers, r->xfer.trailer_count, "grpc-status");
-  return v ? v
-           : ml_header_find(r->resp_list, r->resp_header_count, "grpc-status");
-}
-
-static void report(meshlib_request *r) {
-  const ml_call_plan *p = &r->plan;
-  const ml_decision_dest *dest = p->dest;
-  const meshlib_decision *d = &r->decision;
-  ml_call_info ci;
-  memset(&ci, 0, sizeof(ci));
-  ci.trace = r->trace;
-  ci.headers = r->headers;
-  ci.header_count = r->header_count;
-  ci.scheme = r->scheme;
-  ci.method = r->method;
-  ci.authority = p->x.authority ? p->x.authority : r->authority;
-  ci.path = r->target;
-  ci.protocol = p->grpc ? "grpc" : "http";
-  ci.http_version = r->xfer.http_version;
-  ci.dest_service = dest ? dest->host : d->host;
-  ci.dest_subset = dest ? dest->subset : NULL;
-  ci.cluster = r->cluster;
-  ci.route_name = d->res.route ? d->res.route->name : NULL;
-  ci.vs_name = d->res.vs ? d->res.vs->meta.name : NULL;
-  ci.vs_namespace = d->res.vs ? d->res.vs->meta.namespace_ : NULL;
-  if (p->cluster && p->has_ep)
-    ci.dest_labels = &p->cluster->endpoints[p->ep_index].labels;
-  ci.status = r->status;
-  ci.grpc_status = grpc_status_of(r);
-  ci.flags = r->flags;
-  ci.details = r->details ? r->details : "";
-  ci.request_bytes = r->attempts ? r->body_len : 0;
-  ci.response_bytes =
-      r->local_body ? r->local_body_len : (uint64_t)r->xfer.body_len;
-  ci.start_us = r->start_us;
-  ci.start_wall_us = r->start_wall_us;
-  ci.duration_us = r->duration_us;
-  ci.upstream = r->upstream;
-  ci.request_id = ml_trace_request_id(r->trace);
-  ci.attempts = p->attempts;
-  ci.attempt_count = r->attempts;
-  ml_telemetry_call_end(r->env->telemetry, &ci);
+/* The exchange of the current attempt ended without a retry, or was
+ * dropped (a local error). */
+void ml_call_attempt_close(meshlib_request *r) {
+  finish_attempt(r, 0);
 }
 
 /* Give back what the call holds: its place among the pending, a retry's
  * place in the budget. */
-static void release_holds(meshlib_request *r) {
+void ml_call_release_holds(meshlib_request *r) {
   ml_call_plan *p = &r->plan;
   if (p->pending) { /* it waited for a connection slot */
     ml_breaker_pending_cancel(ml_cluster_breaker(p->cluster->state));
@@ -602,32 +543,4 @@ static void release_holds(meshlib_request *r) {
     ml_breaker_release_retry(ml_cluster_breaker(p->cluster->state));
     p->retry_admitted = 0;
   }
-}
-
-void ml_call_abandon(meshlib_request *r) {
-  ml_call_plan *p = &r->plan;
-  if (p->step == ML_STEP_SEND) {
-    r->xfer.outcome = ML_XFER_LOCAL_ERROR;
-    finish_attempt(r, 0);
-  }
-  p->step = ML_STEP_DONE;
-  release_holds(r);
-}
-
-int ml_call_complete(meshlib_request *r) {
-  ml_call_plan *p = &r->plan;
-  int rc = MESHLIB_OK;
-  if (p->step == ML_STEP_SEND) /* the exchange ended without a retry */
-    finish_attempt(r, 0);
-  else if (p->step == ML_STEP_WAIT && r->xfer.outcome == ML_XFER_ABORTED)
-    ml_call_local_reply(r, 499, MESHLIB_RF_DC, DETAILS_DC, "", 0);
-  p->step = ML_STEP_DONE;
-  release_holds(r);
-  if (r->attempts && !r->local_body)
-    rc = ml_call_response_headers(r);
-  r->flags |= p->call_flags;
-  r->duration_us = ml_now_us() - r->start_us;
-  if (r->has_decision)
-    report(r);
-  return rc;
 }

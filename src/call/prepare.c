@@ -12,10 +12,6 @@
 #include "util/regex.h"
 #include "util/str.h"
 
-/* Envoy's local reply texts, so that logs read the same. */
-#define DETAILS_NR "route_not_found"
-#define DETAILS_NC "cluster_not_found"
-
 static void response_reset(meshlib_request *r) {
   const ml_mem *mem = r->env->mem;
   ml_xfer_result_free(mem, &r->xfer);

@@ -5,8 +5,9 @@
 /* A request and the call it makes: the routing decision, the plan of its
  * attempts, the answer. The engine reads downward through this folder:
  * decision.c (route, destinations, clusters) -> headers.c (header rules)
- * -> attempt.c (attempts, retries, timeouts, faults, completion) ->
- * prepare.c (a call up to its first attempt); the drivers sit on top:
+ * -> attempt.c (attempts, retries, timeouts, faults) -> prepare.c (a call
+ * up to its first attempt) and complete.c (its end, its telemetry);
+ * response.c reads the answer. The drivers sit on top:
  * sync.c (the calling thread), client.c (the asynchronous client) and
  * curl_path.c (the application's own CURL handle). */
 #include <stdatomic.h>
@@ -190,6 +191,26 @@ struct meshlib_request {
   struct ml_trace_call *trace;      /* trace context (telemetry/trace.c) */
 };
 
+/* Envoy's local reply texts, so that logs read the same. */
+#define DETAILS_NR "route_not_found"
+#define DETAILS_NC "cluster_not_found"
+#define DETAILS_DC "downstream cancelled"
+#define DETAILS_UH "no healthy upstream"
+#define DETAILS_UF                                                             \
+  "upstream connect error or disconnect/reset before headers. reset "          \
+  "reason: connection failure"
+#define DETAILS_UC                                                             \
+  "upstream connect error or disconnect/reset before headers. reset "          \
+  "reason: connection termination"
+#define DETAILS_UR                                                             \
+  "upstream connect error or disconnect/reset before headers. reset "          \
+  "reason: remote refused stream reset"
+#define DETAILS_UO                                                             \
+  "upstream connect error or disconnect/reset before headers. reset "          \
+  "reason: overflow"
+#define DETAILS_UT "upstream request timeout"
+#define DETAILS_FI "fault filter abort"
+
 /* A local reply: meshlib answers for the upstream (404 NR, 503 UH...). */
 static inline void ml_call_local_reply(meshlib_request *r, int32_t status,
                                        uint32_t flags, const char *details,
@@ -236,6 +257,10 @@ void ml_call_abandon(meshlib_request *r);
 int ml_call_resume(meshlib_request *r);
 /* attempt.c, for prepare.c: the policy, the fault, the first attempt. */
 int ml_call_begin(meshlib_request *r);
+/* attempt.c, for complete.c: end the attempt under way without a retry;
+ * give back a pending place or a retry's place in the budget. */
+void ml_call_attempt_close(meshlib_request *r);
+void ml_call_release_holds(meshlib_request *r);
 /* The request's content-type is application/grpc (Envoy's test). */
 int ml_request_is_grpc(const meshlib_request *r);
 
