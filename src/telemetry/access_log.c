@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "meshlib/meshlib.h"
 #include "telemetry/trace.h"
+#include "util/json.h"
 
 struct ml_access_log {
   int fd; /* -1: none */
@@ -156,13 +157,9 @@ static const char *dash(const char *s) {
   return s && *s ? s : "-";
 }
 
-static void json_str_or_null(ml_buf *b, const char *key, const char *v,
-                             int comma) {
-  ml_buf_printf(b, "%s\"%s\":", comma ? "," : "", key);
-  if (v && *v)
-    ml_buf_json_str(b, v);
-  else
-    ml_buf_puts(b, "null");
+/* Envoy's JSON: null for a missing or empty value. */
+static void str_or_null(ml_json *w, const char *key, const char *v) {
+  ml_json_str(w, key, v && *v ? v : NULL);
 }
 
 int ml_access_log_format(ml_buf *b, const ml_call_info *in, int json,
@@ -201,36 +198,36 @@ int ml_access_log_format(ml_buf *b, const ml_call_info *in, int json,
   }
   /* Istio's JSON keys, in its order; Envoy writes numbers for codes,
    * bytes and durations, and null for a missing value. */
-  ml_buf_putc(b, '{');
-  json_str_or_null(b, "start_time", when, 0);
-  json_str_or_null(b, "route_name", in->route_name, 1);
-  json_str_or_null(b, "method", in->method, 1);
-  json_str_or_null(b, "path", in->path, 1);
-  json_str_or_null(b, "protocol", proto, 1);
-  ml_buf_printf(b, ",\"response_code\":%d", (int)in->status);
-  json_str_or_null(b, "response_flags", strcmp(flags, "-") == 0 ? NULL : flags,
-                   1);
-  json_str_or_null(b, "response_code_details", details, 1);
-  json_str_or_null(b, "connection_termination_details", NULL, 1);
-  ml_buf_printf(b,
-                ",\"bytes_received\":%llu,\"bytes_sent\":%llu,"
-                "\"duration\":%lld",
-                (unsigned long long)in->request_bytes,
-                (unsigned long long)in->response_bytes, duration_ms);
-  json_str_or_null(b, "upstream_service_time", svc, 1);
-  json_str_or_null(b, "x_forwarded_for", xff, 1);
-  json_str_or_null(b, "user_agent", user_agent, 1);
-  json_str_or_null(b, "request_id", in->request_id, 1);
-  json_str_or_null(b, "authority", in->authority, 1);
-  json_str_or_null(b, "upstream_host", in->upstream, 1);
-  json_str_or_null(b, "upstream_cluster", in->cluster, 1);
-  json_str_or_null(b, "upstream_local_address", NULL, 1);
-  json_str_or_null(b, "downstream_local_address", NULL, 1);
-  json_str_or_null(b, "downstream_remote_address", NULL, 1);
-  json_str_or_null(b, "requested_server_name", NULL, 1);
-  json_str_or_null(b, "upstream_transport_failure_reason", NULL, 1);
-  ml_buf_puts(b, "}\n");
-  return b->oom ? -1 : 0;
+  ml_json w;
+  ml_json_init(&w, b);
+  ml_json_obj(&w, NULL);
+  str_or_null(&w, "start_time", when);
+  str_or_null(&w, "route_name", in->route_name);
+  str_or_null(&w, "method", in->method);
+  str_or_null(&w, "path", in->path);
+  str_or_null(&w, "protocol", proto);
+  ml_json_int(&w, "response_code", in->status);
+  str_or_null(&w, "response_flags", strcmp(flags, "-") == 0 ? NULL : flags);
+  str_or_null(&w, "response_code_details", details);
+  ml_json_null(&w, "connection_termination_details");
+  ml_json_uint(&w, "bytes_received", in->request_bytes);
+  ml_json_uint(&w, "bytes_sent", in->response_bytes);
+  ml_json_int(&w, "duration", duration_ms);
+  str_or_null(&w, "upstream_service_time", svc);
+  str_or_null(&w, "x_forwarded_for", xff);
+  str_or_null(&w, "user_agent", user_agent);
+  str_or_null(&w, "request_id", in->request_id);
+  str_or_null(&w, "authority", in->authority);
+  str_or_null(&w, "upstream_host", in->upstream);
+  str_or_null(&w, "upstream_cluster", in->cluster);
+  ml_json_null(&w, "upstream_local_address");
+  ml_json_null(&w, "downstream_local_address");
+  ml_json_null(&w, "downstream_remote_address");
+  ml_json_null(&w, "requested_server_name");
+  ml_json_null(&w, "upstream_transport_failure_reason");
+  ml_json_end(&w);
+  ml_buf_putc(b, '\n');
+  return ml_json_finish(&w) == ML_JSON_OK ? 0 : -1;
 }
 
 void ml_access_log_call_end(ml_telemetry *t, const ml_call_info *info) {

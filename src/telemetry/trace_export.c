@@ -14,6 +14,7 @@
 #include <time.h>
 #include "meshlib/version.h"
 #include "telemetry/trace.h"
+#include "util/json.h"
 
 typedef struct slot {
   _Atomic size_t seq;
@@ -48,51 +49,71 @@ static const char *text(const ml_span *s, uint32_t off) {
   return s->text + off;
 }
 
-static void otlp_span(ml_buf *b, const ml_span *s) {
-  ml_buf_printf(b, "{\"traceId\":\"%s\",\"spanId\":\"%s\",", s->h.trace_id,
-                s->h.span_id);
+/* OTLP's AnyValue: {"key": k, "value": {"stringValue": v}}. */
+static void otlp_attr(ml_json *w, const char *key, const char *value) {
+  ml_json_obj(w, NULL);
+  ml_json_str(w, "key", key);
+  ml_json_obj(w, "value");
+  ml_json_str(w, "stringValue", value);
+  ml_json_end(w);
+  ml_json_end(w);
+}
+
+static void otlp_span(ml_json *w, const ml_span *s) {
+  ml_json_obj(w, NULL);
+  ml_json_str(w, "traceId", s->h.trace_id);
+  ml_json_str(w, "spanId", s->h.span_id);
   if (s->h.parent_id[0])
-    ml_buf_printf(b, "\"parentSpanId\":\"%s\",", s->h.parent_id);
-  ml_buf_puts(b, "\"name\":");
-  ml_buf_json_str(b, text(s, s->h.name_off));
+    ml_json_str(w, "parentSpanId", s->h.parent_id);
+  ml_json_str(w, "name", text(s, s->h.name_off));
   /* SPAN_KIND_CLIENT = 3; int64 as strings (proto3 JSON mapping). */
   int64_t dur = s->h.duration_us > 0 ? s->h.duration_us : 0;
-  ml_buf_printf(b,
-                ",\"kind\":3,\"startTimeUnixNano\":\"%lld000\","
-                "\"endTimeUnixNano\":\"%lld000\",\"attributes\":[",
-                (long long)s->h.start_wall_us,
-                (long long)(s->h.start_wall_us + dur));
-  for (uint32_t i = 0; i < s->h.attr_count; i++) {
-    if (i)
-      ml_buf_putc(b, ',');
-    ml_buf_puts(b, "{\"key\":");
-    ml_buf_json_str(b, s->h.attrs[i].key);
-    ml_buf_puts(b, ",\"value\":{\"stringValue\":");
-    ml_buf_json_str(b, text(s, s->h.attrs[i].value_off));
-    ml_buf_puts(b, "}}");
-  }
+  ml_json_int(w, "kind", 3);
+  ml_json_strf(w, "startTimeUnixNano", "%lld000",
+               (long long)s->h.start_wall_us);
+  ml_json_strf(w, "endTimeUnixNano", "%lld000",
+               (long long)(s->h.start_wall_us + dur));
+  ml_json_arr(w, "attributes");
+  for (uint32_t i = 0; i < s->h.attr_count; i++)
+    otlp_attr(w, s->h.attrs[i].key, text(s, s->h.attrs[i].value_off));
+  ml_json_end(w);
   /* STATUS_CODE_ERROR = 2; UNSET otherwise, as Envoy leaves it. */
-  ml_buf_printf(b, "],\"status\":{\"code\":%d}}", s->h.error ? 2 : 0);
+  ml_json_obj(w, "status");
+  ml_json_int(w, "code", s->h.error ? 2 : 0);
+  ml_json_end(w);
+  ml_json_end(w);
 }
 
 int ml_export_otlp_json(ml_buf *b, const char *service_name,
                         ml_span *const *spans, size_t n) {
-  ml_buf_puts(b, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":"
-                 "\"service.name\",\"value\":{\"stringValue\":");
-  ml_buf_json_str(b, service_name);
-  ml_buf_puts(b, "}}]},\"scopeSpans\":[{\"scope\":{\"name\":\"meshlib\","
-                 "\"version\":\"" MESHLIB_VERSION "\"},\"spans\":[");
-  for (size_t i = 0; i < n; i++) {
-    if (i)
-      ml_buf_putc(b, ',');
-    otlp_span(b, spans[i]);
-  }
-  ml_buf_puts(b, "]}]}]}");
-  return b->oom ? -1 : 0;
+  ml_json w;
+  ml_json_init(&w, b);
+  ml_json_obj(&w, NULL);
+  ml_json_arr(&w, "resourceSpans");
+  ml_json_obj(&w, NULL);
+  ml_json_obj(&w, "resource");
+  ml_json_arr(&w, "attributes");
+  otlp_attr(&w, "service.name", service_name);
+  ml_json_end(&w);
+  ml_json_end(&w);
+  ml_json_arr(&w, "scopeSpans");
+  ml_json_obj(&w, NULL);
+  ml_json_obj(&w, "scope");
+  ml_json_str(&w, "name", "meshlib");
+  ml_json_str(&w, "version", MESHLIB_VERSION);
+  ml_json_end(&w);
+  ml_json_arr(&w, "spans");
+  for (size_t i = 0; i < n; i++)
+    otlp_span(&w, spans[i]);
+  /* spans, its scopeSpans element, scopeSpans, its resourceSpans
+   * element, resourceSpans, the body */
+  for (int i = 0; i < 6; i++)
+    ml_json_end(&w);
+  return ml_json_finish(&w) == ML_JSON_OK ? 0 : -1;
 }
 
 /* Zipkin's endpoint: "ip:port" or "[v6]:port" split and checked. */
-static void zipkin_endpoint(ml_buf *b, const char *addr) {
+static void zipkin_endpoint(ml_json *w, const char *addr) {
   char host[64];
   const char *colon = strrchr(addr, ':');
   if (!colon || !colon[1])
@@ -119,49 +140,46 @@ static void zipkin_endpoint(ml_buf *b, const char *addr) {
     key = "ipv6";
   else
     return;
-  ml_buf_printf(b, ",\"remoteEndpoint\":{\"%s\":\"%s\",\"port\":%lu}", key,
-                host, port);
+  ml_json_obj(w, "remoteEndpoint");
+  ml_json_str(w, key, host);
+  ml_json_uint(w, "port", port);
+  ml_json_end(w);
 }
 
-static void zipkin_span(ml_buf *b, const char *service, const ml_span *s) {
+static void zipkin_span(ml_json *w, const char *service, const ml_span *s) {
   /* A trace id that came as 64 bits keeps that form, as B3 carried it. */
   const char *tid = strncmp(s->h.trace_id, "0000000000000000", 16) == 0
                         ? s->h.trace_id + 16
                         : s->h.trace_id;
-  ml_buf_printf(b, "{\"traceId\":\"%s\",\"id\":\"%s\",", tid, s->h.span_id);
+  ml_json_obj(w, NULL);
+  ml_json_str(w, "traceId", tid);
+  ml_json_str(w, "id", s->h.span_id);
   if (s->h.parent_id[0])
-    ml_buf_printf(b, "\"parentId\":\"%s\",", s->h.parent_id);
-  ml_buf_puts(b, "\"name\":");
-  ml_buf_json_str(b, text(s, s->h.name_off));
-  ml_buf_printf(b,
-                ",\"kind\":\"CLIENT\",\"timestamp\":%lld,\"duration\":%lld,"
-                "\"localEndpoint\":{\"serviceName\":",
-                (long long)s->h.start_wall_us,
-                (long long)(s->h.duration_us > 0 ? s->h.duration_us : 1));
-  ml_buf_json_str(b, service);
-  ml_buf_putc(b, '}');
-  zipkin_endpoint(b, text(s, s->h.remote_off));
-  ml_buf_puts(b, ",\"tags\":{");
-  for (uint32_t i = 0; i < s->h.attr_count; i++) {
-    if (i)
-      ml_buf_putc(b, ',');
-    ml_buf_json_str(b, s->h.attrs[i].key);
-    ml_buf_putc(b, ':');
-    ml_buf_json_str(b, text(s, s->h.attrs[i].value_off));
-  }
-  ml_buf_puts(b, "}}");
+    ml_json_str(w, "parentId", s->h.parent_id);
+  ml_json_str(w, "name", text(s, s->h.name_off));
+  ml_json_str(w, "kind", "CLIENT");
+  ml_json_int(w, "timestamp", s->h.start_wall_us);
+  ml_json_int(w, "duration", s->h.duration_us > 0 ? s->h.duration_us : 1);
+  ml_json_obj(w, "localEndpoint");
+  ml_json_str(w, "serviceName", service);
+  ml_json_end(w);
+  zipkin_endpoint(w, text(s, s->h.remote_off));
+  ml_json_obj(w, "tags");
+  for (uint32_t i = 0; i < s->h.attr_count; i++)
+    ml_json_str(w, s->h.attrs[i].key, text(s, s->h.attrs[i].value_off));
+  ml_json_end(w);
+  ml_json_end(w);
 }
 
 int ml_export_zipkin_json(ml_buf *b, const char *service_name,
                           ml_span *const *spans, size_t n) {
-  ml_buf_putc(b, '[');
-  for (size_t i = 0; i < n; i++) {
-    if (i)
-      ml_buf_putc(b, ',');
-    zipkin_span(b, service_name, spans[i]);
-  }
-  ml_buf_putc(b, ']');
-  return b->oom ? -1 : 0;
+  ml_json w;
+  ml_json_init(&w, b);
+  ml_json_arr(&w, NULL);
+  for (size_t i = 0; i < n; i++)
+    zipkin_span(&w, service_name, spans[i]);
+  ml_json_end(&w);
+  return ml_json_finish(&w) == ML_JSON_OK ? 0 : -1;
 }
 
 /* ---- Queue ---- */

@@ -193,42 +193,6 @@ int ml_buf_printf(ml_buf *b, const char *fmt, ...) {
   return 0;
 }
 
-int ml_buf_json_strn(ml_buf *b, const char *s, size_t n) {
-  if (!s)
-    return ml_buf_puts(b, "null");
-  ml_buf_putc(b, '"');
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    switch (c) {
-    case '"':
-      ml_buf_puts(b, "\\\"");
-      break;
-    case '\\':
-      ml_buf_puts(b, "\\\\");
-      break;
-    case '\n':
-      ml_buf_puts(b, "\\n");
-      break;
-    case '\r':
-      ml_buf_puts(b, "\\r");
-      break;
-    case '\t':
-      ml_buf_puts(b, "\\t");
-      break;
-    default:
-      if (c < 0x20)
-        ml_buf_printf(b, "\\u%04x", c);
-      else
-        ml_buf_putc(b, (char)c);
-    }
-  }
-  return ml_buf_putc(b, '"');
-}
-
-int ml_buf_json_str(ml_buf *b, const char *s) {
-  return ml_buf_json_strn(b, s, s ? strlen(s) : 0);
-}
-
 char *ml_buf_steal(ml_buf *b) {
   if (b->oom) {
     ml_buf_free(b);

@@ -56,9 +56,6 @@ int ml_buf_printf(ml_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-/* Append |s| as a JSON string literal with quotes; NULL gives null. */
-int ml_buf_json_str(ml_buf *b, const char *s);
-int ml_buf_json_strn(ml_buf *b, const char *s, size_t n);
 /* Hand the data over (caller frees with ml_free) and reset the buffer. */
 char *ml_buf_steal(ml_buf *b);
 
