@@ -13,13 +13,12 @@
 #include <arpa/inet.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "meshlib/error.h"
-#include "util/mem.h"
-#include "util/str.h"
 
 #define ML_MOCK_MAGIC 0x6d6f636bU /* "mock" */
 
@@ -40,23 +39,51 @@ static int ml_mock_ok(const meshlib_mock *m) {
   return m != NULL && m->magic == ML_MOCK_MAGIC;
 }
 
+/* ---- strings ---------------------------------------------------------- */
+
+char *ml_mock_strndup(const char *s, size_t n) {
+  char *d = malloc(n + 1);
+  if (d == NULL)
+    return NULL;
+  if (n > 0)
+    memcpy(d, s, n);
+  d[n] = '\0';
+  return d;
+}
+
+static char ml_mock_tolower(char c) {
+  return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+int ml_mock_strcaseeq(const char *a, const char *b) {
+  for (; *a != '\0' && *b != '\0'; a++, b++)
+    if (ml_mock_tolower(*a) != ml_mock_tolower(*b))
+      return 0;
+  return *a == *b;
+}
+
+void ml_mock_str_lower(char *s) {
+  for (; *s != '\0'; s++)
+    *s = ml_mock_tolower(*s);
+}
+
 /* ---- headers, actions, records ---------------------------------------- */
 
 int ml_mock_hdrs_add(ml_mock_hdrs *h, const char *name, size_t nlen,
                      const char *value, size_t vlen) {
   if (h->n == h->cap) {
     size_t cap = h->cap ? h->cap * 2 : 8;
-    ml_mock_hdr *v = ml_realloc(NULL, h->v, cap * sizeof(*v));
+    ml_mock_hdr *v = realloc(h->v, cap * sizeof(*v));
     if (v == NULL)
       return MESHLIB_ERR_NOMEM;
     h->v = v;
     h->cap = cap;
   }
-  char *n = ml_strndup(NULL, name, nlen);
-  char *val = ml_strndup(NULL, value, vlen);
+  char *n = ml_mock_strndup(name, nlen);
+  char *val = ml_mock_strndup(value, vlen);
   if (n == NULL || val == NULL) {
-    ml_free(NULL, n);
-    ml_free(NULL, val);
+    free(n);
+    free(val);
     return MESHLIB_ERR_NOMEM;
   }
   h->v[h->n].name = n;
@@ -67,10 +94,10 @@ int ml_mock_hdrs_add(ml_mock_hdrs *h, const char *name, size_t nlen,
 
 void ml_mock_hdrs_free(ml_mock_hdrs *h) {
   for (size_t i = 0; i < h->n; i++) {
-    ml_free(NULL, h->v[i].name);
-    ml_free(NULL, h->v[i].value);
+    free(h->v[i].name);
+    free(h->v[i].value);
   }
-  ml_free(NULL, h->v);
+  free(h->v);
   h->v = NULL;
   h->n = h->cap = 0;
 }
@@ -90,17 +117,17 @@ void ml_mock_action_free(ml_mock_action *a) {
   if (a == NULL)
     return;
   ml_mock_hdrs_free(&a->hdrs);
-  ml_free(NULL, a->body);
-  ml_free(NULL, a);
+  free(a->body);
+  free(a);
 }
 
 ml_mock_record *ml_mock_record_new(void) {
-  ml_mock_record *r = ml_calloc(NULL, 1, sizeof(*r));
+  ml_mock_record *r = calloc(1, sizeof(*r));
   if (r == NULL)
     return NULL;
-  r->body = ml_malloc(NULL, 1);
+  r->body = malloc(1);
   if (r->body == NULL) {
-    ml_free(NULL, r);
+    free(r);
     return NULL;
   }
   r->body[0] = '\0';
@@ -111,11 +138,11 @@ ml_mock_record *ml_mock_record_new(void) {
 void ml_mock_record_free(ml_mock_record *r) {
   if (r == NULL)
     return;
-  ml_free(NULL, r->method);
-  ml_free(NULL, r->path);
+  free(r->method);
+  free(r->path);
   ml_mock_hdrs_free(&r->hdrs);
-  ml_free(NULL, r->body);
-  ml_free(NULL, r);
+  free(r->body);
+  free(r);
 }
 
 int ml_mock_record_append_body(ml_mock_record *r, const char *p, size_t n) {
@@ -123,7 +150,7 @@ int ml_mock_record_append_body(ml_mock_record *r, const char *p, size_t n) {
     size_t cap = r->cap * 2;
     while (cap < r->len + n + 1)
       cap *= 2;
-    char *b = ml_realloc(NULL, r->body, cap);
+    char *b = realloc(r->body, cap);
     if (b == NULL)
       return MESHLIB_ERR_NOMEM;
     r->body = b;
@@ -160,7 +187,7 @@ ml_mock_action *ml_mock_next(meshlib_mock *m, ml_mock_record *rec,
   *gen = m->generation;
   if (m->nrecords == m->caprecords) {
     size_t cap = m->caprecords ? m->caprecords * 2 : 16;
-    ml_mock_record **v = ml_realloc(NULL, m->records, cap * sizeof(*v));
+    ml_mock_record **v = realloc(m->records, cap * sizeof(*v));
     if (v == NULL)
       goto fail;
     m->records = v;
@@ -176,7 +203,7 @@ ml_mock_action *ml_mock_next(meshlib_mock *m, ml_mock_record *rec,
     if (m->script_head == NULL)
       m->script_tail = NULL;
   }
-  a = ml_calloc(NULL, 1, sizeof(*a));
+  a = calloc(1, sizeof(*a));
   if (a == NULL) {
     ml_mock_action_free(scripted);
     goto fail;
@@ -190,7 +217,7 @@ ml_mock_action *ml_mock_next(meshlib_mock *m, ml_mock_record *rec,
     body = scripted->body;
     len = scripted->len;
   }
-  a->body = ml_malloc(NULL, len + 1);
+  a->body = malloc(len + 1);
   int rc = a->body ? MESHLIB_OK : MESHLIB_ERR_NOMEM;
   if (rc == MESHLIB_OK) {
     if (len > 0)
@@ -353,20 +380,20 @@ static void ml_mock_reap(meshlib_mock *m, int all) {
   while (done != NULL) {
     ml_mock_conn *next = done->next;
     pthread_join(done->thread, NULL);
-    ml_free(NULL, done);
+    free(done);
     done = next;
   }
 }
 
 static void ml_mock_accept_one(meshlib_mock *m) {
-  ml_mock_conn *c = ml_calloc(NULL, 1, sizeof(*c));
+  ml_mock_conn *c = calloc(1, sizeof(*c));
   if (c == NULL)
     return;
   c->m = m;
   c->addrlen = sizeof(c->addr);
   c->fd = accept(m->listen_fd, (struct sockaddr *)&c->addr, &c->addrlen);
   if (c->fd < 0) {
-    ml_free(NULL, c);
+    free(c);
     return;
   }
   ml_mock_cloexec(c->fd);
@@ -377,7 +404,7 @@ static void ml_mock_accept_one(meshlib_mock *m) {
   pthread_mutex_unlock(&m->mu);
   if (pthread_create(&c->thread, NULL, ml_mock_conn_main, c) != 0) {
     close(c->fd);
-    ml_free(NULL, c);
+    free(c);
     return;
   }
   pthread_mutex_lock(&m->mu);
@@ -467,7 +494,7 @@ MESHLIB_EXTERN int meshlib_mock_new_on_port(meshlib_mock **out, int port) {
   *out = NULL;
   if (port < 0 || port > 65535)
     return MESHLIB_ERR_RANGE;
-  meshlib_mock *m = ml_calloc(NULL, 1, sizeof(*m));
+  meshlib_mock *m = calloc(1, sizeof(*m));
   if (m == NULL)
     return MESHLIB_ERR_NOMEM;
   m->magic = ML_MOCK_MAGIC;
@@ -491,7 +518,7 @@ MESHLIB_EXTERN int meshlib_mock_new_on_port(meshlib_mock **out, int port) {
   if (rc == MESHLIB_OK) {
     char name[32];
     snprintf(name, sizeof(name), "127.0.0.1:%d", m->port);
-    m->name = ml_strdup(NULL, name);
+    m->name = strdup(name);
     if (m->name == NULL)
       rc = MESHLIB_ERR_NOMEM;
   }
@@ -539,14 +566,14 @@ MESHLIB_EXTERN void meshlib_mock_free(meshlib_mock *m) {
   }
   ml_mock_clear_script(m);
   ml_mock_clear_records(m);
-  ml_free(NULL, m->records);
+  free(m->records);
   ml_mock_hdrs_free(&m->default_hdrs);
-  ml_free(NULL, m->default_body);
-  ml_free(NULL, m->name);
+  free(m->default_body);
+  free(m->name);
   pthread_cond_destroy(&m->cond);
   pthread_mutex_destroy(&m->mu);
   m->magic = 0;
-  ml_free(NULL, m);
+  free(m);
 }
 
 MESHLIB_EXTERN int meshlib_mock_port(meshlib_mock *m) {
@@ -558,19 +585,19 @@ MESHLIB_EXTERN int meshlib_mock_set_name(meshlib_mock *m, const char *name) {
     return MESHLIB_ERR_INVALID_ARG;
   if (!ml_mock_check_header(name, 1))
     return MESHLIB_ERR_BAD_HEADER;
-  char *copy = ml_strdup(NULL, name);
+  char *copy = strdup(name);
   if (copy == NULL)
     return MESHLIB_ERR_NOMEM;
   pthread_mutex_lock(&m->mu);
   char *old = m->name;
   m->name = copy;
   pthread_mutex_unlock(&m->mu);
-  ml_free(NULL, old);
+  free(old);
   return MESHLIB_OK;
 }
 
 static char *ml_mock_copy_body(const char *body, size_t len) {
-  char *b = ml_malloc(NULL, len + 1);
+  char *b = malloc(len + 1);
   if (b == NULL)
     return NULL;
   if (len > 0)
@@ -594,7 +621,7 @@ MESHLIB_EXTERN int meshlib_mock_set_default(meshlib_mock *m, int status,
   m->default_body = b;
   m->default_len = len;
   pthread_mutex_unlock(&m->mu);
-  ml_free(NULL, old);
+  free(old);
   return MESHLIB_OK;
 }
 
@@ -614,7 +641,7 @@ MESHLIB_EXTERN int meshlib_mock_add_default_header(meshlib_mock *m,
 
 static int ml_mock_push(meshlib_mock *m, int kind, int status, int delay_ms,
                         const char *body, size_t len) {
-  ml_mock_action *a = ml_calloc(NULL, 1, sizeof(*a));
+  ml_mock_action *a = calloc(1, sizeof(*a));
   if (a == NULL)
     return MESHLIB_ERR_NOMEM;
   a->kind = kind;
@@ -623,7 +650,7 @@ static int ml_mock_push(meshlib_mock *m, int kind, int status, int delay_ms,
   if (body != NULL) {
     a->body = ml_mock_copy_body(body, len);
     if (a->body == NULL) {
-      ml_free(NULL, a);
+      free(a);
       return MESHLIB_ERR_NOMEM;
     }
     a->len = len;
@@ -807,7 +834,7 @@ MESHLIB_EXTERN const char *meshlib_mock_request_header(meshlib_mock *m, int i,
   pthread_mutex_lock(&m->mu);
   ml_mock_record *r = ml_mock_rec(m, i);
   for (size_t k = 0; r != NULL && k < r->hdrs.n; k++) {
-    if (ml_strcaseeq(r->hdrs.v[k].name, name)) {
+    if (ml_mock_strcaseeq(r->hdrs.v[k].name, name)) {
       s = r->hdrs.v[k].value;
       break;
     }

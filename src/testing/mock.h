@@ -7,9 +7,21 @@
  * (mock_h1.c, libmicrohttpd) and the HTTP/2 side (mock_h2.c, nghttp2). */
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include "meshlib/testing.h"
+
+/* The kit is its own library (libmeshlib-testing) and uses none of
+ * libmeshlib's internals: plain libc allocation and these helpers. */
+
+/* |n| bytes of |s| (NUL bytes included) and a NUL; NULL when out of
+ * memory. */
+char *ml_mock_strndup(const char *s, size_t n);
+/* ASCII case-insensitive equality: header names are ASCII, and the C
+ * locale's <ctype.h> must not decide what one is. */
+int ml_mock_strcaseeq(const char *a, const char *b);
+void ml_mock_str_lower(char *s);
 
 /* An ordered list of header lines. */
 typedef struct ml_mock_hdr {

@@ -7,11 +7,11 @@
 #include "testing/mock.h"
 
 #include <microhttpd.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "meshlib/error.h"
-#include "util/mem.h"
 
 /* Per request, from the request line on (URI log callback) until
  * libmicrohttpd reports it completed. */
@@ -26,12 +26,12 @@ static void *ml_h1_uri_log(void *cls, const char *uri,
                            struct MHD_Connection *con) {
   (void)cls;
   (void)con;
-  ml_h1_req *q = ml_calloc(NULL, 1, sizeof(*q));
+  ml_h1_req *q = calloc(1, sizeof(*q));
   if (q == NULL)
     return NULL;
   q->rec = ml_mock_record_new();
   if (q->rec != NULL)
-    q->rec->path = ml_strdup(NULL, uri ? uri : "");
+    q->rec->path = strdup(uri ? uri : "");
   return q;
 }
 
@@ -44,7 +44,7 @@ static void ml_h1_completed(void *cls, struct MHD_Connection *con,
   ml_h1_req *q = *con_cls;
   if (q != NULL) {
     ml_mock_record_free(q->rec);
-    ml_free(NULL, q);
+    free(q);
     *con_cls = NULL;
   }
 }
@@ -130,11 +130,11 @@ static enum MHD_Result ml_h1_handler(void *cls, struct MHD_Connection *conn,
   if (!q->started) {
     /* First call: the headers are complete, the body is still to come. */
     q->started = 1;
-    rec->method = ml_strdup(NULL, method);
+    rec->method = strdup(method);
     rec->protocol =
         strcmp(version, MHD_HTTP_VERSION_1_0) == 0 ? "HTTP/1.0" : "HTTP/1.1";
     if (rec->path == NULL)
-      rec->path = ml_strdup(NULL, url);
+      rec->path = strdup(url);
     if (rec->method == NULL || rec->path == NULL ||
         MHD_get_connection_values(conn, MHD_HEADER_KIND, ml_h1_collect, rec) <
             0)

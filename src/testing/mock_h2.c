@@ -12,12 +12,11 @@
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "meshlib/error.h"
-#include "util/mem.h"
-#include "util/str.h"
 
 /* The gap between the headers and the reset of a truncated response. */
 #define ML_H2_TRUNCATE_MS 50
@@ -42,7 +41,7 @@ typedef struct ml_h2_conn {
 static void ml_h2_stream_free(ml_h2_stream *st) {
   ml_mock_record_free(st->rec);
   ml_mock_action_free(st->act);
-  ml_free(NULL, st);
+  free(st);
 }
 
 static ssize_t ml_h2_send(nghttp2_session *s, const uint8_t *data, size_t len,
@@ -78,12 +77,12 @@ static int ml_h2_begin_headers(nghttp2_session *s, const nghttp2_frame *f,
   ml_h2_conn *c = user_data;
   if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
     return 0;
-  ml_h2_stream *st = ml_calloc(NULL, 1, sizeof(*st));
+  ml_h2_stream *st = calloc(1, sizeof(*st));
   if (st == NULL)
     return NGHTTP2_ERR_CALLBACK_FAILURE;
   st->rec = ml_mock_record_new();
   if (st->rec == NULL) {
-    ml_free(NULL, st);
+    free(st);
     return NGHTTP2_ERR_CALLBACK_FAILURE;
   }
   st->rec->protocol = "HTTP/2";
@@ -112,8 +111,8 @@ static int ml_h2_header(nghttp2_session *s, const nghttp2_frame *f,
   else if (namelen == 5 && memcmp(n, ":path", 5) == 0)
     slot = &r->path;
   if (slot != NULL) {
-    ml_free(NULL, *slot);
-    *slot = ml_strndup(NULL, v, valuelen);
+    free(*slot);
+    *slot = ml_mock_strndup(v, valuelen);
     return *slot ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
   }
   if (namelen == 10 && memcmp(n, ":authority", 10) == 0) {
@@ -168,7 +167,7 @@ static int ml_h2_skip_header(const char *name) {
                                      "proxy-connection", "transfer-encoding",
                                      "upgrade",          "content-length"};
   for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
-    if (ml_strcaseeq(name, skip[i]))
+    if (ml_mock_strcaseeq(name, skip[i]))
       return 1;
   return 0;
 }
@@ -176,8 +175,8 @@ static int ml_h2_skip_header(const char *name) {
 static int ml_h2_respond(nghttp2_session *s, ml_h2_stream *st) {
   const ml_mock_action *a = st->act;
   size_t nh = a->hdrs.n + 2;
-  nghttp2_nv *nva = ml_calloc(NULL, nh, sizeof(*nva));
-  char **names = ml_calloc(NULL, a->hdrs.n + 1, sizeof(*names));
+  nghttp2_nv *nva = calloc(nh, sizeof(*nva));
+  char **names = calloc(a->hdrs.n + 1, sizeof(*names));
   int rv = NGHTTP2_ERR_NOMEM;
   if (nva == NULL || names == NULL)
     goto out;
@@ -202,10 +201,10 @@ static int ml_h2_respond(nghttp2_session *s, ml_h2_stream *st) {
     if (ml_h2_skip_header(h->name))
       continue;
     /* HTTP/2 header names are lower case; clients reject others. */
-    names[i] = ml_strdup(NULL, h->name);
+    names[i] = strdup(h->name);
     if (names[i] == NULL)
       goto out;
-    ml_str_lower(names[i]);
+    ml_mock_str_lower(names[i]);
     nva[n++] =
         (nghttp2_nv){(uint8_t *)names[i], (uint8_t *)h->value, strlen(names[i]),
                      strlen(h->value), NGHTTP2_NV_FLAG_NONE};
@@ -218,9 +217,9 @@ static int ml_h2_respond(nghttp2_session *s, ml_h2_stream *st) {
   rv = nghttp2_submit_response(s, st->id, nva, n, with_body ? &prd : NULL);
 out:
   for (size_t i = 0; names != NULL && i < a->hdrs.n; i++)
-    ml_free(NULL, names[i]);
-  ml_free(NULL, names);
-  ml_free(NULL, nva);
+    free(names[i]);
+  free(names);
+  free(nva);
   return rv;
 }
 
@@ -236,9 +235,9 @@ static int ml_h2_request_done(nghttp2_session *s, ml_h2_conn *c,
   if (rec->method != NULL && strcmp(rec->method, "HEAD") == 0)
     st->no_body = 1;
   if (rec->method == NULL)
-    rec->method = ml_strdup(NULL, "");
+    rec->method = strdup("");
   if (rec->path == NULL)
-    rec->path = ml_strdup(NULL, "");
+    rec->path = strdup("");
   st->act = ml_mock_next(c->m, rec, &st->gen);
   if (st->act == NULL)
     return ml_h2_rst(s, st, NGHTTP2_INTERNAL_ERROR);
