@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "meshlib/meshlib.h"
+#include "meshlib/testing.h"
 #include "core/internal.h"
 #include "telemetry/metrics.h"
 

@@ -20,6 +20,7 @@
 #include <unistd.h> /* unlink, rmdir */
 
 #include <meshlib/meshlib.h>
+#include <meshlib/testing.h>
 
 static int64_t now_us(void) {
   struct timespec ts;

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include <meshlib/meshlib.h>
+#include <meshlib/testing.h>
 
 enum { CALLS = 100, IN_FLIGHT = 10 };
 

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include <meshlib/meshlib.h>
+#include <meshlib/testing.h>
 
 static int port_v1, port_v2;
 

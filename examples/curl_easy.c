@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include <meshlib/meshlib.h>
+#include <meshlib/testing.h>
 #include <meshlib/curl.h> /* opt-in: the only header with libcurl types */
 
 /* The application's own body handling, untouched by meshlib. */

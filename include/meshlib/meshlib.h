@@ -11,7 +11,6 @@
 #include "control.h"
 #include "request.h"
 #include "loop.h"
-#include "testing.h"
 #include "tracing.h"
 #include "metrics.h"
 

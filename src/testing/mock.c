@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "meshlib/error.h"
+#include "meshlib/testing.h"
 
 #define ML_MOCK_MAGIC 0x6d6f636bU /* "mock" */
 

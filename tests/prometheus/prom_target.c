@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "meshlib/meshlib.h"
+#include "meshlib/testing.h"
 
 static const char yaml_fmt[] =
     "apiVersion: networking.istio.io/v1\n"

@@ -14,6 +14,7 @@
 #include "control_test_util.h"
 #include "control/events.h"
 #include "core/internal.h"
+#include "meshlib/testing.h"
 
 /* What the subscribers heard. */
 typedef struct heard {

@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 
 #include "control_test_util.h"
+#include "meshlib/testing.h"
 
 enum { THREADS = 4 };
 

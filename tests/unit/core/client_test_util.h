@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "meshlib/meshlib.h"
+#include "meshlib/testing.h"
 
 static inline int64_t tu_now_ms(void) {
   struct timespec ts;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "meshlib/meshlib.h"
+#include "meshlib/testing.h"
 
 enum { THREADS = 6, CALLS = 150, FLIPS = 40 };
 

@@ -13,6 +13,7 @@
 #include <pthread.h>
 
 #include "client_test_util.h"
+#include "meshlib/testing.h"
 
 /* ---- a batch of calls: N in total, K in flight ----------------------- */
 

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 
 #include "client_test_util.h"
+#include "meshlib/testing.h"
 
 enum { THREADS = 6, CALLS = 60, WINDOW = 8 };
 

@@ -13,6 +13,7 @@
 
 #include "meshlib/curl.h"
 #include "client_test_util.h"
+#include "meshlib/testing.h"
 
 static _Atomic long fail_at; /* 1-based; 0: none */
 static _Atomic long count;

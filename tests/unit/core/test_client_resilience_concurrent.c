@@ -12,6 +12,7 @@
 
 #include "client_test_util.h"
 #include "meshlib/curl.h"
+#include "meshlib/testing.h"
 
 typedef struct env {
   meshlib_mock *bad, *good, *hang;

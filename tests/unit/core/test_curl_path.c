@@ -10,6 +10,7 @@
 
 #include "meshlib/curl.h"
 #include "client_test_util.h"
+#include "meshlib/testing.h"
 
 typedef struct sink {
   char data[256];

@@ -16,6 +16,7 @@
 #include "cluster/cluster.h"
 #include "core/internal.h"
 #include "meshlib/meshlib.h"
+#include "meshlib/testing.h"
 
 static void sleep_ms(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};

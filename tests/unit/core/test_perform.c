@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "meshlib/meshlib.h"
+#include "meshlib/testing.h"
 
 typedef struct fixture {
   meshlib_mock *v1, *v2;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "meshlib/meshlib.h"
+#include "meshlib/testing.h"
 
 #define EPS 3
 

@@ -17,6 +17,7 @@
 #include "call/request.h"
 #include "core/internal.h"
 #include "meshlib/meshlib.h"
+#include "meshlib/testing.h"
 #include "telemetry/access_log.h"
 #include "telemetry/trace.h"
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "meshlib/meshlib.h"
+#include "meshlib/testing.h"
 
 #define THREADS 4
 #define PER_THREAD 40

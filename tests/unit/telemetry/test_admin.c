@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "meshlib/meshlib.h"
+#include "meshlib/testing.h"
 #include "prom_check.h"
 
 typedef struct reply {

@@ -14,6 +14,7 @@
 
 #include "core/internal.h"
 #include "meshlib/meshlib.h"
+#include "meshlib/testing.h"
 #include "policy/policy.h"
 #include "prom_check.h"
 #include "telemetry/telemetry.h"

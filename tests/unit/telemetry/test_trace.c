@@ -16,6 +16,7 @@
 #include "call/request.h"
 #include "core/internal.h"
 #include "meshlib/meshlib.h"
+#include "meshlib/testing.h"
 #include "telemetry/trace.h"
 
 static meshlib *mesh_with(double sampling, int formats) {

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "meshlib/meshlib.h"
+#include "meshlib/testing.h"
 
 static char yaml[2048];
 

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "meshlib/meshlib.h"
+#include "meshlib/testing.h"
 #include "telemetry/trace.h"
 
 #define THREADS 4

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "meshlib/meshlib.h"
+#include "meshlib/testing.h"
 #include "mock_client.h"
 #include "h2_client.h"
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "meshlib/meshlib.h"
+#include "meshlib/testing.h"
 #include "mock_client.h"
 #include "h2_client.h"
 

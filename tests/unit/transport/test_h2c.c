@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "test_h2c_util.h"
+#include "meshlib/testing.h"
 
 static void test_get_with_headers(void **state) {
   (void)state;

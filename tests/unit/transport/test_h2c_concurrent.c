@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "test_h2c_util.h"
+#include "meshlib/testing.h"
 
 enum { THREADS = 4, PER_THREAD = 500 };
 

@@ -17,6 +17,7 @@
 
 #include "xfer_test_util.h"
 #include "transport/xfer_easy.h"
+#include "meshlib/testing.h"
 
 static const ml_http_version versions[] = {ML_HTTP_1_1, ML_HTTP_2_PRIOR};
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "xfer_test_util.h"
+#include "meshlib/testing.h"
 
 #define THREADS 8
 

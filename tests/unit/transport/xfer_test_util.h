@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "meshlib/meshlib.h"
+#include "meshlib/testing.h"
 #include "transport/transport.h"
 #include "util/str.h"
 
