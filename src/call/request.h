@@ -222,6 +222,12 @@ static inline void ml_call_local_reply(meshlib_request *r, int32_t status,
   r->local_body_len = len;
 }
 
+/* request.c: a request of the mesh |m| (core's meshlib_request_new()
+ * checks it), drawing its random picks from a generator seeded with
+ * |seed|. */
+int ml_request_new(meshlib_request **out, meshlib *m, const ml_call_env *env,
+                   uint64_t seed, const char *method, const char *url);
+
 /* decision.c: route |r| on the snapshot in force into r->decision. */
 int ml_request_route(meshlib_request *r);
 void ml_decision_release(const ml_mem *mem, struct meshlib_decision *d);

@@ -12,18 +12,54 @@
  *   watch.c    inotify and polling of file sources
  *   fetch.c    control endpoints over libcurl
  *   thread.c   the control thread: one curl_multi_poll() loop for all
- *   server.c   meshlib_config_server, the endpoint protocol over MHD */
+ *   server.c   meshlib_config_server, the endpoint protocol over MHD
+ *
+ * Control sits below the mesh (src/core) and includes nothing of it: the
+ * mesh hands it an ml_control_host when it starts control, and keeps the
+ * public entry points that take a meshlib or a meshlib_options, which call
+ * in here with plain arguments. */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "config/load.h"
 #include "control/events.h"
 #include "meshlib/control.h"
 #include "util/mem.h"
 #include "util/rand.h"
 
-struct meshlib;
+/* What control needs of the mesh, filled by the mesh (core/mesh.c) when it
+ * starts control; copied, so the struct itself need not outlive the call.
+ * Pointers in it (allocator, strings, user data) live as long as the mesh. */
+typedef struct ml_control_host {
+  const ml_mem *mem; /* the mesh's allocator: NULL for libc */
+  ml_load_opts load; /* how sources are parsed */
+  uint64_t seed;     /* of the retry jitter */
+  /* The mesh's log: |log_cb| (NULL: none) gets the lines of a level up to
+   * |log_level|. */
+  meshlib_log_cb log_cb;
+  void *log_user_data;
+  int log_level;
+  /* Put |config| in force as the next version, or reject it when
+   * |first_error| is not MESHLIB_OK or |diags| holds an error: numbered,
+   * logged and reported to the subscribers either way, as
+   * meshlib_config_apply() does. |config| is taken. Returns
+   * meshlib_config_apply()'s code. Called from control's thread. */
+  int (*apply)(void *user_data, ml_config *config, int first_error,
+               const ml_diags *diags);
+  void *user_data;
+} ml_control_host;
+
+/* One source named by the options (meshlib_options_add_config_path() or
+ * _string()): a path, or |len| bytes of |text| labelled |name|. Read by
+ * ml_control_start(), not kept. */
+typedef struct ml_ctl_input {
+  const char *path; /* NULL: text */
+  const char *name;
+  const char *text;
+  size_t len;
+} ml_ctl_input;
 
 /* What meshlib_options holds for the lifecycle (libc memory, like the
  * options struct itself). */
@@ -49,9 +85,30 @@ typedef struct ml_control_opts {
   size_t sub_count;
 } ml_control_opts;
 
-/* The options' lifecycle part, created on first use; NULL when out of
- * memory. */
-ml_control_opts *ml_control_opts_get(meshlib_options *o);
+/* options.c: the meshlib_options_* setters of include/meshlib/control.h
+ * on the options' lifecycle part |*co|, created on first use (NULL
+ * before). core/options.c passes NULL for a bad options handle. Same
+ * arguments, checks and codes as the public setters. */
+int ml_control_opts_set_watch(ml_control_opts **co, int mode);
+int ml_control_opts_set_poll_interval(ml_control_opts **co,
+                                      int64_t interval_ms);
+int ml_control_opts_set_debounce(ml_control_opts **co, int64_t debounce_ms);
+/* |position|: how many sources the options held before this URL. */
+int ml_control_opts_add_url(ml_control_opts **co, const char *url,
+                            size_t position);
+int ml_control_opts_set_long_poll(ml_control_opts **co, int64_t wait_ms);
+int ml_control_opts_set_backoff(ml_control_opts **co, int64_t initial_ms,
+                                int64_t max_ms);
+int ml_control_opts_set_tls(ml_control_opts **co, const char *ca_file,
+                            const char *cert_file, const char *key_file);
+int ml_control_opts_set_token_file(ml_control_opts **co, const char *path);
+int ml_control_opts_set_initial_fetch(ml_control_opts **co, int64_t timeout_ms,
+                                      int required);
+int ml_control_opts_set_allow_bad_start(ml_control_opts **co, int allow);
+int ml_control_opts_on_config(ml_control_opts **co,
+                              meshlib_config_change_cb changed,
+                              meshlib_config_reject_cb rejected,
+                              void *user_data);
 void ml_control_opts_free(ml_control_opts *c);
 
 /* One file as read: |name| labels it in messages. */
@@ -94,9 +151,9 @@ typedef struct ml_ctl_watch {
 } ml_ctl_watch;
 
 typedef struct ml_control {
-  struct meshlib *mesh;
-  const ml_mem *mem;
-  ml_control_opts o; /* copy: strings in mem */
+  ml_control_host host; /* the mesh, as control sees it */
+  const ml_mem *mem;    /* host.mem */
+  ml_control_opts o;    /* copy: strings in mem */
   ml_ctl_source *src;
   size_t count;
   size_t url_count;
@@ -124,6 +181,12 @@ typedef struct ml_control {
 
 /* Monotonic milliseconds. */
 int64_t ml_ctl_now_ms(void);
+/* A line to the mesh's log (the host's log_cb). */
+void ml_ctl_log(const ml_control *c, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 
 /* source.c */
 /* Read a path source (a file or a directory's config files, in name
@@ -187,16 +250,22 @@ int64_t ml_fetch_next_at(const ml_fetch *f);
 void ml_fetch_set_next_at(ml_fetch *f, int64_t at);
 
 /* thread.c */
-/* meshlib_new(): build the control from |o|, load every source once
- * (|err| gets the reason of a failure), start the thread. */
-int ml_control_start(struct meshlib *m, const meshlib_options *o, char *err,
-                     size_t cap);
-/* meshlib_free(): stop and join the thread, free everything. */
-void ml_control_stop(struct meshlib *m);
-/* Nonzero when |o| asks for the lifecycle (a watch mode or a URL). */
-int ml_control_wanted(const meshlib_options *o);
-/* meshlib_new(), before the first load: the subscribers named in |o|
- * (meshlib_options_on_config), so that they hear of it too. */
-int ml_control_subscribe(struct meshlib *m, const meshlib_options *o);
+/* meshlib_new(): build the control from |co| and the options' |in|,
+ * load every source once through |host| (|err| gets the reason of a
+ * failure), start the thread; *out gets it. */
+int ml_control_start(const ml_control_host *host, const ml_control_opts *co,
+                     const ml_ctl_input *in, size_t in_count, ml_control **out,
+                     char *err, size_t cap);
+/* meshlib_free(): stop and join the thread, free everything (NULL: none). */
+void ml_control_stop(ml_control *c);
+/* meshlib_config_reload() of a mesh with control: served by the thread. */
+int ml_control_reload(ml_control *c);
+/* Nonzero when |co| (NULL: none set) asks for the lifecycle (a watch mode
+ * or a URL). */
+int ml_control_wanted(const ml_control_opts *co);
+/* meshlib_new(), before the first load: the subscribers named in |co|
+ * (meshlib_options_on_config) join |e|, so that they hear of it too. */
+int ml_control_subscribe(const ml_control_opts *co, const ml_mem *mem,
+                         ml_config_events *e);
 
 #endif

@@ -4,9 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include "core/internal.h"
-
-#define GOOD_MESH(m) ((m) && (m)->magic == ML_MAGIC_MESH)
 
 static int64_t unix_ms(void) {
   struct timespec ts;
@@ -42,8 +39,27 @@ int ml_config_events_add(const ml_mem *mem, ml_config_events *e,
   return n ? MESHLIB_OK : MESHLIB_ERR_NOMEM;
 }
 
-void ml_config_status_get(const meshlib *m, ml_config_status *out) {
-  ml_config_events *e = (ml_config_events *)&m->events;
+int ml_config_events_remove(ml_config_events *e, const ml_config_sub *s) {
+  int found = 0;
+  pthread_mutex_lock(&e->lock);
+  for (size_t i = 0; i < e->sub_count;) {
+    ml_config_sub *x = &e->subs[i];
+    if (x->changed == s->changed && x->rejected == s->rejected &&
+        x->user_data == s->user_data) {
+      memmove(x, x + 1, (e->sub_count - i - 1) * sizeof(*x));
+      e->sub_count--;
+      found = 1;
+    } else {
+      i++;
+    }
+  }
+  pthread_mutex_unlock(&e->lock);
+  return found ? MESHLIB_OK : MESHLIB_ERR_NOT_FOUND;
+}
+
+void ml_config_events_status(const ml_config_events *ce,
+                             ml_config_status *out) {
+  ml_config_events *e = (ml_config_events *)ce;
   memset(out, 0, sizeof(*out));
   pthread_mutex_lock(&e->lock);
   out->last_applied_version = atomic_load(&e->last_applied_version);
@@ -58,11 +74,29 @@ void ml_config_status_get(const meshlib *m, ml_config_status *out) {
   pthread_mutex_unlock(&e->lock);
 }
 
-void ml_config_rejected(meshlib *m, uint64_t version, const char *reason) {
-  ml_config_events *e = &m->events;
-  char *copy = ml_strdup(m->mem, reason ? reason : "");
+uint64_t ml_config_events_rejected_total(const ml_config_events *e) {
+  return atomic_load(&((ml_config_events *)e)->rejected_total);
+}
+
+int ml_config_events_last_rejection(const ml_config_events *ce,
+                                    uint64_t *version, char *buf, size_t cap) {
+  ml_config_events *e = (ml_config_events *)ce;
+  pthread_mutex_lock(&e->lock);
+  int found = atomic_load(&e->rejected_total) > 0;
+  if (found && version)
+    *version = e->last_rejected_version;
+  if (found && cap)
+    snprintf(buf, cap, "%s",
+             e->last_rejected_reason ? e->last_rejected_reason : "");
+  pthread_mutex_unlock(&e->lock);
+  return found ? MESHLIB_OK : MESHLIB_ERR_NOT_FOUND;
+}
+
+void ml_config_rejected(const ml_mem *mem, ml_config_events *e,
+                        uint64_t version, const char *reason) {
+  char *copy = ml_strdup(mem, reason ? reason : "");
   if (copy) { /* out of memory: the older reason stays */
-    ml_free(m->mem, e->last_rejected_reason);
+    ml_free(mem, e->last_rejected_reason);
     e->last_rejected_reason = copy;
   }
   e->last_rejected_version = version;
@@ -74,12 +108,11 @@ void ml_config_rejected(meshlib *m, uint64_t version, const char *reason) {
   pthread_mutex_unlock(&e->lock);
 }
 
-void ml_config_report_begin(meshlib *m) {
-  pthread_mutex_lock(&m->events.lock);
+void ml_config_report_begin(ml_config_events *e) {
+  pthread_mutex_lock(&e->lock);
 }
 
-void ml_config_applied_end(meshlib *m, uint64_t version) {
-  ml_config_events *e = &m->events;
+void ml_config_applied_end(ml_config_events *e, uint64_t version) {
   uint64_t old = atomic_load(&e->last_applied_version);
   atomic_store(&e->last_applied_version, version);
   atomic_fetch_add(&e->applied_total, 1);
@@ -88,56 +121,4 @@ void ml_config_applied_end(meshlib *m, uint64_t version) {
     if (e->subs[i].changed)
       e->subs[i].changed(old, version, e->subs[i].user_data);
   pthread_mutex_unlock(&e->lock);
-}
-
-/* The public side. */
-
-int meshlib_on_config(meshlib *m, meshlib_config_change_cb changed,
-                      meshlib_config_reject_cb rejected, void *user_data) {
-  if (!GOOD_MESH(m) || (!changed && !rejected))
-    return MESHLIB_ERR_INVALID_ARG;
-  ml_config_sub s = {changed, rejected, user_data};
-  return ml_config_events_add(m->mem, &m->events, &s);
-}
-
-int meshlib_off_config(meshlib *m, meshlib_config_change_cb changed,
-                       meshlib_config_reject_cb rejected, void *user_data) {
-  if (!GOOD_MESH(m))
-    return MESHLIB_ERR_INVALID_ARG;
-  ml_config_events *e = &m->events;
-  int found = 0;
-  pthread_mutex_lock(&e->lock);
-  for (size_t i = 0; i < e->sub_count;) {
-    ml_config_sub *s = &e->subs[i];
-    if (s->changed == changed && s->rejected == rejected &&
-        s->user_data == user_data) {
-      memmove(s, s + 1, (e->sub_count - i - 1) * sizeof(*s));
-      e->sub_count--;
-      found = 1;
-    } else {
-      i++;
-    }
-  }
-  pthread_mutex_unlock(&e->lock);
-  return found ? MESHLIB_OK : MESHLIB_ERR_NOT_FOUND;
-}
-
-uint64_t meshlib_config_rejected_total(const meshlib *m) {
-  return GOOD_MESH(m) ? atomic_load(&m->events.rejected_total) : 0;
-}
-
-int meshlib_config_last_rejection(const meshlib *m, uint64_t *version,
-                                  char *buf, size_t cap) {
-  if (!GOOD_MESH(m) || (!buf && cap))
-    return MESHLIB_ERR_INVALID_ARG;
-  ml_config_events *e = (ml_config_events *)&m->events;
-  pthread_mutex_lock(&e->lock);
-  int found = atomic_load(&e->rejected_total) > 0;
-  if (found && version)
-    *version = e->last_rejected_version;
-  if (found && cap)
-    snprintf(buf, cap, "%s",
-             e->last_rejected_reason ? e->last_rejected_reason : "");
-  pthread_mutex_unlock(&e->lock);
-  return found ? MESHLIB_OK : MESHLIB_ERR_NOT_FOUND;
 }

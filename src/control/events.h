@@ -3,14 +3,14 @@
 #define ML_CONTROL_EVENTS_H
 
 /* The record of applied and rejected configs, and their subscribers. Part
- * of struct meshlib (m->events); meshlib_config_apply() feeds it. */
+ * of struct meshlib (m->events); meshlib_config_apply() feeds it, and the
+ * mesh's public calls (meshlib_on_config() ...) read it through these. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include "meshlib/control.h"
+#include "meshlib/error.h"
 #include "util/mem.h"
-
-struct meshlib;
 
 typedef struct ml_config_sub {
   meshlib_config_change_cb changed;
@@ -48,18 +48,26 @@ void ml_config_events_init(ml_config_events *e);
 void ml_config_events_destroy(const ml_mem *mem, ml_config_events *e);
 int ml_config_events_add(const ml_mem *mem, ml_config_events *e,
                          const ml_config_sub *s);
-/* A copy of |m|'s record. */
-void ml_config_status_get(const struct meshlib *m, ml_config_status *out);
+/* Remove every subscriber equal to |s|: MESHLIB_OK, or
+ * MESHLIB_ERR_NOT_FOUND when there was none. */
+int ml_config_events_remove(ml_config_events *e, const ml_config_sub *s);
+/* A copy of the record. */
+void ml_config_events_status(const ml_config_events *e, ml_config_status *out);
+uint64_t ml_config_events_rejected_total(const ml_config_events *e);
+/* meshlib_config_last_rejection() on |e|; |buf| is not NULL when |cap|. */
+int ml_config_events_last_rejection(const ml_config_events *e,
+                                    uint64_t *version, char *buf, size_t cap);
 
 /* Reports keep version order: meshlib_config_apply() numbers an attempt
  * under apply_lock and calls ml_config_report_begin() (the events lock)
  * before releasing it; then one of the two below reports the attempt
  * and releases the events lock. */
-void ml_config_report_begin(struct meshlib *m);
-/* |version| was rejected for |reason|: record it, call the subscribers. */
-void ml_config_rejected(struct meshlib *m, uint64_t version,
-                        const char *reason);
+void ml_config_report_begin(ml_config_events *e);
+/* |version| was rejected for |reason|: record it (a copy in |mem|), call
+ * the subscribers. */
+void ml_config_rejected(const ml_mem *mem, ml_config_events *e,
+                        uint64_t version, const char *reason);
 /* |version| is in force: record it, call the subscribers. */
-void ml_config_applied_end(struct meshlib *m, uint64_t version);
+void ml_config_applied_end(ml_config_events *e, uint64_t version);
 
 #endif

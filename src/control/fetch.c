@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "control/control.h"
-#include "core/internal.h"
 #include "transport/xfer_easy.h"
 #include "util/str.h"
 
@@ -115,9 +114,9 @@ static void refresh_token(ml_control *c, ml_fetch *f) {
     return;
   struct stat st;
   if (stat(path, &st) != 0) {
-    ml_log(c->mesh, MESHLIB_LEVEL_WARNING,
-           "config: token file %s: %s; keeping the last token", path,
-           strerror(errno));
+    ml_ctl_log(c, MESHLIB_LEVEL_WARNING,
+               "config: token file %s: %s; keeping the last token", path,
+               strerror(errno));
     return;
   }
   uint64_t sig = ((uint64_t)st.st_ino * 0x100000001b3ull) ^
@@ -133,9 +132,9 @@ static void refresh_token(ml_control *c, ml_fetch *f) {
   int more = fgetc(fp) != EOF;
   fclose(fp);
   if (more) {
-    ml_log(c->mesh, MESHLIB_LEVEL_WARNING,
-           "config: token file %s is larger than %zu bytes; ignored", path,
-           sizeof(buf) - 1);
+    ml_ctl_log(c, MESHLIB_LEVEL_WARNING,
+               "config: token file %s is larger than %zu bytes; ignored", path,
+               sizeof(buf) - 1);
     return;
   }
   buf[n] = '\0';
@@ -149,13 +148,13 @@ static void refresh_token(ml_control *c, ml_fetch *f) {
   if (!tok)
     return;
   if (memchr(tok, '\n', strlen(tok)) || memchr(tok, '\r', strlen(tok))) {
-    ml_log(c->mesh, MESHLIB_LEVEL_WARNING,
-           "config: token file %s holds more than one line; ignored", path);
+    ml_ctl_log(c, MESHLIB_LEVEL_WARNING,
+               "config: token file %s holds more than one line; ignored", path);
     ml_free(f->mem, tok);
     return;
   }
   if (f->token && strcmp(f->token, tok) != 0)
-    ml_log(c->mesh, MESHLIB_LEVEL_INFO, "config: token from %s changed", path);
+    ml_ctl_log(c, MESHLIB_LEVEL_INFO, "config: token from %s changed", path);
   ml_free(f->mem, f->token);
   f->token = tok;
   f->token_sig = sig;
@@ -271,17 +270,18 @@ static void failed(ml_control *c, ml_fetch *f, const char *why) {
   /* The first failure and then every tenth: a long outage does not fill
    * the log. */
   if (f->failures == 1 || f->failures % 10 == 0)
-    ml_log(c->mesh, MESHLIB_LEVEL_WARNING,
-           "config: %s: %s (failure %d; next try in %lld ms; the config in "
-           "force stays)",
-           f->url, why, f->failures, (long long)delay);
+    ml_ctl_log(c, MESHLIB_LEVEL_WARNING,
+               "config: %s: %s (failure %d; next try in %lld ms; the config in "
+               "force stays)",
+               f->url, why, f->failures, (long long)delay);
 }
 
 /* An answer: |news| when it brought a body or a validator not seen yet. */
 static void succeeded(ml_control *c, ml_fetch *f, int news) {
   if (f->failures)
-    ml_log(c->mesh, MESHLIB_LEVEL_INFO,
-           "config: %s answers again after %d failure(s)", f->url, f->failures);
+    ml_ctl_log(c, MESHLIB_LEVEL_INFO,
+               "config: %s answers again after %d failure(s)", f->url,
+               f->failures);
   f->failures = 0;
   f->backoff_ms = 0;
   /* A server that holds requests answers when something changed or its

@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* meshlib_options_* of include/meshlib/control.h. The lifecycle's part of
- * the options lives in libc memory, as the options struct itself does, so
- * that meshlib_options_set_allocator() never has to move it. */
+/* The meshlib_options_* of include/meshlib/control.h, on the options'
+ * lifecycle part (core/options.c hands over its slot). That part lives in
+ * libc memory, as the options struct itself does, so that
+ * meshlib_options_set_allocator() never has to move it. */
 #include <string.h>
 #include "control/control.h"
-#include "core/internal.h"
 #include "util/str.h"
 
-#define GOOD_OPTIONS(o) ((o) && (o)->magic == ML_MAGIC_OPTIONS)
-
-ml_control_opts *ml_control_opts_get(meshlib_options *o) {
-  if (!o->control) {
+/* |*slot|, created on first use; NULL when out of memory. */
+static ml_control_opts *opts_get(ml_control_opts **slot) {
+  if (!*slot) {
     ml_control_opts *c = ml_calloc(NULL, 1, sizeof(*c));
     if (!c)
       return NULL;
@@ -19,9 +18,9 @@ ml_control_opts *ml_control_opts_get(meshlib_options *o) {
     c->backoff_initial_ms = 500;
     c->backoff_max_ms = 30000;
     c->initial_timeout_ms = 5000;
-    o->control = c;
+    *slot = c;
   }
-  return o->control;
+  return *slot;
 }
 
 void ml_control_opts_free(ml_control_opts *c) {
@@ -39,13 +38,13 @@ void ml_control_opts_free(ml_control_opts *c) {
 }
 
 #define GET_OPTS(o, c)                                                         \
-  if (!GOOD_OPTIONS(o))                                                        \
+  if (!(o))                                                                    \
     return MESHLIB_ERR_INVALID_ARG;                                            \
-  ml_control_opts *c = ml_control_opts_get(o);                                 \
+  ml_control_opts *c = opts_get(o);                                            \
   if (!c)                                                                      \
   return MESHLIB_ERR_NOMEM
 
-int meshlib_options_set_config_watch(meshlib_options *o, int mode) {
+int ml_control_opts_set_watch(ml_control_opts **o, int mode) {
   if (mode < MESHLIB_WATCH_OFF || mode > MESHLIB_WATCH_POLL)
     return MESHLIB_ERR_INVALID_ARG;
   GET_OPTS(o, c);
@@ -53,8 +52,8 @@ int meshlib_options_set_config_watch(meshlib_options *o, int mode) {
   return MESHLIB_OK;
 }
 
-int meshlib_options_set_config_poll_interval_ms(meshlib_options *o,
-                                                int64_t interval_ms) {
+int ml_control_opts_set_poll_interval(ml_control_opts **o,
+                                      int64_t interval_ms) {
   if (interval_ms < 10)
     return MESHLIB_ERR_INVALID_ARG;
   GET_OPTS(o, c);
@@ -62,8 +61,7 @@ int meshlib_options_set_config_poll_interval_ms(meshlib_options *o,
   return MESHLIB_OK;
 }
 
-int meshlib_options_set_config_debounce_ms(meshlib_options *o,
-                                           int64_t debounce_ms) {
+int ml_control_opts_set_debounce(ml_control_opts **o, int64_t debounce_ms) {
   if (debounce_ms < 0 || debounce_ms > 60000)
     return MESHLIB_ERR_INVALID_ARG;
   GET_OPTS(o, c);
@@ -71,7 +69,8 @@ int meshlib_options_set_config_debounce_ms(meshlib_options *o,
   return MESHLIB_OK;
 }
 
-int meshlib_options_add_config_url(meshlib_options *o, const char *url) {
+int ml_control_opts_add_url(ml_control_opts **o, const char *url,
+                            size_t position) {
   if (!url ||
       (!ml_starts_with(url, "http://") && !ml_starts_with(url, "https://")))
     return MESHLIB_ERR_INVALID_ARG;
@@ -84,13 +83,12 @@ int meshlib_options_add_config_url(meshlib_options *o, const char *url) {
   n[c->url_count].url = ml_strdup(NULL, url);
   if (!n[c->url_count].url)
     return MESHLIB_ERR_NOMEM;
-  n[c->url_count].position = o->source_count;
+  n[c->url_count].position = position;
   c->url_count++;
   return MESHLIB_OK;
 }
 
-int meshlib_options_set_control_long_poll_ms(meshlib_options *o,
-                                             int64_t wait_ms) {
+int ml_control_opts_set_long_poll(ml_control_opts **o, int64_t wait_ms) {
   if (wait_ms < 0 || wait_ms > 300000)
     return MESHLIB_ERR_INVALID_ARG;
   GET_OPTS(o, c);
@@ -98,8 +96,8 @@ int meshlib_options_set_control_long_poll_ms(meshlib_options *o,
   return MESHLIB_OK;
 }
 
-int meshlib_options_set_control_backoff_ms(meshlib_options *o,
-                                           int64_t initial_ms, int64_t max_ms) {
+int ml_control_opts_set_backoff(ml_control_opts **o, int64_t initial_ms,
+                                int64_t max_ms) {
   if (initial_ms < 1 || max_ms < initial_ms)
     return MESHLIB_ERR_INVALID_ARG;
   GET_OPTS(o, c);
@@ -117,9 +115,8 @@ static int set_path(char **slot, const char *value) {
   return MESHLIB_OK;
 }
 
-int meshlib_options_set_control_tls(meshlib_options *o, const char *ca_file,
-                                    const char *cert_file,
-                                    const char *key_file) {
+int ml_control_opts_set_tls(ml_control_opts **o, const char *ca_file,
+                            const char *cert_file, const char *key_file) {
   if ((cert_file == NULL) != (key_file == NULL))
     return MESHLIB_ERR_INVALID_ARG;
   GET_OPTS(o, c);
@@ -131,17 +128,15 @@ int meshlib_options_set_control_tls(meshlib_options *o, const char *ca_file,
   return rc;
 }
 
-int meshlib_options_set_control_token_file(meshlib_options *o,
-                                           const char *path) {
+int ml_control_opts_set_token_file(ml_control_opts **o, const char *path) {
   if (!path || !*path)
     return MESHLIB_ERR_INVALID_ARG;
   GET_OPTS(o, c);
   return set_path(&c->token_file, path);
 }
 
-int meshlib_options_set_control_initial_fetch(meshlib_options *o,
-                                              int64_t timeout_ms,
-                                              int required) {
+int ml_control_opts_set_initial_fetch(ml_control_opts **o, int64_t timeout_ms,
+                                      int required) {
   if (timeout_ms < 1)
     return MESHLIB_ERR_INVALID_ARG;
   GET_OPTS(o, c);
@@ -150,13 +145,13 @@ int meshlib_options_set_control_initial_fetch(meshlib_options *o,
   return MESHLIB_OK;
 }
 
-int meshlib_options_set_config_allow_bad_start(meshlib_options *o, int allow) {
+int ml_control_opts_set_allow_bad_start(ml_control_opts **o, int allow) {
   GET_OPTS(o, c);
   c->allow_bad_start = allow != 0;
   return MESHLIB_OK;
 }
 
-int meshlib_options_on_config(meshlib_options *o,
+int ml_control_opts_on_config(ml_control_opts **o,
                               meshlib_config_change_cb changed,
                               meshlib_config_reject_cb rejected,
                               void *user_data) {

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "control/control.h"
-#include "core/internal.h"
 #include "util/str.h"
 
 void ml_ctl_content_free(const ml_mem *mem, ml_ctl_content *c) {
@@ -185,42 +184,84 @@ static size_t dedupe_config(const ml_mem *mem, ml_config *c) {
   return before - (c->vs_count + c->dr_count + c->se_count + c->we_count);
 }
 
-static void add_content(meshlib_config *mc, const ml_ctl_source *s,
-                        const ml_ctl_content *content) {
+/* A config composed from sources, as meshlib_config builds one: the
+ * objects, the loader's diagnostics and the first load error. */
+typedef struct ml_ctl_build {
+  ml_config *config;
+  ml_diags diags;
+  int first_error;
+} ml_ctl_build;
+
+static int build_init(const ml_control *c, ml_ctl_build *b) {
+  memset(b, 0, sizeof(*b));
+  b->config = ml_config_new(c->mem);
+  if (!b->config)
+    return MESHLIB_ERR_NOMEM;
+  ml_diags_init(&b->diags, c->mem);
+  b->first_error = MESHLIB_OK;
+  return MESHLIB_OK;
+}
+
+static void build_free(ml_ctl_build *b) {
+  ml_config_free(b->config);
+  ml_diags_free(&b->diags);
+}
+
+static int build_ok(const ml_ctl_build *b) {
+  return b->first_error == MESHLIB_OK && !b->diags.errors;
+}
+
+static void note(ml_ctl_build *b, int rc) {
+  if (rc != MESHLIB_OK && b->first_error == MESHLIB_OK)
+    b->first_error = rc;
+}
+
+static void add_content(const ml_control *c, ml_ctl_build *b,
+                        const ml_ctl_source *s, const ml_ctl_content *content) {
   if (content->io_error && s->kind == ML_CTL_PATH) {
     /* The loader reports the same failure with its own words. */
-    meshlib_config_add_path(mc, s->where);
+    note(b, ml_config_load_path(b->config, s->where, &c->host.load, &b->diags));
     return;
   }
   for (size_t k = 0; k < content->count; k++)
-    meshlib_config_add_string(mc, content->files[k].name,
-                              content->files[k].data, content->files[k].len);
+    note(b, ml_config_load_string(b->config, content->files[k].name,
+                                  content->files[k].data, content->files[k].len,
+                                  &c->host.load, &b->diags));
 }
 
-/* Compose and apply: source i's content is cands[i] when cands is given
- * and that one has files or an error, else its good content. */
+/* Compose and apply: source i's content is use[i] (NULL: none). */
 static int compose_apply(ml_control *c, const ml_ctl_content *const *use,
                          char *err, size_t cap) {
-  meshlib_config *mc;
-  int rc = meshlib_config_new(&mc, c->mesh);
+  ml_ctl_build b;
+  int rc = build_init(c, &b);
   if (rc != MESHLIB_OK) {
     snprintf(err, cap, "%s", meshlib_strerror(rc));
     return rc;
   }
   for (size_t i = 0; i < c->count; i++)
     if (use[i])
-      add_content(mc, &c->src[i], use[i]);
-  if (mc->first_error == MESHLIB_OK && !mc->diags.errors && mc->config) {
-    size_t dropped = dedupe_config(c->mem, mc->config);
+      add_content(c, &b, &c->src[i], use[i]);
+  if (build_ok(&b)) {
+    size_t dropped = dedupe_config(c->mem, b.config);
     if (dropped)
-      ml_log(c->mesh, MESHLIB_LEVEL_DEBUG,
-             "config: %zu object(s) replaced by a later definition", dropped);
+      ml_ctl_log(c, MESHLIB_LEVEL_DEBUG,
+                 "config: %zu object(s) replaced by a later definition",
+                 dropped);
   }
-  rc = meshlib_config_apply(mc);
-  snprintf(err, cap, "%s", rc == MESHLIB_OK ? "" : meshlib_config_errmsg(mc));
-  if (rc != MESHLIB_OK && !err[0])
-    snprintf(err, cap, "%s", meshlib_strerror(rc));
-  meshlib_config_free(mc);
+  ml_config *config = b.config;
+  b.config = NULL;
+  rc = c->host.apply(c->host.user_data, config, b.first_error, &b.diags);
+  /* The reason: meshlib_config_errmsg()'s, else the code's. */
+  const struct meshlib_diag *e = ml_diags_first_error(&b.diags);
+  if (rc == MESHLIB_OK)
+    err[0] = '\0';
+  else if (e)
+    snprintf(err, cap, "%s", e->text);
+  else
+    snprintf(
+        err, cap, "%s",
+        meshlib_strerror(b.first_error != MESHLIB_OK ? b.first_error : rc));
+  build_free(&b);
   return rc;
 }
 
@@ -284,12 +325,12 @@ int ml_ctl_apply_all(ml_control *c, ml_ctl_content *cands, char *err,
 }
 
 static int content_valid(ml_control *c, size_t i, const ml_ctl_content *cand) {
-  meshlib_config *mc;
-  if (meshlib_config_new(&mc, c->mesh) != MESHLIB_OK)
+  ml_ctl_build b;
+  if (build_init(c, &b) != MESHLIB_OK)
     return 0;
-  add_content(mc, &c->src[i], cand);
-  int ok = mc->first_error == MESHLIB_OK && !mc->diags.errors;
-  meshlib_config_free(mc);
+  add_content(c, &b, &c->src[i], cand);
+  int ok = build_ok(&b);
+  build_free(&b);
   return ok;
 }
 
@@ -323,8 +364,8 @@ int ml_ctl_reload_path(ml_control *c, size_t i) {
   char err[1024];
   rc = ml_ctl_apply(c, i, &cand, err, sizeof(err));
   if (rc != MESHLIB_OK)
-    ml_log(c->mesh, MESHLIB_LEVEL_WARNING,
-           "config: %s changed; rejected, its last good content stays",
-           s->where);
+    ml_ctl_log(c, MESHLIB_LEVEL_WARNING,
+               "config: %s changed; rejected, its last good content stays",
+               s->where);
   return rc;
 }

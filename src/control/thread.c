@@ -5,10 +5,11 @@
  * due, a retry due); curl_multi_wakeup() interrupts it to stop or to serve
  * meshlib_config_reload(). Everything the sources hold is touched by this
  * thread alone once it runs (by meshlib_new()'s thread before). */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include "control/control.h"
-#include "core/internal.h"
 
 int64_t ml_ctl_now_ms(void) {
   struct timespec ts;
@@ -16,15 +17,26 @@ int64_t ml_ctl_now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int ml_control_wanted(const meshlib_options *o) {
-  const ml_control_opts *c = o->control;
-  return c && (c->watch != MESHLIB_WATCH_OFF || c->url_count);
+void ml_ctl_log(const ml_control *c, int level, const char *fmt, ...) {
+  const ml_control_host *h = &c->host;
+  if (!h->log_cb || level > h->log_level)
+    return;
+  char line[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  h->log_cb(level, line, h->log_user_data);
 }
 
-int ml_control_subscribe(meshlib *m, const meshlib_options *o) {
-  const ml_control_opts *co = o->control;
+int ml_control_wanted(const ml_control_opts *co) {
+  return co && (co->watch != MESHLIB_WATCH_OFF || co->url_count);
+}
+
+int ml_control_subscribe(const ml_control_opts *co, const ml_mem *mem,
+                         ml_config_events *e) {
   for (size_t i = 0; co && i < co->sub_count; i++) {
-    int rc = ml_config_events_add(m->mem, &m->events, &co->subs[i]);
+    int rc = ml_config_events_add(mem, e, &co->subs[i]);
     if (rc != MESHLIB_OK)
       return rc;
   }
@@ -87,21 +99,21 @@ static int add_source(ml_control *c, ml_ctl_kind kind, const char *where) {
 }
 
 /* The sources in the order the options named them. */
-static int build_sources(ml_control *c, const meshlib_options *o) {
-  const ml_control_opts *co = o->control;
-  size_t total = o->source_count + co->url_count;
+static int build_sources(ml_control *c, const ml_control_opts *co,
+                         const ml_ctl_input *in, size_t in_count) {
+  size_t total = in_count + co->url_count;
   c->src = ml_calloc(c->mem, total ? total : 1, sizeof(*c->src));
   if (!c->src)
     return MESHLIB_ERR_NOMEM;
   size_t u = 0;
   int rc = MESHLIB_OK;
-  for (size_t i = 0; rc == MESHLIB_OK && i <= o->source_count; i++) {
+  for (size_t i = 0; rc == MESHLIB_OK && i <= in_count; i++) {
     for (; rc == MESHLIB_OK && u < co->url_count && co->urls[u].position == i;
          u++)
       rc = add_source(c, ML_CTL_URL, co->urls[u].url);
-    if (rc != MESHLIB_OK || i == o->source_count)
+    if (rc != MESHLIB_OK || i == in_count)
       break;
-    const ml_source *s = &o->sources[i];
+    const ml_ctl_input *s = &in[i];
     rc = add_source(c, s->path ? ML_CTL_PATH : ML_CTL_TEXT,
                     s->path ? s->path : s->name);
   }
@@ -109,14 +121,14 @@ static int build_sources(ml_control *c, const meshlib_options *o) {
 }
 
 /* The first content of every source, read on meshlib_new()'s thread. */
-static int initial_contents(ml_control *c, const meshlib_options *o,
+static int initial_contents(ml_control *c, const ml_ctl_input *in,
                             ml_ctl_content *cands, char *err, size_t cap) {
-  size_t next_opt = 0; /* o->sources[] in step with the non-URL sources */
+  size_t next_opt = 0; /* in[] in step with the non-URL sources */
   for (size_t i = 0; i < c->count; i++) {
     ml_ctl_source *s = &c->src[i];
     int rc = MESHLIB_OK;
     if (s->kind != ML_CTL_URL) {
-      const ml_source *os = &o->sources[next_opt++];
+      const ml_ctl_input *os = &in[next_opt++];
       rc = os->path ? ml_ctl_read_path(c->mem, os->path, &cands[i])
                     : ml_ctl_content_text(c->mem, os->name, os->text, os->len,
                                           &cands[i]);
@@ -133,9 +145,9 @@ static int initial_contents(ml_control *c, const meshlib_options *o,
         return MESHLIB_ERR_CONFIG_IO;
       }
       if (r == ML_FETCH_FAILED)
-        ml_log(c->mesh, MESHLIB_LEVEL_WARNING,
-               "config: %s gave no config at start; starting without it",
-               s->where);
+        ml_ctl_log(c, MESHLIB_LEVEL_WARNING,
+                   "config: %s gave no config at start; starting without it",
+                   s->where);
       if (r != ML_FETCH_FAILED) /* else the backoff says when */
         ml_fetch_set_next_at(f, ml_ctl_now_ms());
     }
@@ -177,10 +189,10 @@ static void finish_fetches(ml_control *c) {
       if (ml_fetch_end(c, i, rc, &cand) == ML_FETCH_CHANGED) {
         char err[1024];
         if (ml_ctl_apply(c, i, &cand, err, sizeof(err)) != MESHLIB_OK)
-          ml_log(c->mesh, MESHLIB_LEVEL_WARNING,
-                 "config: %s changed; rejected, its last good content "
-                 "stays",
-                 c->src[i].where);
+          ml_ctl_log(c, MESHLIB_LEVEL_WARNING,
+                     "config: %s changed; rejected, its last good content "
+                     "stays",
+                     c->src[i].where);
       }
       break;
     }
@@ -295,23 +307,23 @@ static void *control_main(void *p) {
   return NULL;
 }
 
-int ml_control_start(meshlib *m, const meshlib_options *o, char *err,
-                     size_t cap) {
+int ml_control_start(const ml_control_host *host, const ml_control_opts *co,
+                     const ml_ctl_input *in, size_t in_count, ml_control **out,
+                     char *err, size_t cap) {
   err[0] = '\0';
-  const ml_control_opts *co = o->control;
-  ml_control *c = ml_calloc(m->mem, 1, sizeof(*c));
+  ml_control *c = ml_calloc(host->mem, 1, sizeof(*c));
   if (!c)
     return MESHLIB_ERR_NOMEM;
-  c->mesh = m;
-  c->mem = m->mem;
+  c->host = *host;
+  c->mem = host->mem;
   c->ifd = -1;
   atomic_init(&c->stop, 0);
   pthread_mutex_init(&c->lock, NULL);
   pthread_cond_init(&c->done_cond, NULL);
-  ml_rand_seed(&c->rng, m->seed ^ 0xc0ffee);
+  ml_rand_seed(&c->rng, host->seed ^ 0xc0ffee);
   int rc = copy_opts(c->mem, &c->o, co);
   if (rc == MESHLIB_OK)
-    rc = build_sources(c, o);
+    rc = build_sources(c, co, in, in_count);
   if (rc == MESHLIB_OK && c->url_count && !(c->multi = curl_multi_init()))
     rc = MESHLIB_ERR_NOMEM;
   ml_ctl_content *cands =
@@ -319,16 +331,16 @@ int ml_control_start(meshlib *m, const meshlib_options *o, char *err,
   if (rc == MESHLIB_OK && !cands)
     rc = MESHLIB_ERR_NOMEM;
   if (rc == MESHLIB_OK)
-    rc = initial_contents(c, o, cands, err, cap);
+    rc = initial_contents(c, in, cands, err, cap);
   /* Watch before applying: a change made meanwhile is not missed. */
   if (rc == MESHLIB_OK)
     ml_ctl_watch_refresh(c);
   if (rc == MESHLIB_OK) {
     rc = ml_ctl_apply_all(c, cands, err, cap); /* takes them if applied */
     if (rc != MESHLIB_OK && c->o.allow_bad_start && rc != MESHLIB_ERR_NOMEM) {
-      ml_log(m, MESHLIB_LEVEL_ERROR,
-             "config: rejected at start (%s); starting on the empty config",
-             err);
+      ml_ctl_log(c, MESHLIB_LEVEL_ERROR,
+                 "config: rejected at start (%s); starting on the empty config",
+                 err);
       ml_ctl_apply_valid(c, cands);
       rc = MESHLIB_OK;
     }
@@ -350,12 +362,11 @@ int ml_control_start(meshlib *m, const meshlib_options *o, char *err,
     control_free(c);
     return rc;
   }
-  m->control = c;
+  *out = c;
   return MESHLIB_OK;
 }
 
-void ml_control_stop(meshlib *m) {
-  ml_control *c = m->control;
+void ml_control_stop(ml_control *c) {
   if (!c)
     return;
   if (c->started) {
@@ -366,15 +377,9 @@ void ml_control_stop(meshlib *m) {
   /* Whoever waits in meshlib_config_reload() must not: no call may run
    * during meshlib_free(). */
   control_free(c);
-  m->control = NULL;
 }
 
-int meshlib_config_reload(meshlib *m) {
-  if (!m || m->magic != ML_MAGIC_MESH)
-    return MESHLIB_ERR_INVALID_ARG;
-  ml_control *c = m->control;
-  if (!c)
-    return MESHLIB_ERR_NOT_FOUND;
+int ml_control_reload(ml_control *c) {
   pthread_mutex_lock(&c->lock);
   uint64_t ticket = ++c->reload_asked;
   pthread_mutex_unlock(&c->lock);

@@ -21,7 +21,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "control/control.h"
-#include "core/internal.h"
 #include "util/str.h"
 
 #define WATCH_MASK                                                             \
@@ -96,9 +95,9 @@ void ml_ctl_watch_refresh(ml_control *c) {
   if (c->o.watch == MESHLIB_WATCH_AUTO && c->ifd < 0 && !c->watch_count) {
     c->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (c->ifd < 0) {
-      ml_log(c->mesh, MESHLIB_LEVEL_WARNING,
-             "config: inotify unavailable (%s); polling every %lld ms",
-             strerror(errno), (long long)c->o.poll_ms);
+      ml_ctl_log(c, MESHLIB_LEVEL_WARNING,
+                 "config: inotify unavailable (%s); polling every %lld ms",
+                 strerror(errno), (long long)c->o.poll_ms);
       c->o.watch = MESHLIB_WATCH_POLL;
     }
   }

@@ -108,6 +108,8 @@ int ml_mesh_telemetry_init(meshlib *m, char *err, size_t err_cap);
 int ml_settings_copy(const ml_mem *mem, ml_settings *dst,
                      const ml_settings *src);
 void ml_settings_free(const ml_mem *mem, ml_settings *s);
+/* A copy of |m|'s record of applied and rejected configs (m->events). */
+void ml_config_status_get(const meshlib *m, ml_config_status *out);
 void ml_log(const meshlib *m, int level, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))

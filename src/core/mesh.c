@@ -6,6 +6,7 @@
 #include "config/analyze.h"
 #include "control/control.h"
 #include "call/client.h"
+#include "cluster/inspect.h"
 #include "core/internal.h"
 #include "telemetry/trace.h"
 
@@ -65,6 +66,42 @@ static int load_sources(meshlib *m, const meshlib_options *o,
   return rc;
 }
 
+static int apply_config(meshlib *m, ml_config **config, int first_error,
+                        const ml_diags *d);
+
+/* ml_control_host.apply: control's composed config, taken. */
+static int control_apply(void *user_data, ml_config *config, int first_error,
+                         const ml_diags *diags) {
+  int rc = apply_config(user_data, &config, first_error, diags);
+  ml_config_free(config); /* rejected: not taken */
+  return rc;
+}
+
+/* The mesh as src/control sees it, and the options' sources. */
+static int control_start(meshlib *m, const meshlib_options *o, char *err,
+                         size_t cap) {
+  ml_control_host h = {
+      .mem = m->mem,
+      .load = {m->settings.domain_suffix, m->settings.strict},
+      .seed = m->seed,
+      .log_cb = m->settings.log_cb,
+      .log_user_data = m->settings.log_user_data,
+      .log_level = m->settings.log_level,
+      .apply = control_apply,
+      .user_data = m,
+  };
+  size_t n = o->source_count;
+  ml_ctl_input *in = ml_calloc(m->mem, n ? n : 1, sizeof(*in));
+  if (!in)
+    return MESHLIB_ERR_NOMEM;
+  for (size_t i = 0; i < n; i++)
+    in[i] = (ml_ctl_input){o->sources[i].path, o->sources[i].name,
+                           o->sources[i].text, o->sources[i].len};
+  int rc = ml_control_start(&h, o->control, in, n, &m->control, err, cap);
+  ml_free(m->mem, in);
+  return rc;
+}
+
 int meshlib_new(meshlib **out, meshlib_options *o) {
   if (!out || !o || o->magic != ML_MAGIC_OPTIONS)
     return MESHLIB_ERR_INVALID_ARG;
@@ -117,13 +154,13 @@ int meshlib_new(meshlib **out, meshlib_options *o) {
   /* Version 0: the empty config, so that a snapshot is always in force. */
   ml_config *empty = ml_config_new(m->mem);
   rc = empty ? ml_mesh_install(m, empty, 0) : MESHLIB_ERR_NOMEM;
-  if (rc == MESHLIB_OK)
-    rc = ml_control_subscribe(m, o); /* they hear of the first load too */
-  if (rc == MESHLIB_OK && ml_control_wanted(o)) {
+  if (rc == MESHLIB_OK) /* they hear of the first load too */
+    rc = ml_control_subscribe(o->control, m->mem, &m->events);
+  if (rc == MESHLIB_OK && ml_control_wanted(o->control)) {
     /* Watched sources or URLs: src/control loads them and starts the
      * thread that follows them. */
     char err[1024] = "";
-    rc = ml_control_start(m, o, err, sizeof(err));
+    rc = control_start(m, o, err, sizeof(err));
     if (rc != MESHLIB_OK && err[0])
       set_options_error(o, err);
   } else if (rc == MESHLIB_OK && o->source_count) {
@@ -166,7 +203,8 @@ void meshlib_free(meshlib *m) {
     return;
   ml_telemetry_mesh_free(&m->telemetry); /* the admin thread reads the mesh */
   /* The control thread applies config: stopped before what it uses. */
-  ml_control_stop(m);
+  ml_control_stop(m->control);
+  m->control = NULL;
   ml_trace_mesh_free(&m->telemetry); /* flushes spans with a bounded wait */
   ml_dns_destroy(&m->dns);           /* its thread rebuilds snapshots */
   ml_snapshot_slot_clear(&m->current);
@@ -189,10 +227,31 @@ void meshlib_free(meshlib *m) {
   }
 }
 
+int meshlib_request_new(meshlib_request **out, meshlib *m, const char *method,
+                        const char *url) {
+  if (!out || !GOOD_MESH(m) || !url)
+    return MESHLIB_ERR_INVALID_ARG;
+  /* Each request draws from its own generator, seeded from the mesh's
+   * seed and a counter: reproducible when the seed is fixed. */
+  uint64_t seed =
+      m->seed + 0x9e3779b97f4a7c15ULL * atomic_fetch_add(&m->rand_counter, 1);
+  return ml_request_new(out, m, &m->env, seed, method, url);
+}
+
 int meshlib_client_new(meshlib_client **out, meshlib *m) {
   if (!out || !GOOD_MESH(m))
     return MESHLIB_ERR_INVALID_ARG;
   return ml_client_new(out, m, &m->env);
+}
+
+int meshlib_clusters_snapshot(meshlib *m, meshlib_clusters **out) {
+  if (!out)
+    return MESHLIB_ERR_INVALID_ARG;
+  *out = NULL;
+  if (!GOOD_MESH(m))
+    return MESHLIB_ERR_INVALID_ARG;
+  return ml_clusters_picture(m->mem, ml_snapshot_slot_acquire(&m->current),
+                             out);
 }
 
 uint64_t meshlib_config_version(const meshlib *m) {
@@ -452,43 +511,90 @@ int meshlib_config_analyze(meshlib_config *c) {
   return c->diags.errors ? MESHLIB_ERR_CONFIG : MESHLIB_OK;
 }
 
-int meshlib_config_apply(meshlib_config *c) {
-  if (!GOOD_CONFIG(c))
-    return MESHLIB_ERR_INVALID_ARG;
-  meshlib *m = c->mesh;
-  if (!c->config)
-    return MESHLIB_ERR_CONFIG_EMPTY; /* already applied */
-  if (c->first_error != MESHLIB_OK || c->diags.errors) {
-    const struct meshlib_diag *e = ml_diags_first_error(&c->diags);
-    const char *why = e ? e->text : meshlib_strerror(c->first_error);
+/* Put |*config| in force (taken: set to NULL) or reject it for
+ * |first_error| or |d|'s first error (left in *config); numbered, logged
+ * and reported either way. */
+static int apply_config(meshlib *m, ml_config **config, int first_error,
+                        const ml_diags *d) {
+  if (first_error != MESHLIB_OK || d->errors) {
+    const struct meshlib_diag *e = ml_diags_first_error(d);
+    const char *why = e ? e->text : meshlib_strerror(first_error);
     /* A rejected attempt takes a version too, so that it can be named
      * (an xDS NACK names the version it refuses). */
     pthread_mutex_lock(&m->apply_lock);
     uint64_t version = atomic_fetch_add(&m->next_version, 1);
-    ml_config_report_begin(m); /* subscribers hear of versions in order */
+    ml_config_report_begin(&m->events); /* versions heard in order */
     pthread_mutex_unlock(&m->apply_lock);
     ml_log(m, MESHLIB_LEVEL_ERROR,
            "config version %llu rejected, version %llu stays: %s",
            (unsigned long long)version,
            (unsigned long long)atomic_load(&m->events.last_applied_version),
            why);
-    ml_config_rejected(m, version, why);
-    return c->first_error != MESHLIB_OK ? c->first_error : MESHLIB_ERR_CONFIG;
+    ml_config_rejected(m->mem, &m->events, version, why);
+    return first_error != MESHLIB_OK ? first_error : MESHLIB_ERR_CONFIG;
   }
   pthread_mutex_lock(&m->apply_lock);
   uint64_t version = atomic_fetch_add(&m->next_version, 1);
   /* The snapshot takes the config whatever happens. */
-  int rc = ml_mesh_install(m, c->config, version);
-  c->config = NULL;
+  int rc = ml_mesh_install(m, *config, version);
+  *config = NULL;
   if (rc == MESHLIB_OK)
-    ml_config_report_begin(m); /* subscribers hear of versions in order */
+    ml_config_report_begin(&m->events); /* versions heard in order */
   pthread_mutex_unlock(&m->apply_lock);
   if (rc == MESHLIB_OK) {
     ml_log(m, MESHLIB_LEVEL_INFO, "config version %llu in force",
            (unsigned long long)version);
-    ml_config_applied_end(m, version);
+    ml_config_applied_end(&m->events, version);
   }
   return rc;
+}
+
+int meshlib_config_apply(meshlib_config *c) {
+  if (!GOOD_CONFIG(c))
+    return MESHLIB_ERR_INVALID_ARG;
+  if (!c->config)
+    return MESHLIB_ERR_CONFIG_EMPTY; /* already applied */
+  return apply_config(c->mesh, &c->config, c->first_error, &c->diags);
+}
+
+/* include/meshlib/control.h on the mesh: src/control keeps the record
+ * (m->events) and the thread (m->control). */
+
+int meshlib_on_config(meshlib *m, meshlib_config_change_cb changed,
+                      meshlib_config_reject_cb rejected, void *user_data) {
+  if (!GOOD_MESH(m) || (!changed && !rejected))
+    return MESHLIB_ERR_INVALID_ARG;
+  ml_config_sub s = {changed, rejected, user_data};
+  return ml_config_events_add(m->mem, &m->events, &s);
+}
+
+int meshlib_off_config(meshlib *m, meshlib_config_change_cb changed,
+                       meshlib_config_reject_cb rejected, void *user_data) {
+  if (!GOOD_MESH(m))
+    return MESHLIB_ERR_INVALID_ARG;
+  ml_config_sub s = {changed, rejected, user_data};
+  return ml_config_events_remove(&m->events, &s);
+}
+
+uint64_t meshlib_config_rejected_total(const meshlib *m) {
+  return GOOD_MESH(m) ? ml_config_events_rejected_total(&m->events) : 0;
+}
+
+int meshlib_config_last_rejection(const meshlib *m, uint64_t *version,
+                                  char *buf, size_t cap) {
+  if (!GOOD_MESH(m) || (!buf && cap))
+    return MESHLIB_ERR_INVALID_ARG;
+  return ml_config_events_last_rejection(&m->events, version, buf, cap);
+}
+
+void ml_config_status_get(const meshlib *m, ml_config_status *out) {
+  ml_config_events_status(&m->events, out);
+}
+
+int meshlib_config_reload(meshlib *m) {
+  if (!GOOD_MESH(m))
+    return MESHLIB_ERR_INVALID_ARG;
+  return m->control ? ml_control_reload(m->control) : MESHLIB_ERR_NOT_FOUND;
 }
 
 const char *meshlib_config_errmsg(const meshlib_config *c) {

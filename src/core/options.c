@@ -283,3 +283,66 @@ int meshlib_options_set_log_callback(meshlib_options *o, int max_level,
 const char *meshlib_options_errmsg(const meshlib_options *o) {
   return GOOD_OPTIONS(o) && o->errmsg ? o->errmsg : "";
 }
+
+/* include/meshlib/control.h's options: src/control checks and keeps them in
+ * the options' lifecycle part (o->control), given NULL for a bad handle. */
+#define CONTROL_OPTS(o) (GOOD_OPTIONS(o) ? &(o)->control : NULL)
+
+int meshlib_options_set_config_watch(meshlib_options *o, int mode) {
+  return ml_control_opts_set_watch(CONTROL_OPTS(o), mode);
+}
+
+int meshlib_options_set_config_poll_interval_ms(meshlib_options *o,
+                                                int64_t interval_ms) {
+  return ml_control_opts_set_poll_interval(CONTROL_OPTS(o), interval_ms);
+}
+
+int meshlib_options_set_config_debounce_ms(meshlib_options *o,
+                                           int64_t debounce_ms) {
+  return ml_control_opts_set_debounce(CONTROL_OPTS(o), debounce_ms);
+}
+
+int meshlib_options_add_config_url(meshlib_options *o, const char *url) {
+  return ml_control_opts_add_url(CONTROL_OPTS(o), url,
+                                 GOOD_OPTIONS(o) ? o->source_count : 0);
+}
+
+int meshlib_options_set_control_long_poll_ms(meshlib_options *o,
+                                             int64_t wait_ms) {
+  return ml_control_opts_set_long_poll(CONTROL_OPTS(o), wait_ms);
+}
+
+int meshlib_options_set_control_backoff_ms(meshlib_options *o,
+                                           int64_t initial_ms, int64_t max_ms) {
+  return ml_control_opts_set_backoff(CONTROL_OPTS(o), initial_ms, max_ms);
+}
+
+int meshlib_options_set_control_tls(meshlib_options *o, const char *ca_file,
+                                    const char *cert_file,
+                                    const char *key_file) {
+  return ml_control_opts_set_tls(CONTROL_OPTS(o), ca_file, cert_file, key_file);
+}
+
+int meshlib_options_set_control_token_file(meshlib_options *o,
+                                           const char *path) {
+  return ml_control_opts_set_token_file(CONTROL_OPTS(o), path);
+}
+
+int meshlib_options_set_control_initial_fetch(meshlib_options *o,
+                                              int64_t timeout_ms,
+                                              int required) {
+  return ml_control_opts_set_initial_fetch(CONTROL_OPTS(o), timeout_ms,
+                                           required);
+}
+
+int meshlib_options_set_config_allow_bad_start(meshlib_options *o, int allow) {
+  return ml_control_opts_set_allow_bad_start(CONTROL_OPTS(o), allow);
+}
+
+int meshlib_options_on_config(meshlib_options *o,
+                              meshlib_config_change_cb changed,
+                              meshlib_config_reject_cb rejected,
+                              void *user_data) {
+  return ml_control_opts_on_config(CONTROL_OPTS(o), changed, rejected,
+                                   user_data);
+}

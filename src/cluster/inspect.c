@@ -4,9 +4,8 @@
  * from is held, so that names, addresses and labels stay valid. */
 #include <string.h>
 #include <time.h>
-#include "meshlib/clusters.h"
-#include "core/internal.h"
-#include "cluster/health.h"
+#include "cluster/inspect.h"
+#include "meshlib/error.h"
 #include "util/clock.h"
 
 typedef struct cl_item {
@@ -119,17 +118,16 @@ void meshlib_clusters_free(meshlib_clusters *c) {
   ml_free(c->mem, c);
 }
 
-int meshlib_clusters_snapshot(meshlib *m, meshlib_clusters **out) {
-  if (!out)
-    return MESHLIB_ERR_INVALID_ARG;
+int ml_clusters_picture(const ml_mem *mem, ml_snapshot *snap,
+                        meshlib_clusters **out) {
   *out = NULL;
-  if (!m || m->magic != ML_MAGIC_MESH)
-    return MESHLIB_ERR_INVALID_ARG;
-  meshlib_clusters *c = ml_calloc(m->mem, 1, sizeof(*c));
-  if (!c)
+  meshlib_clusters *c = ml_calloc(mem, 1, sizeof(*c));
+  if (!c) {
+    ml_snapshot_unref(snap);
     return MESHLIB_ERR_NOMEM;
-  c->mem = m->mem;
-  c->snap = ml_snapshot_slot_acquire(&m->current);
+  }
+  c->mem = mem;
+  c->snap = snap;
   c->cl = c->snap ? c->snap->clusters : NULL;
   size_t n = ml_clusters_count(c->cl);
   if (n) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+/* A request as the application builds it: method, URL, headers, body,
+ * source labels; and its routing decision on demand. */
 #include "call/request.h"
-#include "core/internal.h"
 
 #include <curl/curl.h>
 #include <string.h>
@@ -8,8 +9,8 @@
 #include "util/str.h"
 
 static void set_errmsg(meshlib_request *r, const char *msg) {
-  ml_free(r->mesh->mem, r->errmsg);
-  r->errmsg = ml_strdup(r->mesh->mem, msg);
+  ml_free(r->env->mem, r->errmsg);
+  r->errmsg = ml_strdup(r->env->mem, msg);
 }
 
 static int valid_token(const char *s) {
@@ -32,7 +33,7 @@ static int valid_value(const char *s) {
 
 /* Split |url| with libcurl's URL parser rather than by hand. */
 static int parse_url(meshlib_request *r, const char *url) {
-  const ml_mem *mem = r->mesh->mem;
+  const ml_mem *mem = r->env->mem;
   CURLU *u = curl_url();
   if (!u)
     return MESHLIB_ERR_NOMEM;
@@ -107,33 +108,29 @@ out:
   return rc;
 }
 
-int meshlib_request_new(meshlib_request **out, meshlib *m, const char *method,
-                        const char *url) {
-  if (!out || !m || m->magic != ML_MAGIC_MESH || !url)
-    return MESHLIB_ERR_INVALID_ARG;
+int ml_request_new(meshlib_request **out, meshlib *m, const ml_call_env *env,
+                   uint64_t seed, const char *method, const char *url) {
   *out = NULL;
   if (!method)
     method = "GET";
   if (!valid_token(method))
     return MESHLIB_ERR_INVALID_ARG;
-  meshlib_request *r = ml_calloc(m->mem, 1, sizeof(*r));
+  const ml_mem *mem = env->mem;
+  meshlib_request *r = ml_calloc(mem, 1, sizeof(*r));
   if (!r)
     return MESHLIB_ERR_NOMEM;
   r->magic = ML_MAGIC_REQUEST;
   r->mesh = m;
-  r->env = &m->env;
-  ml_buf_init(&r->decision.text, m->mem);
-  ml_buf_init(&r->decision.host_text, m->mem);
-  ml_xfer_result_init(&r->xfer, m->mem);
-  ml_buf_init(&r->plan.path, m->mem);
-  ml_buf_init(&r->plan.cookie, m->mem);
+  r->env = env;
+  ml_buf_init(&r->decision.text, mem);
+  ml_buf_init(&r->decision.host_text, mem);
+  ml_xfer_result_init(&r->xfer, mem);
+  ml_buf_init(&r->plan.path, mem);
+  ml_buf_init(&r->plan.cookie, mem);
   r->details = "";
-  /* Each request draws from its own generator, seeded from the mesh's
-   * seed and a counter: reproducible when the seed is fixed. */
-  ml_rand_seed(&r->rand, m->seed + 0x9e3779b97f4a7c15ULL *
-                                       atomic_fetch_add(&m->rand_counter, 1));
-  r->method = ml_strdup(m->mem, method);
-  r->url = ml_strdup(m->mem, url);
+  ml_rand_seed(&r->rand, seed);
+  r->method = ml_strdup(mem, method);
+  r->url = ml_strdup(mem, url);
   int rc = (r->method && r->url) ? parse_url(r, url) : MESHLIB_ERR_NOMEM;
   if (rc != MESHLIB_OK) {
     meshlib_request_free(r);
@@ -148,7 +145,7 @@ void meshlib_request_free(meshlib_request *r) {
     return;
   if (r->curl_state)
     ml_curl_release(r);
-  const ml_mem *mem = r->mesh->mem;
+  const ml_mem *mem = r->env->mem;
   ml_decision_release(mem, &r->decision);
   ml_xfer_result_free(mem, &r->xfer);
   ml_free(mem, r->resp_headers);
@@ -193,7 +190,7 @@ int meshlib_request_add_header(meshlib_request *r, const char *name,
                   "CR or LF");
     return MESHLIB_ERR_BAD_HEADER;
   }
-  const ml_mem *mem = r->mesh->mem;
+  const ml_mem *mem = r->env->mem;
   if (r->header_count == r->header_cap) {
     size_t cap = r->header_cap ? r->header_cap * 2 : 8;
     ml_header *h = ml_realloc(mem, r->headers, cap * sizeof(*h));
@@ -219,7 +216,7 @@ int meshlib_request_set_source_label(meshlib_request *r, const char *key,
                                      const char *value) {
   if (!GOOD_REQUEST(r) || !key || !*key || !value)
     return MESHLIB_ERR_INVALID_ARG;
-  const ml_mem *mem = r->mesh->mem;
+  const ml_mem *mem = r->env->mem;
   char *v = ml_strdup(mem, value);
   if (!v)
     return MESHLIB_ERR_NOMEM;
@@ -248,13 +245,13 @@ int meshlib_request_set_source_label(meshlib_request *r, const char *key,
 int meshlib_request_set_body(meshlib_request *r, const void *data, size_t len) {
   if (!GOOD_REQUEST(r) || (!data && len))
     return MESHLIB_ERR_INVALID_ARG;
-  char *copy = ml_malloc(r->mesh->mem, len + 1);
+  char *copy = ml_malloc(r->env->mem, len + 1);
   if (!copy)
     return MESHLIB_ERR_NOMEM;
   if (len)
     memcpy(copy, data, len);
   copy[len] = '\0';
-  ml_free(r->mesh->mem, r->body);
+  ml_free(r->env->mem, r->body);
   r->body = copy;
   r->body_len = len;
   return MESHLIB_OK;
