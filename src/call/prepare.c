@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The path of one call up to its first attempt: route, local replies (no
- * route, direct response, redirect), destination, cluster, what is sent;
- * then, per attempt, the endpoint; and the response's header rules and
- * getters. Attempts, retries, timeouts and faults: core/attempt.c. */
+ * route, direct response, redirect), the weighted destination, its
+ * cluster, what is sent (path, headers, TLS, pool settings); then
+ * ml_call_begin() (attempt.c) takes over. */
 #include <stdio.h>
 #include <string.h>
 #include "cluster/cluster.h"

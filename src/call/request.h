@@ -73,7 +73,7 @@ struct meshlib_decision {
   int default_retries; /* routes without `retries` get Istio's default */
 };
 
-/* Where a call stands between its phases (core/attempt.c). */
+/* Where a call stands between its phases (call/attempt.c). */
 typedef enum ml_call_step {
   ML_STEP_DONE = 0, /* nothing more to send: ml_call_complete() */
   ML_STEP_SEND, /* plan.x is ready: perform it, then ml_call_attempt_end() */
@@ -187,7 +187,7 @@ struct meshlib_request {
   int64_t duration_us;
   ml_call_plan plan;
   struct ml_curl_state *curl_state; /* prepared on an application's CURL
-                                       handle (core/curl_path.c) */
+                                       handle (call/curl_path.c) */
   struct ml_trace_call *trace;      /* trace context (telemetry/trace.c) */
 };
 

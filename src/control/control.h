@@ -179,8 +179,6 @@ typedef struct ml_control {
   int reload_rc;
 } ml_control;
 
-/* Monotonic milliseconds. */
-int64_t ml_ctl_now_ms(void);
 /* A line to the mesh's log (the host's log_cb). */
 void ml_ctl_log(const ml_control *c, int level, const char *fmt, ...)
 #if defined(__GNUC__)

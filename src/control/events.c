@@ -1,15 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include "control/events.h"
+#include "util/clock.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-static int64_t unix_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void ml_config_events_init(ml_config_events *e) {
   memset(e, 0, sizeof(*e));
@@ -100,7 +95,7 @@ void ml_config_rejected(const ml_mem *mem, ml_config_events *e,
     e->last_rejected_reason = copy;
   }
   e->last_rejected_version = version;
-  e->last_rejected_unix_ms = unix_ms();
+  e->last_rejected_unix_ms = ml_wall_ms();
   atomic_fetch_add(&e->rejected_total, 1);
   for (size_t i = 0; i < e->sub_count; i++)
     if (e->subs[i].rejected)
@@ -116,7 +111,7 @@ void ml_config_applied_end(ml_config_events *e, uint64_t version) {
   uint64_t old = atomic_load(&e->last_applied_version);
   atomic_store(&e->last_applied_version, version);
   atomic_fetch_add(&e->applied_total, 1);
-  e->last_applied_unix_ms = unix_ms();
+  e->last_applied_unix_ms = ml_wall_ms();
   for (size_t i = 0; i < e->sub_count; i++)
     if (e->subs[i].changed)
       e->subs[i].changed(old, version, e->subs[i].user_data);

@@ -12,6 +12,7 @@
 #include "control/control.h"
 #include "transport/xfer_easy.h"
 #include "util/str.h"
+#include "util/clock.h"
 
 /* Bodies larger than this are refused (the loader's own limit is 64 MiB;
  * a control endpoint that sends more is broken). */
@@ -201,7 +202,7 @@ int ml_fetch_begin(ml_control *c, ml_fetch *f, int initial) {
   }
   if (rc)
     return MESHLIB_ERR_NOMEM;
-  f->started_at = ml_ctl_now_ms();
+  f->started_at = ml_now_ms();
   /* A held request may last the wait plus a margin; a plain one not. */
   long timeout =
       initial ? (long)c->o.initial_timeout_ms : (long)(wait_s * 1000 + 15000);
@@ -265,7 +266,7 @@ static void failed(ml_control *c, ml_fetch *f, const char *why) {
   if (f->backoff_ms > c->o.backoff_max_ms)
     f->backoff_ms = c->o.backoff_max_ms;
   int64_t delay = jittered(c, f->backoff_ms);
-  f->next_at = ml_ctl_now_ms() + delay;
+  f->next_at = ml_now_ms() + delay;
   f->failures++;
   /* The first failure and then every tenth: a long outage does not fill
    * the log. */
@@ -287,7 +288,7 @@ static void succeeded(ml_control *c, ml_fetch *f, int news) {
   /* A server that holds requests answers when something changed or its
    * wait ended: ask again at once. Otherwise, or when it only says it
    * holds them, poll. */
-  int64_t now = ml_ctl_now_ms();
+  int64_t now = ml_now_ms();
   int held = f->long_poll_seen && (news || now - f->started_at >= HELD_MIN_MS);
   f->next_at = now + (held ? 0 : c->o.poll_ms);
 }

@@ -16,6 +16,7 @@
 #include "meshlib/control.h"
 #include "meshlib/error.h"
 #include "util/mem.h"
+#include "util/clock.h"
 
 #define MAX_WAIT_S 300
 
@@ -115,8 +116,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *con,
   if (fresh && inm && wait_s > 0) {
     uint64_t gen = s->gen;
     struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += wait_s;
+    ml_deadline_in(&until, (int64_t)wait_s * 1000);
     s->stats.held++;
     while (s->gen == gen && !s->closing &&
            pthread_cond_timedwait(&s->changed, &s->lock, &until) != ETIMEDOUT)
@@ -187,11 +187,7 @@ int meshlib_config_server_new(meshlib_config_server **out, int port) {
     return MESHLIB_ERR_NOMEM;
   pthread_mutex_init(&s->admin, NULL);
   pthread_mutex_init(&s->lock, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&s->changed, &ca);
-  pthread_condattr_destroy(&ca);
+  ml_cond_init_monotonic(&s->changed);
   int rc = start(s, port);
   if (rc != MESHLIB_OK) {
     meshlib_config_server_free(s);

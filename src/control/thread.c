@@ -10,12 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include "control/control.h"
-
-int64_t ml_ctl_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "util/clock.h"
 
 void ml_ctl_log(const ml_control *c, int level, const char *fmt, ...) {
   const ml_control_host *h = &c->host;
@@ -149,7 +144,7 @@ static int initial_contents(ml_control *c, const ml_ctl_input *in,
                    "config: %s gave no config at start; starting without it",
                    s->where);
       if (r != ML_FETCH_FAILED) /* else the backoff says when */
-        ml_fetch_set_next_at(f, ml_ctl_now_ms());
+        ml_fetch_set_next_at(f, ml_now_ms());
     }
     if (rc != MESHLIB_OK)
       return rc;
@@ -255,7 +250,7 @@ static void serve_reloads(ml_control *c, int *kick_urls) {
 static void *control_main(void *p) {
   ml_control *c = p;
   while (!atomic_load(&c->stop)) {
-    int64_t now = ml_ctl_now_ms();
+    int64_t now = ml_now_ms();
     int kick = 0;
     serve_reloads(c, &kick);
     if (kick)
@@ -293,7 +288,7 @@ static void *control_main(void *p) {
     curl_multi_perform(c->multi, &running);
     finish_fetches(c);
     if (c->ifd >= 0 && ml_ctl_watch_drain(c)) {
-      now = ml_ctl_now_ms();
+      now = ml_now_ms();
       if (!c->pending) {
         c->pending = 1;
         c->pending_since = now;
@@ -352,7 +347,7 @@ int ml_control_start(const ml_control_host *host, const ml_control_opts *co,
   if (rc == MESHLIB_OK && !c->multi && !(c->multi = curl_multi_init()))
     rc = MESHLIB_ERR_NOMEM; /* the loop waits in curl_multi_poll() */
   if (rc == MESHLIB_OK) {
-    c->next_poll = ml_ctl_now_ms() + c->o.poll_ms;
+    c->next_poll = ml_now_ms() + c->o.poll_ms;
     if (pthread_create(&c->thread, NULL, control_main, c) != 0)
       rc = MESHLIB_ERR_IO;
     else

@@ -241,9 +241,9 @@ void ml_access_log_call_end(ml_telemetry *t, const ml_call_info *info) {
   ml_buf_init(&b, t->mem);
   if (ml_access_log_format(
           &b, &in, l->json,
-          ml_trace_header_of(info->headers, info->header_count, "user-agent"),
-          ml_trace_header_of(info->headers, info->header_count,
-                             "x-forwarded-for")) == 0) {
+          ml_header_find(info->headers, info->header_count, "user-agent"),
+          ml_header_find(info->headers, info->header_count,
+                         "x-forwarded-for")) == 0) {
     if (l->fd >= 0) {
       /* One write per line: O_APPEND keeps lines of concurrent calls
        * whole. A short write is finished, not dropped. */

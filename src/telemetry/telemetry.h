@@ -3,7 +3,7 @@
 #define ML_TELEMETRY_TELEMETRY_H
 
 /* What the call path tells telemetry (metrics, traces, access logs), and
- * when. The call path (core/perform.c, core/client.c) fills these records
+ * when. The call path (src/call/) fills these records
  * and calls the hooks below; each hook is cheap when its feature is off
  * and never blocks the caller (no global lock, no I/O on the calling
  * thread). Telemetry sees neither the mesh nor the request: the mesh

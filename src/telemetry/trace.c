@@ -14,6 +14,7 @@
 #include "policy/policy.h"
 #include "telemetry/access_log.h"
 #include "util/str.h"
+#include "util/clock.h"
 
 /* ---- Settings ---- */
 
@@ -69,10 +70,8 @@ static const char *label_of(const ml_telemetry_settings *st, const char *key) {
 static uint64_t entropy64(const void *salt) {
   uint64_t v = 0;
   if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v)) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    v = ml_mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
-                 ((uint64_t)getpid() << 48) ^ (uint64_t)(uintptr_t)salt);
+    v = ml_mix64((uint64_t)ml_wall_us() ^ ((uint64_t)getpid() << 48) ^
+                 (uint64_t)(uintptr_t)salt);
   }
   return v;
 }
@@ -436,13 +435,6 @@ static void common_attrs(span_builder *b, ml_tracer *t, const ml_call_info *in,
   attr(b, "guid:x-request-id", in->request_id);
 }
 
-const char *ml_trace_header_of(const ml_header *h, size_t n, const char *name) {
-  for (size_t i = 0; h && i < n; i++)
-    if (strcmp(h[i].name, name) == 0)
-      return h[i].value;
-  return NULL;
-}
-
 const char *ml_trace_protocol_text(int v) {
   return v == 20 ? "HTTP/2" : v == 11 ? "HTTP/1.1" : NULL;
 }
@@ -490,7 +482,7 @@ void ml_trace_call_end(ml_telemetry *tm, const ml_call_info *info) {
        info->upstream && *info->upstream ? info->upstream : NULL);
   attr(&b, "destination.subset", info->dest_subset);
   attr(&b, "user_agent",
-       ml_trace_header_of(info->headers, info->header_count, "user-agent"));
+       ml_header_find(info->headers, info->header_count, "user-agent"));
   attr(&b, "grpc.status_code", info->grpc_status);
   attr_num(&b, "retry.count",
            info->attempt_count ? (long long)info->attempt_count - 1 : 0);

@@ -133,9 +133,6 @@ const char *ml_trace_span_id(const struct ml_trace_call *c);
 int ml_trace_sampled(const struct ml_trace_call *c);
 /* The x-request-id of |c|'s current call, or NULL; |c| may be NULL. */
 const char *ml_trace_request_id(const struct ml_trace_call *c);
-/* The value of header |name| (lower-case, as stored) among |h| (|n| of
- * them, may be NULL), or NULL. For spans and access-log lines. */
-const char *ml_trace_header_of(const ml_header *h, size_t n, const char *name);
 /* "HTTP/1.1" or "HTTP/2" for an ml_call_info.http_version, else NULL. */
 const char *ml_trace_protocol_text(int http_version);
 

@@ -15,6 +15,7 @@
 #include "meshlib/version.h"
 #include "telemetry/trace.h"
 #include "util/json.h"
+#include "util/clock.h"
 
 typedef struct slot {
   _Atomic size_t seq;
@@ -306,16 +307,6 @@ static void drain(ml_exporter *e, CURL *h, struct curl_slist *hdrs,
   }
 }
 
-static void deadline_in(struct timespec *ts, int64_t ms) {
-  clock_gettime(CLOCK_MONOTONIC, ts);
-  ts->tv_sec += ms / 1000;
-  ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-  if (ts->tv_nsec >= 1000000000L) {
-    ts->tv_sec++;
-    ts->tv_nsec -= 1000000000L;
-  }
-}
-
 static size_t backlog(ml_exporter *e) {
   return atomic_load_explicit(&e->head, memory_order_relaxed) - e->tail;
 }
@@ -330,7 +321,7 @@ static void *exporter_main(void *arg) {
   for (;;) {
     if (!e->stop && !e->flush_wanted && backlog(e) < e->batch) {
       struct timespec ts;
-      deadline_in(&ts, e->interval_ms);
+      ml_deadline_in(&ts, e->interval_ms);
       pthread_cond_timedwait(&e->wake, &e->lock, &ts);
     }
     int stop = e->stop;
@@ -390,12 +381,8 @@ int ml_exporter_new(const ml_mem *mem, const ml_exporter_config *c,
   atomic_init(&e->exports, 0);
   atomic_init(&e->processed, 0);
   pthread_mutex_init(&e->lock, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&e->wake, &ca);
-  pthread_cond_init(&e->done, &ca);
-  pthread_condattr_destroy(&ca);
+  ml_cond_init_monotonic(&e->wake);
+  ml_cond_init_monotonic(&e->done);
   if (pthread_create(&e->thread, NULL, exporter_main, e) != 0) {
     ml_exporter_free(e, 0);
     return MESHLIB_ERR_IO;
@@ -408,7 +395,7 @@ int ml_exporter_new(const ml_mem *mem, const ml_exporter_config *c,
 int ml_exporter_flush(ml_exporter *e, int64_t timeout_ms) {
   uint64_t target = atomic_load_explicit(&e->queued, memory_order_acquire);
   struct timespec ts;
-  deadline_in(&ts, timeout_ms);
+  ml_deadline_in(&ts, timeout_ms);
   int rc = MESHLIB_OK;
   pthread_mutex_lock(&e->lock);
   e->flush_wanted = 1;

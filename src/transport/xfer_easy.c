@@ -460,11 +460,8 @@ static inline const ml_header *header_at(const ml_xfer_req *req, size_t i) {
 }
 
 static int given(const ml_xfer_req *req, const char *name) {
-  size_t n = req->header_count + req->extra_header_count;
-  for (size_t i = 0; i < n; i++)
-    if (ml_strcaseeq(header_at(req, i)->name, name))
-      return 1;
-  return 0;
+  return ml_header_find(req->headers, req->header_count, name) ||
+         ml_header_find(req->extra_headers, req->extra_header_count, name);
 }
 
 /* Whether the block kept from the last exchange holds exactly |req|'s

@@ -61,7 +61,7 @@ typedef struct call {
   ml_attempt_info ai;
 } call;
 
-/* What core/attempt.c does when a call starts. */
+/* What call/attempt.c does when a call starts. */
 static void call_begin(meshlib *m, meshlib_request *r) {
   ml_telemetry_call_begin(&m->telemetry, &r->trace, r->headers,
                           r->header_count);
