@@ -270,8 +270,6 @@ void ml_call_release_holds(meshlib_request *r);
 /* The request's content-type is application/grpc (Envoy's test). */
 int ml_request_is_grpc(const meshlib_request *r);
 
-/* sync.c: perform on the calling thread. */
-int ml_request_perform(meshlib_request *r);
 /* curl_path.c: drop what meshlib_curl_prepare() left on |r|. */
 void ml_curl_release(meshlib_request *r);
 

@@ -3,8 +3,7 @@
  * sleeps through a fault's delay and a retry's backoff. */
 #include "call/request.h"
 
-/* The synchronous driver: every wait on the calling thread. */
-int ml_request_perform(meshlib_request *r) {
+static int perform(meshlib_request *r) {
   ml_call_plan *p = &r->plan;
   p->blocking = 1;
   int rc = ml_call_prepare(r);
@@ -31,5 +30,5 @@ int ml_request_perform(meshlib_request *r) {
 int meshlib_request_perform(meshlib_request *r) {
   if (!GOOD_REQUEST(r))
     return MESHLIB_ERR_INVALID_ARG;
-  return ml_request_perform(r);
+  return perform(r);
 }

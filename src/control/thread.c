@@ -11,17 +11,15 @@
 #include <time.h>
 #include "control/control.h"
 #include "util/clock.h"
+#include "util/log.h"
 
 void ml_ctl_log(const ml_control *c, int level, const char *fmt, ...) {
   const ml_control_host *h = &c->host;
-  if (!h->log_cb || level > h->log_level)
-    return;
-  char line[1024];
+  ml_logger l = {h->log_cb, h->log_user_data, h->log_level};
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(line, sizeof(line), fmt, ap);
+  ml_vlogf(&l, level, fmt, ap);
   va_end(ap);
-  h->log_cb(level, line, h->log_user_data);
 }
 
 int ml_control_wanted(const ml_control_opts *co) {

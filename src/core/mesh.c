@@ -9,19 +9,18 @@
 #include "cluster/inspect.h"
 #include "core/internal.h"
 #include "telemetry/trace.h"
+#include "util/log.h"
 
 #define GOOD_MESH(m) ((m) && (m)->magic == ML_MAGIC_MESH)
 #define GOOD_CONFIG(c) ((c) && (c)->magic == ML_MAGIC_CONFIG)
 
 void ml_log(const meshlib *m, int level, const char *fmt, ...) {
-  if (!m->settings.log_cb || level > m->settings.log_level)
-    return;
-  char line[1024];
+  ml_logger l = {m->settings.log_cb, m->settings.log_user_data,
+                 m->settings.log_level};
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(line, sizeof(line), fmt, ap);
+  ml_vlogf(&l, level, fmt, ap);
   va_end(ap);
-  m->settings.log_cb(level, line, m->settings.log_user_data);
 }
 
 /* The resolver's view of the mesh (cluster/dns.h). */

@@ -16,6 +16,7 @@
 #include "meshlib/meshlib.h"
 #include "telemetry/trace.h"
 #include "util/json.h"
+#include "util/log.h"
 
 struct ml_access_log {
   int fd; /* -1: none */
@@ -52,14 +53,11 @@ static void log_error(const ml_telemetry_settings *st, const char *fmt, ...)
     ;
 
 static void log_error(const ml_telemetry_settings *st, const char *fmt, ...) {
-  if (!st->log_cb || MESHLIB_LEVEL_ERROR > st->log_level)
-    return;
-  char line[1024];
+  ml_logger l = {st->log_cb, st->log_user_data, st->log_level};
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(line, sizeof(line), fmt, ap);
+  ml_vlogf(&l, MESHLIB_LEVEL_ERROR, fmt, ap);
   va_end(ap);
-  st->log_cb(MESHLIB_LEVEL_ERROR, line, st->log_user_data);
 }
 
 int ml_access_log_open(ml_telemetry *t, const ml_telemetry_settings *st) {
