@@ -2,7 +2,8 @@
 #ifndef MESHLIB_H
 #define MESHLIB_H
 
-/* The umbrella header: applications include only this one. */
+/* The umbrella header: applications include only this one; their tests
+ * add <meshlib/testing.h>, the mock-upstream kit (libmeshlib-testing). */
 #include "export.h"
 #include <meshlib/version.h> /* generated at build time */
 #include "error.h"
