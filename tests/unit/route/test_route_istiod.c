@@ -238,6 +238,59 @@ static void test_repeated_header_joined(void **state) {
   assert_string_equal(rt_route_name(&f, &r), "<NR>");
   rt_req_header(&r, "x-c", "c2"); /* "c1,c2" is not "c1" */
   assert_string_equal(rt_route_name(&f, &r), "not-first");
+  /* Values too long to join in the decision's room: the first decides. */
+  static char big[1500];
+  memset(big, 'z', sizeof(big) - 1);
+  rt_req_init(&r, "svc", "/");
+  rt_req_header(&r, "x-a", "one");
+  rt_req_header(&r, "x-a", big);
+  rt_req_header(&r, "x-a", big);
+  assert_string_equal(rt_route_name(&f, &r), "first");
+  rt_teardown(&f);
+}
+
+/* istio: "for virtual service with presence matching on header",
+ * "... presence matching on header and without_header", "... regex
+ * matching for all cases on header" and "... regex matching for all cases
+ * on query parameter": `{}`, a null withoutHeaders value and `regex: "*"`
+ * are presence matches (a missing header is not ""), on a header name
+ * written in capitals. */
+static void test_istio_presence_matches(void **state) {
+  (void)state;
+  rt_fixture f;
+  setup_vs(&f, "default",
+           "  - name: present\n"
+           "    match: [{name: presence, uri: {prefix: /a}, headers: "
+           "{FOO-HEADER: {}}}]\n"
+           "    route: [{destination: {host: other}}]\n"
+           "  - name: absent\n"
+           "    match: [{uri: {prefix: /b}, withoutHeaders: {FOO-HEADER: "
+           "null}}]\n"
+           "    route: [{destination: {host: other}}]\n"
+           "  - name: star\n"
+           "    match: [{uri: {prefix: /c}, headers: {FOO-HEADER: {regex: "
+           "'*'}}}]\n"
+           "    route: [{destination: {host: other}}]\n"
+           "  - name: query-star\n"
+           "    match: [{uri: {prefix: /d}, queryParams: {token: {regex: "
+           "'*'}}}]\n"
+           "    route: [{destination: {host: other}}]\n");
+  rt_req r;
+  const char *paths[] = {"/a", "/c"};
+  const char *names[] = {"present", "star"};
+  for (size_t i = 0; i < 2; i++) {
+    rt_req_init(&r, "svc", paths[i]);
+    assert_string_equal(rt_route_name(&f, &r), "<NR>");
+    rt_req_header(&r, "foo-header", "");
+    assert_string_equal(rt_route_name(&f, &r), names[i]);
+  }
+  rt_req_init(&r, "svc", "/b");
+  assert_string_equal(rt_route_name(&f, &r), "absent");
+  rt_req_header(&r, "Foo-Header", "");
+  assert_string_equal(rt_route_name(&f, &r), "<NR>");
+  assert_string_equal(rt_get(&f, "svc", "/d?token"), "query-star");
+  assert_string_equal(rt_get(&f, "svc", "/d?token=x&a=b"), "query-star");
+  assert_string_equal(rt_get(&f, "svc", "/d?a=token"), "<NR>");
   rt_teardown(&f);
 }
 
@@ -249,6 +302,7 @@ int main(void) {
       cmocka_unit_test(test_no_sidecar_route_left),
       cmocka_unit_test(test_mesh_gateway_match_ignores_source),
       cmocka_unit_test(test_repeated_header_joined),
+      cmocka_unit_test(test_istio_presence_matches),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
