@@ -33,28 +33,29 @@ static void response_reset(meshlib_request *r) {
   r->attempts = 0;
 }
 
-/* The path the upstream sees: rewrite.uri replaces the matched prefix
- * (or the whole path when the rule matched otherwise), uriRegexRewrite
- * substitutes every match; the query string is kept. */
+/* The path the upstream sees. rewrite.uri is Envoy's prefix_rewrite,
+ * which istiod sets whatever the match: it replaces what the route
+ * matched on. That is the prefix of a prefix match; the whole path of an
+ * exact or a regex match; and "/" when the match has no uri (or the rule
+ * no match), istiod's default path match, so that "/foo" rewritten to
+ * "/v2" goes up as "/v2foo". uriRegexRewrite substitutes every match.
+ * The query string is kept. */
 static int rewritten_path(const meshlib_request *r, const ml_http_route *rt,
                           ml_buf *out) {
   const char *path = r->path;
   const ml_http_rewrite *rw = rt ? rt->rewrite : NULL;
   ml_buf_reset(out);
   if (rw && rw->uri) {
-    /* The prefix the path was matched on: the first prefix match of the
-     * rule that the path carries. */
-    size_t cut = strlen(path);
-    for (size_t i = 0; i < rt->match_count; i++) {
-      const ml_string_match *u = &rt->matches[i].uri;
-      size_t n = u->kind == ML_MATCH_PREFIX ? strlen(u->value) : 0;
-      if (n && n <= cut &&
-          (rt->matches[i].ignore_uri_case ? ml_strncaseeq(path, u->value, n)
-                                          : strncmp(path, u->value, n) == 0)) {
-        cut = n;
-        break;
-      }
-    }
+    int32_t mi = r->decision.res.match_index;
+    const ml_string_match *u =
+        mi >= 0 && (size_t)mi < rt->match_count ? &rt->matches[mi].uri : NULL;
+    size_t len = strlen(path);
+    size_t cut = path[0] == '/' ? 1 : 0;
+    if (u && (u->kind == ML_MATCH_EXACT || u->kind == ML_MATCH_REGEX))
+      cut = len;
+    else if (u && u->kind == ML_MATCH_PREFIX && u->value &&
+             strlen(u->value) <= len)
+      cut = strlen(u->value); /* the path starts with it: it matched */
     ml_buf_puts(out, rw->uri);
     ml_buf_puts(out, path + cut);
   } else if (rw && rw->regex && rw->regex_rewrite) {

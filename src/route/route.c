@@ -211,13 +211,21 @@ static int k8s_split(const char *fqdn, const char *suffix, size_t *name_len,
 
 enum {
   RT_OP_TRUE, /* a match with no condition left, or a rule with none */
+  /* The filters: what istiod decides per sidecar and listener port when
+   * it builds the routes. A match they reject does not exist for the
+   * request; they come first in their match. */
   RT_OP_PORT,
   RT_OP_SRC_NS,
   RT_OP_SRC_LABEL,
   RT_OP_VALUE,      /* a request field or a header; the header must exist */
   RT_OP_NOT_HEADER, /* withoutHeaders */
-  RT_OP_QUERY
+  RT_OP_QUERY,
+  RT_OP_FALSE /* a match that exists but can never hold (a JWT claim) */
 };
+
+static inline int is_filter(uint8_t op) {
+  return op >= RT_OP_PORT && op <= RT_OP_SRC_LABEL;
+}
 
 /* How a value is compared. Case-insensitive uri matches (ignoreUriCase)
  * are kinds of their own so that the common kinds test no flag. */
@@ -263,6 +271,8 @@ typedef struct rt_cond {
   uint32_t next; /* where to go when this fails: the next match */
   int32_t pick;  /* the rule (index in vs->http) picked when this
                     holds and is its match's last condition; else -1 */
+  int32_t match; /* the match's index in the rule's matches; -1 for a
+                    rule without any */
   uint8_t slot;  /* RT_OP_VALUE, RT_OP_NOT_HEADER */
   uint8_t op;
   uint8_t kind;
@@ -321,14 +331,15 @@ static int visible_to(const ml_str_list *export_to, const char *obj_ns,
   return 0;
 }
 
-/* Relative costs: a request field (measured once per decision), a
- * string compare, a header (one lookup per decision and name), then
- * source labels and query parameters (a scan each time); a regex after
- * every literal compare. */
+/* Relative costs: the filters first whatever they cost (a decision
+ * must know whether a match exists before it fails on a request value),
+ * then a request field (measured once per decision), a header (one lookup
+ * per decision and name), then query parameters (a scan each time); a
+ * regex after every literal compare. */
 enum {
   RT_COST_PORT,
+  RT_COST_SOURCE,
   RT_COST_FIELD,
-  RT_COST_STRING,
   RT_COST_HEADER,
   RT_COST_SCAN,
   RT_COST_REGEX = 10
@@ -421,18 +432,16 @@ static int set_compare(ml_arena *a, rt_cond *c, const ml_string_match *sm,
   return 0;
 }
 
-/* Istio's special keys in headers/withoutHeaders. istiod drops the keys
- * of the request fields, which have match fields of their own. A key
+/* Istio's special keys in headers/withoutHeaders. A key
  * "@request.auth.claims.<claim>" matches a JWT claim, which an outbound
  * call never carries: as a header condition it never holds, negated it
- * always holds. */
-enum { RT_KEY_HEADER, RT_KEY_IGNORED, RT_KEY_CLAIM };
+ * always holds. The keys "uri", "scheme", "method" and "authority", which
+ * the API says are ignored, are plain header names to istiod (its
+ * TranslateRouteMatch gives them an Envoy header matcher like any other):
+ * so here too. */
+enum { RT_KEY_HEADER, RT_KEY_CLAIM };
 
 static int header_key(const char *name) {
-  static const char *const fields[] = {"uri", "scheme", "method", "authority"};
-  for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-    if (!strcmp(name, fields[i]))
-      return RT_KEY_IGNORED;
   static const char claims[] = "@request.auth.claims.";
   if (!strncmp(name, claims, sizeof(claims) - 1))
     return RT_KEY_CLAIM;
@@ -451,11 +460,10 @@ static size_t match_cond_bound(const ml_http_match *m) {
 }
 
 /* Writes the conditions of |m| at |cs| (room for match_cond_bound()),
- * cheapest first. Returns how many, 0 when the match can never hold, -1
- * when out of memory. */
+ * the filters first, then cheapest first. Returns how many (at least
+ * one), -1 when out of memory. */
 static int compile_match(ml_arena *a, rt_slots *sl, const ml_http_match *m,
                          rt_cond *cs) {
-  /* Zeroed: an earlier match that can never hold leaves its writes. */
   memset(cs, 0, match_cond_bound(m) * sizeof(*cs));
   size_t k = 0;
   if (m->port) {
@@ -463,18 +471,24 @@ static int compile_match(ml_arena *a, rt_slots *sl, const ml_http_match *m,
     cs[k].len = m->port;
     cs[k++].cost = RT_COST_PORT;
   }
-  if (m->source_namespace) {
-    cs[k].op = RT_OP_SRC_NS;
-    cs[k].value = m->source_namespace;
-    cs[k++].cost = RT_COST_STRING;
+  /* istiod's sourceMatchHTTP: a match that lists gateways (here, one of
+   * them is "mesh") holds for every sidecar, whatever its sourceLabels
+   * and sourceNamespace say. */
+  if (!m->gateways.count) {
+    if (m->source_namespace) {
+      cs[k].op = RT_OP_SRC_NS;
+      cs[k].value = m->source_namespace;
+      cs[k++].cost = RT_COST_SOURCE;
+    }
+    for (size_t i = 0; i < m->source_labels.count; i++) {
+      const ml_kv *kv = &m->source_labels.items[i];
+      cs[k].op = RT_OP_SRC_LABEL;
+      cs[k].name = kv->key ? kv->key : "";
+      cs[k].value = kv->value ? kv->value : "";
+      cs[k++].cost = RT_COST_SOURCE;
+    }
   }
-  for (size_t i = 0; i < m->source_labels.count; i++) {
-    const ml_kv *kv = &m->source_labels.items[i];
-    cs[k].op = RT_OP_SRC_LABEL;
-    cs[k].name = kv->key ? kv->key : "";
-    cs[k].value = kv->value ? kv->value : "";
-    cs[k++].cost = RT_COST_SCAN;
-  }
+  const size_t nfilters = k;
   const struct {
     uint8_t slot;
     uint8_t cost;
@@ -510,9 +524,15 @@ static int compile_match(ml_arena *a, rt_slots *sl, const ml_http_match *m,
       if (named[j].op != RT_OP_QUERY) {
         /* Header names are lower-case in the model and in the input. */
         int key = header_key(name);
-        if (key == RT_KEY_CLAIM && named[j].op == RT_OP_VALUE)
-          return 0;
-        if (key != RT_KEY_HEADER)
+        if (key == RT_KEY_CLAIM && named[j].op == RT_OP_VALUE) {
+          /* Still a route for the sidecar (its filters hold), one that
+           * never matches. */
+          memset(&cs[nfilters], 0, sizeof(*cs));
+          cs[nfilters].op = RT_OP_FALSE;
+          cs[nfilters].cost = RT_COST_FIELD;
+          return (int)nfilters + 1;
+        }
+        if (key != RT_KEY_HEADER) /* a negated claim always holds */
           continue;
         cs[k].slot = slot_of(sl, name);
         cost = RT_COST_HEADER;
@@ -560,6 +580,7 @@ static int compile_vs(ml_arena *a, const ml_virtual_service *vs, rt_vs *out,
     if (!r->match_count) { /* no match: every request */
       cs[k] = (rt_cond){.op = RT_OP_TRUE};
       cs[k].next = (uint32_t)(k + 1);
+      cs[k].match = -1;
       cs[k++].pick = (int32_t)i;
     }
     for (size_t j = 0; j < r->match_count; j++) {
@@ -574,10 +595,10 @@ static int compile_vs(ml_arena *a, const ml_virtual_service *vs, rt_vs *out,
       for (; k < end; k++) {
         cs[k].next = (uint32_t)end;
         cs[k].pick = k + 1 == end ? (int32_t)i : -1;
+        cs[k].match = (int32_t)j;
       }
     }
-    /* A rule whose matches can never hold (gateways only, JWT claims)
-     * never applies. */
+    /* A rule whose matches are all bound to gateways never applies. */
     if (k > rule_start)
       used++;
   }
@@ -884,10 +905,15 @@ typedef struct rt_val {
   uint32_t present; /* 0: a header the request does not carry ("") */
 } rt_val;
 
+/* Room for the values of repeated headers, joined. */
+#define RT_JOIN_ROOM 2048
+
 typedef struct rt_req {
   const ml_route_input *in;
   uint64_t loaded; /* bit per filled slot of vals */
+  uint32_t join_used;
   rt_val vals[RT_SLOTS];
+  char join[RT_JOIN_ROOM];
 } rt_req;
 
 /* Short compares dominate and mostly fail within a few bytes: a plain
@@ -909,8 +935,56 @@ static void set_val(rt_val *v, const char *s, int present) {
   v->present = (uint32_t)present;
 }
 
-/* Fills slot c->slot: a request field, or the first value of header
- * c->name (several values for one name: the first occurrence decides). */
+static inline int name_is(const ml_header *h, char first, const char *name) {
+  return h->name && (char)(h->name[0] | 0x20) == first &&
+         ml_strcaseeq(h->name, name);
+}
+
+/* The value of header |name| as Envoy's header matchers see it: a header
+ * sent several times is one value, the values joined by ',' in order
+ * (Envoy's fix of CVE-2020-25017). NULL when absent. The joined text
+ * goes to r->join; a |keep| value stays there for the decision, another
+ * (the scratch slot's) is overwritten by the next one. Values too long
+ * to join there leave the first one alone. */
+static const char *header_value(rt_req *r, const char *name, int keep) {
+  const ml_header *h = r->in->headers;
+  size_t n = r->in->header_count, i = 0;
+  /* Names are letters, digits and '-': the first byte, folded, rules out
+   * most fields before the comparison. */
+  char first = (char)(name[0] | 0x20);
+  while (i < n && !name_is(&h[i], first, name))
+    i++;
+  if (i == n)
+    return NULL;
+  const char *v0 = h[i].value ? h[i].value : "";
+  size_t j = i + 1;
+  while (j < n && !name_is(&h[j], first, name))
+    j++;
+  if (j == n)
+    return v0;
+  char *out = r->join + r->join_used;
+  size_t room = RT_JOIN_ROOM - r->join_used, len = strlen(v0);
+  if (len >= room)
+    return v0;
+  memcpy(out, v0, len);
+  for (; j < n; j++) {
+    if (!name_is(&h[j], first, name))
+      continue;
+    const char *v = h[j].value ? h[j].value : "";
+    size_t vl = strlen(v);
+    if (len + 1 + vl >= room)
+      return v0;
+    out[len++] = ',';
+    memcpy(out + len, v, vl);
+    len += vl;
+  }
+  out[len] = '\0';
+  if (keep)
+    r->join_used += (uint32_t)len + 1;
+  return out;
+}
+
+/* Fills slot c->slot: a request field, or the value of header c->name. */
 static void load_val(rt_req *r, const rt_cond *c) {
   const ml_route_input *in = r->in;
   rt_val *v = &r->vals[c->slot];
@@ -929,7 +1003,7 @@ static void load_val(rt_req *r, const rt_cond *c) {
     s = in->authority;
     break;
   default:
-    s = ml_header_find(in->headers, in->header_count, c->name);
+    s = header_value(r, c->name, c->slot != RT_SLOT_SCRATCH);
     /* A missing header compares as "" (Envoy's
      * treat_missing_header_as_empty, as istiod sets it). */
     set_val(v, s ? s : "", s != NULL);
@@ -1014,6 +1088,8 @@ static int cond_holds(const rt_cond *c, rt_req *r) {
     return in->query && find_query(in->query, c->name, c->name_len, &v) &&
            val_match(c, &v);
   }
+  case RT_OP_FALSE:
+    return 0;
   default: /* RT_OP_TRUE */
     return 1;
   }
@@ -1026,6 +1102,7 @@ int ml_route_decide(const ml_route_table *t, const ml_route_input *in,
   out->vs = NULL;
   out->route = NULL;
   out->route_index = -1;
+  out->match_index = -1;
   out->host_fqdn = NULL;
   out->flags = 0;
   if (!t || !in)
@@ -1041,6 +1118,10 @@ int ml_route_decide(const ml_route_table *t, const ml_route_input *in,
   rt_req r;
   r.in = in;
   r.loaded = 0;
+  r.join_used = 0;
+  /* Whether some match passed its filters: a condition that fails after
+   * them (they come first) is a route that exists but does not match. */
+  int exists = 0;
   for (uint32_t i = 0; i < vs->cond_count;) {
     const rt_cond *c = &vs->conds[i];
     int ok;
@@ -1052,14 +1133,23 @@ int ml_route_decide(const ml_route_table *t, const ml_route_input *in,
       ok = cond_holds(c, &r);
     }
     if (!ok) {
+      exists |= !is_filter(c->op);
       i = c->next;
     } else if (c->pick < 0) {
       i++;
     } else {
       out->route = &vs->vs->http[c->pick];
       out->route_index = c->pick;
+      out->match_index = c->match;
       return MESHLIB_OK;
     }
+  }
+  if (!exists) {
+    /* No route from this VirtualService for this client and port: the
+     * host's default route, as if it had no VirtualService. */
+    out->vs = NULL;
+    out->host_fqdn = NULL;
+    return MESHLIB_OK;
   }
   out->flags = MESHLIB_RF_NR;
   return MESHLIB_OK;

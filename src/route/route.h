@@ -43,6 +43,9 @@ typedef struct ml_route_result {
   const ml_virtual_service *vs; /* NULL: no VirtualService for the host */
   const ml_http_route *route;   /* NULL when none matched */
   int32_t route_index;          /* -1 when none */
+  int32_t match_index;          /* the rule's match that held (index in
+                                   route->matches); -1 when the rule has
+                                   no match or none was chosen */
   const char *host_fqdn;        /* the VS host matched, lower-case; NULL
                                    when no VS applies */
   uint32_t flags;               /* MESHLIB_RF_NR when no rule matched */
@@ -63,7 +66,14 @@ void ml_route_table_free(ml_route_table *t);
 /* Bytes held by the table's index, for memory figures. */
 size_t ml_route_table_bytes(const ml_route_table *t);
 
-/* Decide. Never allocates. Returns MESHLIB_OK. */
+/* Decide. Never allocates. Returns MESHLIB_OK.
+ * As istiod builds a sidecar's routes: a match whose port differs from
+ * the request's, or whose sourceLabels / sourceNamespace do not select
+ * the client, does not exist for the request. When no match of a
+ * VirtualService is left (every rule filtered out, or no http rule), the
+ * VirtualService builds no route and the host keeps its default route:
+ * the result is that of a host without a VirtualService (vs NULL, no
+ * NR). When some are left and none holds, the result is NR. */
 int ml_route_decide(const ml_route_table *t, const ml_route_input *in,
                     ml_route_result *out);
 
