@@ -14,6 +14,8 @@
 #define CODE_REF_NOT_FOUND "IST0101"   /* ReferencedResourceNotFound */
 #define CODE_VS_CONFLICT "IST0109"     /* ConflictingMeshGatewayVSHosts */
 #define CODE_PORT_REQUIRED "IST0112"   /* VSDestinationPortSelectorRequired */
+#define CODE_NO_CA_DR "IST0128"        /* NoServerCertVerificationDRLevel */
+#define CODE_NO_CA_PORT "IST0129"      /* NoServerCertVerificationPortLevel */
 #define CODE_UNREACHABLE "IST0130"     /* VirtualServiceUnreachableRule */
 #define CODE_INEFFECTIVE "IST0131"     /* VirtualServiceIneffectiveMatch */
 #define CODE_SUBSET_NO_PODS "IST0173"  /* DRSubsetNotSelectPods */
@@ -939,6 +941,55 @@ static void check_dr_merge(actx *a, size_t j, const char *res) {
   }
 }
 
+/* Istio's CaCertificateAnalyzer: SIMPLE or MUTUAL TLS without
+ * caCertificates (a credentialName only counts on a rule with a
+ * workloadSelector, as in Istio). Envoy then checks no server certificate
+ * at all; meshlib still checks it against libcurl's default CA bundle, so
+ * for meshlib this is only information. */
+static void check_ca_certs(actx *a, const ml_destination_rule *dr,
+                           const char *res) {
+  char f[96], port[32];
+  const char *ns = dr->meta.namespace_ ? dr->meta.namespace_ : "default";
+  const char *name = dr->meta.name ? dr->meta.name : "";
+  if (!dr->traffic_policy)
+    return;
+  for (size_t i = 0; i <= dr->traffic_policy->port_level_count; i++) {
+    int top = i == 0;
+    const ml_traffic_policy *tp =
+        top ? dr->traffic_policy
+            : &dr->traffic_policy->port_level_settings[i - 1].policy;
+    const ml_client_tls *t = &tp->tls;
+    if (!t->present || (t->mode != ML_TLS_SIMPLE && t->mode != ML_TLS_MUTUAL) ||
+        (t->ca_certificates && *t->ca_certificates) ||
+        (t->credential_name && *t->credential_name &&
+         dr->workload_selector.count))
+      continue;
+    const char *mode = t->mode == ML_TLS_SIMPLE ? "SIMPLE" : "MUTUAL";
+    if (top) {
+      ml_diags_add(a->d, MESHLIB_LEVEL_INFO, CODE_NO_CA_DR,
+                   pick_origin(&tp->origin, &dr->meta.origin),
+                   "spec.trafficPolicy.tls", res,
+                   "DestinationRule %s/%s in namespace %s has TLS mode set "
+                   "to %s but no caCertificates are set to validate server "
+                   "identity for host: %s (meshlib uses the default CA "
+                   "bundle)",
+                   ns, name, ns, mode, dr->host ? dr->host : "");
+      continue;
+    }
+    snprintf(f, sizeof(f), "spec.trafficPolicy.portLevelSettings[%zu].tls",
+             i - 1);
+    snprintf(port, sizeof(port), "%u",
+             (unsigned)dr->traffic_policy->port_level_settings[i - 1].port);
+    ml_diags_add(a->d, MESHLIB_LEVEL_INFO, CODE_NO_CA_PORT,
+                 pick_origin(&tp->origin, &dr->meta.origin), f, res,
+                 "DestinationRule %s/%s in namespace %s has TLS mode set to "
+                 "%s but no caCertificates are set to validate server "
+                 "identity for host: %s at port %s (meshlib uses the "
+                 "default CA bundle)",
+                 ns, name, ns, mode, dr->host ? dr->host : "", port);
+  }
+}
+
 static void check_destination_rules(actx *a) {
   const ml_config *c = a->c;
   char res[320];
@@ -961,6 +1012,7 @@ static void check_destination_rules(actx *a) {
                             "where the DestinationRule applies)"
                           : "");
     check_subset_endpoints(a, dr, res);
+    check_ca_certs(a, dr, res);
     if (dr->host_fqdn)
       check_dr_merge(a, j, res);
   }

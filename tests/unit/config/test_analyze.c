@@ -529,6 +529,24 @@ static const char prefix_overlap[] =
     TO_MYAPP
     RULE_TO_MYAPP);
 
+/* ---- IST0128 / IST0129 ---- */
+
+static const char tls_without_ca[] =
+  "apiVersion: networking.istio.io/v1\n"
+  "kind: DestinationRule\n"
+  "metadata: {name: db, namespace: production}\n"
+  "spec:\n"
+  "  host: db.production.svc.cluster.local\n"
+  "  trafficPolicy:\n"
+  "    tls: {mode: SIMPLE}\n"
+  "    portLevelSettings:\n"
+  "    - port: {number: 5432}\n"
+  "      tls: {mode: MUTUAL, clientCertificate: /c.pem, privateKey: /k.pem}\n"
+  "    - port: {number: 6432}\n"
+  "      tls: {mode: SIMPLE, caCertificates: /ca.pem}\n"
+  "    - port: {number: 7432}\n"
+  "      tls: {mode: ISTIO_MUTUAL}\n";
+
 static const char oom_case[] =
   VS_MYAPP("myapp",
     "  - route: [{destination: {host: myapp, subset: v9}}]\n")
@@ -971,6 +989,28 @@ static void test_ist0131_prefix_overlap(void **state) {
   done(&f);
 }
 
+static void test_ist0128_ist0129_tls_without_ca(void **state) {
+  (void)state;
+  fx f;
+  analyze(&f, tls_without_ca);
+  dump(&f);
+  assert_int_equal(f.errors, 0);
+  assert_int_equal(f.d.count, 2);
+  assert_string_equal(f.d.items[0]->code, "IST0128");
+  assert_int_equal(f.d.items[0]->level, MESHLIB_LEVEL_INFO);
+  assert_string_equal(f.d.items[0]->field, "spec.trafficPolicy.tls");
+  assert_non_null(strstr(f.d.items[0]->message,
+                         "DestinationRule production/db in namespace "
+                         "production has TLS mode set to SIMPLE but no "
+                         "caCertificates are set"));
+  assert_string_equal(f.d.items[1]->code, "IST0129");
+  assert_string_equal(f.d.items[1]->field,
+                      "spec.trafficPolicy.portLevelSettings[0].tls");
+  assert_non_null(strstr(f.d.items[1]->message, "MUTUAL"));
+  assert_non_null(strstr(f.d.items[1]->message, "at port 5432"));
+  done(&f);
+}
+
 /* ---------------------------------------------------------------- */
 /* Out of memory: every allocation of the findings fails in turn.    */
 
@@ -1043,6 +1083,7 @@ int main(void) {
       cmocka_unit_test(test_ist0101_ist0112_service_entry_ports),
       cmocka_unit_test(test_ist0101_host_of_a_virtual_service_only),
       cmocka_unit_test(test_ist0131_prefix_overlap),
+      cmocka_unit_test(test_ist0128_ist0129_tls_without_ca),
       cmocka_unit_test(test_out_of_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
