@@ -19,6 +19,7 @@
 #define CODE_UNREACHABLE "IST0130"     /* VirtualServiceUnreachableRule */
 #define CODE_INEFFECTIVE "IST0131"     /* VirtualServiceIneffectiveMatch */
 #define CODE_SUBSET_NO_PODS "IST0173"  /* DRSubsetNotSelectPods */
+#define CODE_SE_PROTOCOL "IST0177"     /* ConflictingServiceEntryProtocol */
 #define CODE_UNKNOWN_DR_HOST "IST0174" /* UnknownDestinationRuleHost */
 #define CODE_ZERO_WEIGHTS "ML0101"     /* total destination weight = 0 */
 #define CODE_DUP_ROUTE_NAME "ML0103"   /* two rules share a name */
@@ -1018,6 +1019,126 @@ static void check_destination_rules(actx *a) {
   }
 }
 
+/* ---------------------------------------------------------------- */
+/* IST0177: one host and port, several protocols                     */
+
+static const char *se_host(const ml_service_entry *se, size_t h) {
+  return se->host_fqdns ? se->host_fqdns[h] : se->hosts.items[h];
+}
+
+/* The protocol |o| gives |host|:|port| ("" when unset), or NULL when o
+ * does not define that host and port. */
+static const char *se_protocol_of(const ml_service_entry *o, const char *host,
+                                  uint32_t port) {
+  int has_host = 0;
+  for (size_t h = 0; h < o->hosts.count && !has_host; h++)
+    has_host = str_eq(se_host(o, h), host);
+  if (!has_host)
+    return NULL;
+  for (size_t p = 0; p < o->port_count; p++)
+    if (o->ports[p].number == port)
+      return o->ports[p].protocol ? o->ports[p].protocol : "";
+  return NULL;
+}
+
+/* Add |item| to the sorted, duplicate-free |list| of |*n| (room for it). */
+static void add_sorted(const char **list, size_t *n, const char *item) {
+  size_t i = 0;
+  while (i < *n && strcmp(list[i], item) < 0)
+    i++;
+  if (i < *n && strcmp(list[i], item) == 0)
+    return;
+  memmove(&list[i + 1], &list[i], (*n - i) * sizeof(*list));
+  list[i] = item;
+  (*n)++;
+}
+
+/* Istio's ConflictingServiceEntryProtocolAnalyzer: ServiceEntries seen
+ * together (exportTo) that give one host and port different protocols.
+ * Which one a call gets is then a matter of load order. Each entry is
+ * reported once. */
+static void check_se_protocols(actx *a) {
+  const ml_config *c = a->c;
+  size_t cap = c->se_count + 1;
+  const char **names = NULL, **protos = NULL;
+  char **owned = NULL;
+  for (size_t i = 0; i < c->se_count; i++) {
+    const ml_service_entry *se = c->service_entries[i];
+    int done = 0;
+    if (!visible(a, &se->export_to, se->meta.namespace_))
+      continue;
+    for (size_t h = 0; h < se->hosts.count && !done; h++) {
+      for (size_t p = 0; p < se->port_count && !done; p++) {
+        const char *host = se_host(se, h);
+        uint32_t port = se->ports[p].number;
+        size_t nn = 0, np = 0;
+        if (!names) {
+          names = ml_malloc(a->d->mem, cap * sizeof(*names));
+          protos = ml_malloc(a->d->mem, cap * sizeof(*protos));
+          owned = ml_calloc(a->d->mem, c->se_count, sizeof(*owned));
+          if (!names || !protos || !owned) {
+            a->d->oom = 1;
+            goto out;
+          }
+          for (size_t k = 0; k < c->se_count; k++) {
+            const ml_service_entry *o = c->service_entries[k];
+            ml_buf b;
+            ml_buf_init(&b, a->d->mem);
+            ml_buf_printf(&b, "%s/%s",
+                          o->meta.namespace_ ? o->meta.namespace_ : "default",
+                          o->meta.name ? o->meta.name : "");
+            owned[k] = ml_buf_steal(&b);
+            if (!owned[k]) {
+              a->d->oom = 1;
+              goto out;
+            }
+          }
+        }
+        for (size_t k = 0; k < c->se_count; k++) {
+          const ml_service_entry *o = c->service_entries[k];
+          const char *proto = se_protocol_of(o, host, port);
+          if (!proto ||
+              (o != se && !seen_together(a, &se->export_to, se->meta.namespace_,
+                                         &o->export_to, o->meta.namespace_)))
+            continue;
+          add_sorted(names, &nn, owned[k]);
+          add_sorted(protos, &np, proto);
+        }
+        if (np < 2)
+          continue;
+        ml_buf nb, pb;
+        ml_buf_init(&nb, a->d->mem);
+        ml_buf_init(&pb, a->d->mem);
+        for (size_t k = 0; k < nn; k++)
+          ml_buf_printf(&nb, "%s%s", k ? ", " : "", names[k]);
+        for (size_t k = 0; k < np; k++)
+          ml_buf_printf(&pb, "%s%s", k ? ", " : "", protos[k]);
+        if (nb.oom || pb.oom) {
+          a->d->oom = 1;
+        } else {
+          char res[320], f[64];
+          resource_name(res, sizeof(res), &se->meta, "ServiceEntry");
+          snprintf(f, sizeof(f), "spec.ports[%zu].protocol", p);
+          ml_diags_add(a->d, MESHLIB_LEVEL_WARNING, CODE_SE_PROTOCOL,
+                       &se->meta.origin, f, res,
+                       "Multiple ServiceEntries (%s) define the same host "
+                       "\"%s\" and port %u with conflicting protocols (%s).",
+                       nb.data, host, (unsigned)port, pb.data);
+        }
+        ml_buf_free(&nb);
+        ml_buf_free(&pb);
+        done = 1;
+      }
+    }
+  }
+out:
+  for (size_t k = 0; owned && k < c->se_count; k++)
+    ml_free(a->d->mem, owned[k]);
+  ml_free(a->d->mem, owned);
+  ml_free(a->d->mem, names);
+  ml_free(a->d->mem, protos);
+}
+
 int ml_analyze(const ml_config *c, const char *client_ns,
                const char *domain_suffix, ml_diags *d) {
   if (!c || !d)
@@ -1030,6 +1151,7 @@ int ml_analyze(const ml_config *c, const char *client_ns,
     check_virtual_service(&a, c->virtual_services[i]);
   check_vs_conflicts(&a);
   check_destination_rules(&a);
+  check_se_protocols(&a);
   if (d->oom)
     return -1;
   return (int)(d->errors - before);

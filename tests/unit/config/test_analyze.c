@@ -547,6 +547,26 @@ static const char tls_without_ca[] =
   "    - port: {number: 7432}\n"
   "      tls: {mode: ISTIO_MUTUAL}\n";
 
+/* ---- IST0177 ---- */
+
+static const char se_protocols[] =
+  "apiVersion: networking.istio.io/v1\n"
+  "kind: ServiceEntry\n"
+  "metadata: {name: api-https, namespace: production}\n"
+  "spec:\n"
+  "  hosts: [api.example.com]\n"
+  "  ports: [{number: 8443, name: https, protocol: HTTPS}]\n"
+  "  resolution: DNS\n"
+  "---\n"
+  "apiVersion: networking.istio.io/v1\n"
+  "kind: ServiceEntry\n"
+  "metadata: {name: api-http, namespace: staging}\n"
+  "spec:\n"
+  "  hosts: [api.example.com]\n"
+  "  exportTo: ['.']\n"
+  "  ports: [{number: 8443, name: http, protocol: HTTP}]\n"
+  "  resolution: DNS\n";
+
 static const char oom_case[] =
   VS_MYAPP("myapp",
     "  - route: [{destination: {host: myapp, subset: v9}}]\n")
@@ -1057,6 +1077,62 @@ static void test_out_of_memory(void **state) {
   ml_config_free(f.c);
 }
 
+static void test_ist0177_conflicting_protocols(void **state) {
+  (void)state;
+  fx f;
+  /* The HTTP entry is kept in staging: production sees one protocol. */
+  analyze(&f, se_protocols);
+  dump(&f);
+  assert_int_equal(count(&f, "IST0177"), 0);
+  done(&f);
+  analyze_ns(&f, se_protocols, "staging");
+  dump(&f);
+  assert_int_equal(count(&f, "IST0177"), 2);
+  assert_int_equal(f.d.items[0]->level, MESHLIB_LEVEL_WARNING);
+  assert_string_equal(f.d.items[0]->resource,
+                      "ServiceEntry production/api-https");
+  assert_string_equal(f.d.items[0]->field, "spec.ports[0].protocol");
+  assert_string_equal(f.d.items[0]->message,
+                      "Multiple ServiceEntries (production/api-https, "
+                      "staging/api-http) define the same host "
+                      "\"api.example.com\" and port 8443 with conflicting "
+                      "protocols (HTTP, HTTPS).");
+  assert_string_equal(f.d.items[1]->resource, "ServiceEntry staging/api-http");
+  done(&f);
+}
+
+static void oom_loop(const char *yaml, const char *ns, int want_errors,
+                     size_t want_count) {
+  static const meshlib_allocator failing = {NULL, fail_malloc, fail_free,
+                                            fail_calloc, fail_realloc};
+  fx f;
+  load(&f, yaml);
+  int ok = 0;
+  for (long n = 0; n < 400 && !ok; n++) {
+    ml_diags d;
+    ml_diags_init(&d, &failing);
+    fail_after = n;
+    int rc = ml_analyze(f.c, ns, "cluster.local", &d);
+    if (rc >= 0) {
+      assert_int_equal(rc, want_errors);
+      assert_int_equal(d.count, want_count);
+      ok = 1;
+    } else {
+      assert_true(d.oom);
+    }
+    ml_diags_free(&d);
+  }
+  assert_true(ok);
+  ml_config_free(f.c);
+}
+
+static void test_out_of_memory_more(void **state) {
+  (void)state;
+  oom_loop(se_protocols, "staging", 0, 2);
+  oom_loop(vs_wildcard_conflict, "production", 2, 2);
+  oom_loop(se_ports, "production", 3, 3);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_clean_config_has_no_findings),
@@ -1084,7 +1160,9 @@ int main(void) {
       cmocka_unit_test(test_ist0101_host_of_a_virtual_service_only),
       cmocka_unit_test(test_ist0131_prefix_overlap),
       cmocka_unit_test(test_ist0128_ist0129_tls_without_ca),
+      cmocka_unit_test(test_ist0177_conflicting_protocols),
       cmocka_unit_test(test_out_of_memory),
+      cmocka_unit_test(test_out_of_memory_more),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,7 +57,10 @@ typedef struct icase {
 #define UNREACHABLE "IST0130"   /* VirtualServiceUnreachableRule */
 #define NO_CA_DR "IST0128"      /* NoServerCertificateVerificationDestLevel */
 #define NO_CA_PORT "IST0129"    /* NoServerCertificateVerificationPortLevel */
-#define INEFFECTIVE "IST0131"   /* VirtualServiceIneffectiveMatch */
+#define INEFFECTIVE "IST0131"
+#define SE_PROTOCOL                                                                 \
+  "IST0177" /* ConflictingServiceEntryProtocol */ /* VirtualServiceIneffectiveMatch \
+                                                   */
 
 static const icase cases[] = {
     {"virtualServiceConflictingMeshGatewayHosts",
@@ -231,6 +234,29 @@ static const icase cases[] = {
      NULL,
      {{NULL, NULL}},
      {NULL}},
+    /* serviceentry.ConflictingServiceEntryProtocolAnalyzer. */
+    {"ServiceEntry conflicting protocols on same host and port",
+     {"serviceentry-conflicting-protocol.yaml"},
+     SE_PROTOCOL,
+     NULL,
+     NULL,
+     {{SE_PROTOCOL, "ServiceEntry default/se-http"},
+      {SE_PROTOCOL, "ServiceEntry default/se-https"}},
+     {NULL}},
+    {"ServiceEntry no conflict same protocol",
+     {"serviceentry-no-conflict-protocol.yaml"},
+     SE_PROTOCOL,
+     NULL,
+     NULL,
+     {{NULL, NULL}},
+     {NULL}},
+    {"ServiceEntry no conflict non-overlapping exportTo scopes",
+     {"serviceentry-conflicting-exportto.yaml"},
+     SE_PROTOCOL,
+     NULL,
+     NULL,
+     {{NULL, NULL}},
+     {NULL}},
 };
 
 /* Whole cases meshlib cannot run, with the reason (docs/meshctl.md). Their
@@ -271,15 +297,6 @@ static const exception exceptions[] = {
     {"ServiceEntry Addresses Allocated",
      {"serviceentry-address-allocated.yaml"},
      "IST0134 not implemented; MeshConfig"},
-    {"ServiceEntry conflicting protocols on same host and port",
-     {"serviceentry-conflicting-protocol.yaml"},
-     "IST0177 not implemented"},
-    {"ServiceEntry no conflict same protocol",
-     {"serviceentry-no-conflict-protocol.yaml"},
-     "IST0177 not implemented"},
-    {"ServiceEntry no conflict non-overlapping exportTo scopes",
-     {"serviceentry-conflicting-exportto.yaml"},
-     "IST0177 not implemented"},
     {"virtualServiceGateways", {"virtualservice_gateways.yaml"}, "Gateways"},
     {"virtualServiceKubernetesGateways",
      {"virtualservice_kubernetes_gateways.yaml"},
