@@ -61,6 +61,21 @@ if run 1 analyze -f "$VS" --json; then
   expect '[x for x in d if x["code"] == "IST0101"][0]["field"].startswith("spec.http[")'
 fi
 
+# exportTo: what the client's namespace (-n) sees.
+EXPORT="$DATA/analyze/export-to.yaml"
+if run 0 analyze -f "$EXPORT"; then
+  out_has '^Warning \[IST0101\] \(VirtualService billing/pay .*\) Referenced host not found: "api\.payments\.example" \(a ServiceEntry defines it but is not exported to namespace default'
+  out_lacks 'IST0109' "pay-staging is kept in staging"
+fi
+if run 1 analyze -n billing -f "$EXPORT"; then
+  out_has '^Error \[IST0112\] \(VirtualService billing/pay .*\) This VirtualService routes to a service "api\.payments\.example" that exposes multiple ports \[443 8443\]'
+  out_lacks 'IST0101'
+fi
+if run 1 analyze -n staging -f "$EXPORT" --json; then
+  expect 'sorted(x["resource"] for x in d if x["code"] == "IST0109") == ["VirtualService billing/pay", "VirtualService staging/pay-staging"]'
+  expect 'len([x for x in d if x["code"] == "IST0101"]) == 2'
+fi
+
 # Clean input: the istioctl sentence, or [] in JSON.
 cat >"$TMP/clean.yaml" <<'YAML'
 apiVersion: networking.istio.io/v1

@@ -329,7 +329,7 @@ static const char dr_hosts[] =
   "  host: '*.production.svc.cluster.local'\n"
   "  trafficPolicy: {loadBalancer: {simple: RANDOM}}\n";
 
-/* A VirtualService host defines it. */
+/* A VirtualService host does not make it exist (as Istio). */
 static const char dr_host_from_vs[] =
   "apiVersion: networking.istio.io/v1\n"
   "kind: VirtualService\n"
@@ -380,6 +380,192 @@ static const char merged_drs_fine[] =
   "  host: myapp\n"
   "  trafficPolicy:\n"
   "    outlierDetection: {consecutive5xxErrors: 5}\n";
+
+/* ---- exportTo ---- */
+
+/* Two VirtualServices for one host; |ns2| and |export2| for the second. */
+#define TWO_VS(ns2, export2) \
+  "apiVersion: networking.istio.io/v1\n" \
+  "kind: VirtualService\n" \
+  "metadata: {name: a, namespace: production}\n" \
+  "spec:\n" \
+  "  hosts: [myapp.production.svc.cluster.local]\n" \
+  "  exportTo: ['.']\n" \
+  "  http:\n" RULE_TO_MYAPP \
+  "---\n" \
+  "apiVersion: networking.istio.io/v1\n" \
+  "kind: VirtualService\n" \
+  "metadata: {name: b, namespace: " ns2 "}\n" \
+  "spec:\n" \
+  "  hosts: [myapp.production.svc.cluster.local]\n" \
+  "  exportTo: [" export2 "]\n" \
+  "  http:\n" \
+  "  - route: [{destination: {host: myapp.production.svc.cluster.local}}]\n"
+
+static const char vs_hidden_from_each_other[] = TWO_VS("staging", "'.'");
+static const char vs_exported_to_production[] = TWO_VS("staging", "production");
+static const char vs_exported_elsewhere[] = TWO_VS("staging", "qa");
+
+/* A wildcard host exported everywhere covers a local exact one. */
+static const char vs_wildcard_conflict[] =
+  VS_MYAPP("myapp", RULE_TO_MYAPP)
+  "---\n"
+  "apiVersion: networking.istio.io/v1\n"
+  "kind: VirtualService\n"
+  "metadata: {name: all-local, namespace: staging}\n"
+  "spec:\n"
+  "  hosts: ['*.production.svc.cluster.local']\n"
+  "  http:\n"
+  RULE_TO_MYAPP;
+
+/* A VirtualService the client cannot see: nothing it says is checked. */
+static const char vs_invisible[] =
+  "apiVersion: networking.istio.io/v1\n"
+  "kind: VirtualService\n"
+  "metadata: {name: other, namespace: staging}\n"
+  "spec:\n"
+  "  hosts: [other]\n"
+  "  exportTo: ['.']\n"
+  "  http:\n"
+  "  - route: [{destination: {host: other, subset: nope}}]\n";
+
+/* A ServiceEntry kept in its namespace, used from production. */
+static const char se_hidden[] =
+  "apiVersion: networking.istio.io/v1\n"
+  "kind: ServiceEntry\n"
+  "metadata: {name: payments, namespace: billing}\n"
+  "spec:\n"
+  "  hosts: [api.payments.example]\n"
+  "  exportTo: ['.']\n"
+  "  ports: [{number: 443, name: https, protocol: HTTPS}]\n"
+  "  resolution: DNS\n"
+  "---\n"
+  "apiVersion: networking.istio.io/v1\n"
+  "kind: VirtualService\n"
+  "metadata: {name: pay, namespace: production}\n"
+  "spec:\n"
+  "  hosts: [pay]\n"
+  "  http:\n"
+  "  - route: [{destination: {host: api.payments.example}}]\n"
+  "---\n"
+  "apiVersion: networking.istio.io/v1\n"
+  "kind: DestinationRule\n"
+  "metadata: {name: payments, namespace: production}\n"
+  "spec:\n"
+  "  host: api.payments.example\n"
+  "  trafficPolicy: {loadBalancer: {simple: RANDOM}}\n";
+
+/* The subsets are defined, but by a rule kept in another namespace. */
+static const char dr_hidden[] =
+  VS_MYAPP("myapp",
+    "  - route: [{destination: {host: myapp, subset: v1}}]\n")
+  "---\n"
+  "apiVersion: networking.istio.io/v1\n"
+  "kind: DestinationRule\n"
+  "metadata: {name: myapp, namespace: staging}\n"
+  "spec:\n"
+  "  host: myapp.production.svc.cluster.local\n"
+  "  exportTo: ['.']\n"
+  "  subsets: [{name: v1, labels: {version: v1}}]\n";
+
+/* ---- ServiceEntry ports ---- */
+
+static const char se_ports[] =
+  "apiVersion: networking.istio.io/v1\n"
+  "kind: ServiceEntry\n"
+  "metadata: {name: db, namespace: production}\n"
+  "spec:\n"
+  "  hosts: [db.internal, one.internal]\n"
+  "  location: MESH_INTERNAL\n"
+  "  ports:\n"
+  "  - {number: 80, name: http, protocol: HTTP}\n"
+  "  - {number: 8080, name: http-alt, protocol: HTTP}\n"
+  "  resolution: DNS\n"
+  "---\n"
+  "apiVersion: networking.istio.io/v1\n"
+  "kind: ServiceEntry\n"
+  "metadata: {name: single, namespace: production}\n"
+  "spec:\n"
+  "  hosts: [single.internal]\n"
+  "  ports: [{number: 80, name: http, protocol: HTTP}]\n"
+  "  resolution: DNS\n"
+  "---\n"
+  "apiVersion: networking.istio.io/v1\n"
+  "kind: VirtualService\n"
+  "metadata: {name: db, namespace: production}\n"
+  "spec:\n"
+  "  hosts: [db.internal]\n"
+  "  http:\n"
+  "  - match: [{uri: {prefix: /ok}}]\n"
+  "    route: [{destination: {host: db.internal, port: {number: 8080}}}]\n"
+  "  - match: [{uri: {prefix: /bad}}]\n"
+  "    route: [{destination: {host: db.internal, port: {number: 9999}}}]\n"
+  "  - match: [{uri: {prefix: /single}}]\n"
+  "    route: [{destination: {host: single.internal}}]\n"
+  "  - route: [{destination: {host: db.internal}}]\n"
+  "    mirror: {host: single.internal, port: {number: 81}}\n";
+
+/* ---- IST0131: prefix overlap ---- */
+
+static const char prefix_overlap[] =
+  VS_MYAPP("myapp",
+    "  - name: api\n"
+    "    match:\n"
+    "    - uri: {prefix: /api}\n"
+    "    - uri: {prefix: /api/v2}\n"
+    TO_MYAPP
+    "  - name: v1\n"
+    "    match: [{uri: {prefix: /api/v1}, method: {exact: GET}}]\n"
+    TO_MYAPP
+    "  - name: admin\n"
+    "    match: [{uri: {prefix: /admin}, headers: {x-role: {exact: root}}}]\n"
+    TO_MYAPP
+    "  - name: admin-debug\n"
+    "    match:\n"
+    "    - uri: {prefix: /admin/debug}\n"
+    "      headers: {x-role: {exact: root}, x-debug: {exact: '1'}}\n"
+    "    - uri: {prefix: /admin/open}\n"
+    "    - uri: {exact: /api/exact}\n"
+    TO_MYAPP
+    RULE_TO_MYAPP);
+
+/* ---- IST0128 / IST0129 ---- */
+
+static const char tls_without_ca[] =
+  "apiVersion: networking.istio.io/v1\n"
+  "kind: DestinationRule\n"
+  "metadata: {name: db, namespace: production}\n"
+  "spec:\n"
+  "  host: db.production.svc.cluster.local\n"
+  "  trafficPolicy:\n"
+  "    tls: {mode: SIMPLE}\n"
+  "    portLevelSettings:\n"
+  "    - port: {number: 5432}\n"
+  "      tls: {mode: MUTUAL, clientCertificate: /c.pem, privateKey: /k.pem}\n"
+  "    - port: {number: 6432}\n"
+  "      tls: {mode: SIMPLE, caCertificates: /ca.pem}\n"
+  "    - port: {number: 7432}\n"
+  "      tls: {mode: ISTIO_MUTUAL}\n";
+
+/* ---- IST0177 ---- */
+
+static const char se_protocols[] =
+  "apiVersion: networking.istio.io/v1\n"
+  "kind: ServiceEntry\n"
+  "metadata: {name: api-https, namespace: production}\n"
+  "spec:\n"
+  "  hosts: [api.example.com]\n"
+  "  ports: [{number: 8443, name: https, protocol: HTTPS}]\n"
+  "  resolution: DNS\n"
+  "---\n"
+  "apiVersion: networking.istio.io/v1\n"
+  "kind: ServiceEntry\n"
+  "metadata: {name: api-http, namespace: staging}\n"
+  "spec:\n"
+  "  hosts: [api.example.com]\n"
+  "  exportTo: ['.']\n"
+  "  ports: [{number: 8443, name: http, protocol: HTTP}]\n"
+  "  resolution: DNS\n";
 
 static const char oom_case[] =
   VS_MYAPP("myapp",
@@ -610,7 +796,7 @@ static void test_ist0174_unknown_dr_host(void **state) {
 
   analyze(&f, dr_host_from_vs);
   dump(&f);
-  assert_int_equal(count(&f, "IST0174"), 0);
+  assert_int_equal(count(&f, "IST0174"), 1);
   done(&f);
 }
 
@@ -646,6 +832,202 @@ static void test_ml0104_merged_destination_rules(void **state) {
   analyze(&f, merged_drs_fine);
   dump(&f);
   assert_int_equal(f.d.count, 0);
+  done(&f);
+}
+
+static void analyze_ns(fx *f, const char *yaml, const char *ns) {
+  load(f, yaml);
+  ml_diags_init(&f->d, NULL);
+  f->errors = ml_analyze(f->c, ns, "cluster.local", &f->d);
+}
+
+static void test_export_to_vs_conflicts(void **state) {
+  (void)state;
+  fx f;
+  /* Each is kept in its own namespace: nobody sees both. */
+  analyze(&f, vs_hidden_from_each_other);
+  dump(&f);
+  assert_int_equal(count(&f, "IST0109"), 0);
+  done(&f);
+  analyze_ns(&f, vs_hidden_from_each_other, NULL);
+  assert_int_equal(count(&f, "IST0109"), 0);
+  done(&f);
+
+  /* b is exported to production, where a is in force too. */
+  analyze(&f, vs_exported_to_production);
+  dump(&f);
+  assert_int_equal(count(&f, "IST0109"), 2);
+  done(&f);
+
+  /* b only reaches qa: production's client sees a alone, and across all
+   * namespaces no one sees both. */
+  analyze(&f, vs_exported_elsewhere);
+  assert_int_equal(count(&f, "IST0109"), 0);
+  done(&f);
+  analyze_ns(&f, vs_exported_elsewhere, "*");
+  assert_int_equal(count(&f, "IST0109"), 0);
+  done(&f);
+}
+
+static void test_ist0109_wildcard_conflict(void **state) {
+  (void)state;
+  fx f;
+  analyze(&f, vs_wildcard_conflict);
+  dump(&f);
+  assert_int_equal(count(&f, "IST0109"), 2);
+  assert_non_null(
+      strstr(f.d.items[0]->message, "production/myapp,staging/all-local"));
+  assert_string_equal(f.d.items[1]->resource,
+                      "VirtualService staging/all-local");
+  done(&f);
+}
+
+static void test_export_to_invisible_vs_not_analyzed(void **state) {
+  (void)state;
+  fx f;
+  analyze(&f, vs_invisible);
+  dump(&f);
+  assert_int_equal(f.d.count, 0);
+  done(&f);
+  /* Seen from its own namespace, or from all, its missing subset shows. */
+  analyze_ns(&f, vs_invisible, "staging");
+  assert_int_equal(count(&f, "IST0101"), 1);
+  done(&f);
+  analyze_ns(&f, vs_invisible, NULL);
+  assert_int_equal(count(&f, "IST0101"), 1);
+  done(&f);
+}
+
+static void test_export_to_hidden_service_entry(void **state) {
+  (void)state;
+  fx f;
+  analyze(&f, se_hidden);
+  dump(&f);
+  assert_int_equal(count(&f, "IST0101"), 1);
+  const struct meshlib_diag *g = find(&f, "IST0101");
+  assert_int_equal(g->level, MESHLIB_LEVEL_WARNING);
+  assert_string_equal(g->field, "spec.http[0].route[0].destination.host");
+  assert_non_null(strstr(g->message, "\"api.payments.example\" (a "
+                                     "ServiceEntry defines it but is not "
+                                     "exported to namespace production"));
+  assert_int_equal(count(&f, "IST0174"), 1);
+  assert_non_null(strstr(find(&f, "IST0174")->message, "not exported"));
+  done(&f);
+  /* From billing the entry is there; the VirtualService and the rule, in
+   * production and exported everywhere, are in force there too. */
+  analyze_ns(&f, se_hidden, "billing");
+  dump(&f);
+  assert_int_equal(count(&f, "IST0101"), 0);
+  assert_int_equal(count(&f, "IST0174"), 0);
+  done(&f);
+}
+
+static void test_export_to_hidden_destination_rule(void **state) {
+  (void)state;
+  fx f;
+  analyze(&f, dr_hidden);
+  dump(&f);
+  assert_int_equal(count(&f, "IST0101"), 1);
+  assert_non_null(strstr(find(&f, "IST0101")->message, "+v1\""));
+  done(&f);
+  analyze_ns(&f, dr_hidden, NULL);
+  assert_int_equal(count(&f, "IST0101"), 1);
+  done(&f);
+}
+
+static void test_ist0101_ist0112_service_entry_ports(void **state) {
+  (void)state;
+  fx f;
+  analyze(&f, se_ports);
+  dump(&f);
+  assert_int_equal(f.errors, 3);
+  assert_int_equal(count(&f, "IST0101"), 2);
+  assert_int_equal(count(&f, "IST0112"), 1);
+  const struct meshlib_diag *g = find(&f, "IST0101");
+  assert_int_equal(g->level, MESHLIB_LEVEL_ERROR);
+  assert_string_equal(g->field, "spec.http[1].route[0].destination.port");
+  assert_string_equal(g->message,
+                      "Referenced host:port not found: "
+                      "\"db.internal:9999\" (ServiceEntry production/db "
+                      "defines ports [80 8080])");
+  assert_string_equal(f.d.items[1]->field,
+                      "spec.http[3].route[0].destination.port");
+  assert_string_equal(f.d.items[1]->code, "IST0112");
+  assert_string_equal(f.d.items[1]->message,
+                      "This VirtualService routes to a service "
+                      "\"db.internal\" that exposes multiple ports [80 "
+                      "8080]. Specifying a port in the destination is "
+                      "required to disambiguate.");
+  assert_string_equal(f.d.items[2]->field, "spec.http[3].mirror.port");
+  assert_non_null(strstr(f.d.items[2]->message, "\"single.internal:81\""));
+  done(&f);
+}
+
+static void test_ist0101_host_of_a_virtual_service_only(void **state) {
+  (void)state;
+  fx f;
+  char yaml[2048];
+  /* ghost.example.com has a VirtualService but no ServiceEntry. */
+  snprintf(yaml, sizeof(yaml),
+           "%s---\n"
+           "apiVersion: networking.istio.io/v1\n"
+           "kind: VirtualService\n"
+           "metadata: {name: caller, namespace: production}\n"
+           "spec:\n"
+           "  hosts: [caller]\n"
+           "  http:\n"
+           "  - route: [{destination: {host: ghost.example.com}}]\n",
+           dr_host_from_vs);
+  analyze(&f, yaml);
+  dump(&f);
+  assert_int_equal(count(&f, "IST0101"), 1);
+  assert_non_null(strstr(find(&f, "IST0101")->message,
+                         "Referenced host not found: \"ghost.example.com\""));
+  assert_int_equal(count(&f, "IST0174"), 1);
+  done(&f);
+}
+
+static void test_ist0131_prefix_overlap(void **state) {
+  (void)state;
+  fx f;
+  analyze(&f, prefix_overlap);
+  dump(&f);
+  /* /api/v2 after /api in one rule; /api/v1 GET after /api; /admin/debug
+   * with one more header after /admin. /admin/open has no header: /admin
+   * needs one, so it does not cover it; an exact URI is not compared
+   * (Istio compares prefixes only). */
+  assert_int_equal(count(&f, "IST0131"), 3);
+  assert_int_equal(count(&f, "IST0130"), 0);
+  assert_string_equal(f.d.items[0]->field, "spec.http[0].match[1]");
+  assert_string_equal(f.d.items[0]->message,
+                      "VirtualService rule \"api\" match #1 of prefix /api/v2 "
+                      "is not used (duplicate/overlapping match in rule #0 of "
+                      "prefix /api on \"api\").");
+  assert_int_equal(f.d.items[0]->level, MESHLIB_LEVEL_INFO);
+  assert_string_equal(f.d.items[1]->field, "spec.http[1].match[0]");
+  assert_string_equal(f.d.items[2]->field, "spec.http[3].match[0]");
+  done(&f);
+}
+
+static void test_ist0128_ist0129_tls_without_ca(void **state) {
+  (void)state;
+  fx f;
+  analyze(&f, tls_without_ca);
+  dump(&f);
+  assert_int_equal(f.errors, 0);
+  assert_int_equal(f.d.count, 2);
+  assert_string_equal(f.d.items[0]->code, "IST0128");
+  assert_int_equal(f.d.items[0]->level, MESHLIB_LEVEL_INFO);
+  assert_string_equal(f.d.items[0]->field, "spec.trafficPolicy.tls");
+  assert_non_null(strstr(f.d.items[0]->message,
+                         "DestinationRule production/db in namespace "
+                         "production has TLS mode set to SIMPLE but no "
+                         "caCertificates are set"));
+  assert_string_equal(f.d.items[1]->code, "IST0129");
+  assert_string_equal(f.d.items[1]->field,
+                      "spec.trafficPolicy.portLevelSettings[0].tls");
+  assert_non_null(strstr(f.d.items[1]->message, "MUTUAL"));
+  assert_non_null(strstr(f.d.items[1]->message, "at port 5432"));
   done(&f);
 }
 
@@ -695,6 +1077,62 @@ static void test_out_of_memory(void **state) {
   ml_config_free(f.c);
 }
 
+static void test_ist0177_conflicting_protocols(void **state) {
+  (void)state;
+  fx f;
+  /* The HTTP entry is kept in staging: production sees one protocol. */
+  analyze(&f, se_protocols);
+  dump(&f);
+  assert_int_equal(count(&f, "IST0177"), 0);
+  done(&f);
+  analyze_ns(&f, se_protocols, "staging");
+  dump(&f);
+  assert_int_equal(count(&f, "IST0177"), 2);
+  assert_int_equal(f.d.items[0]->level, MESHLIB_LEVEL_WARNING);
+  assert_string_equal(f.d.items[0]->resource,
+                      "ServiceEntry production/api-https");
+  assert_string_equal(f.d.items[0]->field, "spec.ports[0].protocol");
+  assert_string_equal(f.d.items[0]->message,
+                      "Multiple ServiceEntries (production/api-https, "
+                      "staging/api-http) define the same host "
+                      "\"api.example.com\" and port 8443 with conflicting "
+                      "protocols (HTTP, HTTPS).");
+  assert_string_equal(f.d.items[1]->resource, "ServiceEntry staging/api-http");
+  done(&f);
+}
+
+static void oom_loop(const char *yaml, const char *ns, int want_errors,
+                     size_t want_count) {
+  static const meshlib_allocator failing = {NULL, fail_malloc, fail_free,
+                                            fail_calloc, fail_realloc};
+  fx f;
+  load(&f, yaml);
+  int ok = 0;
+  for (long n = 0; n < 400 && !ok; n++) {
+    ml_diags d;
+    ml_diags_init(&d, &failing);
+    fail_after = n;
+    int rc = ml_analyze(f.c, ns, "cluster.local", &d);
+    if (rc >= 0) {
+      assert_int_equal(rc, want_errors);
+      assert_int_equal(d.count, want_count);
+      ok = 1;
+    } else {
+      assert_true(d.oom);
+    }
+    ml_diags_free(&d);
+  }
+  assert_true(ok);
+  ml_config_free(f.c);
+}
+
+static void test_out_of_memory_more(void **state) {
+  (void)state;
+  oom_loop(se_protocols, "staging", 0, 2);
+  oom_loop(vs_wildcard_conflict, "production", 2, 2);
+  oom_loop(se_ports, "production", 3, 3);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_clean_config_has_no_findings),
@@ -713,7 +1151,18 @@ int main(void) {
       cmocka_unit_test(test_ist0174_unknown_dr_host),
       cmocka_unit_test(test_ml0103_duplicate_route_names),
       cmocka_unit_test(test_ml0104_merged_destination_rules),
+      cmocka_unit_test(test_export_to_vs_conflicts),
+      cmocka_unit_test(test_ist0109_wildcard_conflict),
+      cmocka_unit_test(test_export_to_invisible_vs_not_analyzed),
+      cmocka_unit_test(test_export_to_hidden_service_entry),
+      cmocka_unit_test(test_export_to_hidden_destination_rule),
+      cmocka_unit_test(test_ist0101_ist0112_service_entry_ports),
+      cmocka_unit_test(test_ist0101_host_of_a_virtual_service_only),
+      cmocka_unit_test(test_ist0131_prefix_overlap),
+      cmocka_unit_test(test_ist0128_ist0129_tls_without_ca),
+      cmocka_unit_test(test_ist0177_conflicting_protocols),
       cmocka_unit_test(test_out_of_memory),
+      cmocka_unit_test(test_out_of_memory_more),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
