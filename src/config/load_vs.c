@@ -39,8 +39,21 @@ static void read_destination(ml_loader *L, const ynode *n, ml_destination *d) {
                     "\"*\" is not a valid destination");
   else
     d->fqdn = ml_ld_host_fqdn(L, d->host);
+  if (d->host && *d->host && strcmp(d->host, "*") != 0) {
+    /* Istio: a wildcard domain; "ns/host" belongs to Sidecar only. */
+    size_t mark = ml_ld_push(L, "host");
+    ml_ld_check_wildcard_domain(L, ml_ld_get(n, "host"), "destination host",
+                                d->host);
+    ml_ld_pop(L, mark);
+  }
+  const ynode *port = ml_ld_get(n, "port");
+  if (port && port->type == YN_MAP && !d->port)
+    ml_ld_field_err(L, "port", port, "port number is required (1..65535)");
   if (d->subset && !*d->subset)
     ml_ld_field_err(L, "subset", ml_ld_get(n, "subset"), "must not be empty");
+  else if (d->subset && !ml_ld_is_dns_label(d->subset, strlen(d->subset)))
+    ml_ld_field_err(L, "subset", ml_ld_get(n, "subset"),
+                    "subset name \"%.80s\" is not a DNS-1123 label", d->subset);
 }
 
 /* Stored even when wrong: the key's presence satisfies "is required". */
@@ -57,6 +70,15 @@ static const ml_field kHeaderOps[] = {
 static const ml_field kHeaders[] = {
     MLF_OBJECT("request", ml_headers, request, kHeaderOps),
     MLF_OBJECT("response", ml_headers, response, kHeaderOps), MLF_END};
+
+/* Headers, then Istio's rules on their names and values. */
+static int read_headers(ml_walk *w, const ynode *v, void *dst) {
+  if (!ml_ld_map(w->L, v))
+    return 0;
+  ml_ld_walk(w->L, v, kHeaders, dst);
+  ml_ld_check_headers(w->L, v, dst);
+  return 1;
+}
 
 /* ---- HTTPMatchRequest --------------------------------------------------- */
 
@@ -146,7 +168,8 @@ static const ml_field kRouteDestination[] = {
     MLF_CUSTOM("destination", ml_route_destination, destination,
                read_destination_field),
     MLF_INT("weight", ml_route_destination, weight, 0, INT32_MAX),
-    MLF_OBJECT("headers", ml_route_destination, headers, kHeaders), MLF_END};
+    MLF_CUSTOM("headers", ml_route_destination, headers, read_headers),
+    MLF_END};
 
 static void read_route_destination(ml_loader *L, const ynode *n, void *item) {
   ml_route_destination *rd = item;
@@ -398,7 +421,8 @@ static const ml_field kBackoff[] = {
 static int read_backoff(ml_walk *w, const ynode *v, void *dst) {
   ml_http_retry *r = dst;
   if (!v || v->type != YN_MAP) {
-    r->has_backoff = ml_ld_duration(w->L, v, &r->backoff.base_interval_ms);
+    r->has_backoff =
+        ml_ld_duration_checked(w->L, v, 0, &r->backoff.base_interval_ms);
     return r->has_backoff;
   }
   ml_ld_map(w->L, v);
@@ -714,7 +738,7 @@ static const ml_field kHttpRoute[] = {
     MLF_CUSTOM("mirrorPercent", route_draft, mirror_percent,
                read_mirror_percent),
     MLF_CUSTOM("corsPolicy", route_draft, r.cors_policy, read_cors),
-    MLF_OBJECT("headers", route_draft, r.headers, kHeaders),
+    MLF_CUSTOM("headers", route_draft, r.headers, read_headers),
     MLF_END};
 
 /* mirror (with mirrorPercentage) and mirrors[] into one array. Returns 0
@@ -798,6 +822,15 @@ static void read_http_route(ml_loader *L, const ynode *n, void *item) {
   if (!merged)
     return;
   check_route_conflicts(L, n, r, ml_ld_stored(kHttpRoute, got, "delegate"));
+  int64_t total = 0;
+  for (size_t i = 0; i < r->route_count; i++)
+    total += r->route[i].weight > 0 ? r->route[i].weight : 0;
+  if (r->route_count > 1 && total == 0) {
+    size_t mark = ml_ld_push(L, "route");
+    ml_ld_err_pending(L, 0, ml_ld_get(n, "route"),
+                      "total destination weight is 0");
+    ml_ld_pop(L, mark);
+  }
   if (d.mirror && d.mirrors)
     ml_ld_err(L, n, "mirror and mirrors are mutually exclusive");
 }
@@ -821,6 +854,57 @@ static const ml_field kVirtualService[] = {
     MLF_CUSTOM("tcp", ml_virtual_service, tcp_count, count_seq),
     MLF_END};
 
+/* Istio's host.Name.Matches: equal, or one wildcard covers the other. */
+static int hosts_overlap(const char *a, const char *b) {
+  int wa = a[0] == '*', wb = b[0] == '*';
+  if (!wa && !wb)
+    return strcmp(a, b) == 0;
+  if (wa && wb)
+    return strlen(a) < strlen(b) ? ml_ends_with(b + 1, a + 1)
+                                 : ml_ends_with(a + 1, b + 1);
+  return wa ? ml_ends_with(b, a + 1) : ml_ends_with(a, b + 1);
+}
+
+/* What Istio's ValidateVirtualService checks on hosts: each a wildcard
+ * domain (or an IP), no "*" when the mesh is bound, no two overlapping. */
+static void check_vs_hosts(ml_loader *L, const ynode *spec,
+                           const ml_virtual_service *vs) {
+  const ynode *hosts = ml_ld_get(spec, "hosts");
+  if (!hosts || hosts->type != YN_SEQ || hosts->count != vs->hosts.count)
+    return;
+  int mesh = vs->gateways.count == 0;
+  for (size_t i = 0; i < vs->gateways.count; i++)
+    mesh |= strcmp(vs->gateways.items[i], "mesh") == 0;
+  int all_ok = 1;
+  size_t mark = ml_ld_push(L, "hosts");
+  for (size_t i = 0; i < vs->hosts.count; i++) {
+    const char *h = vs->hosts.items[i];
+    size_t m2 = ml_ld_push_index(L, i);
+    if (ml_ld_is_ip(h)) {
+      /* an IP address is a valid host */
+    } else if (!ml_ld_check_wildcard_domain(L, hosts->items[i], "host", h)) {
+      all_ok = 0;
+    } else if (mesh && strcmp(h, "*") == 0) {
+      ml_ld_err_pending(L, 1, hosts->items[i],
+                        "wildcard host \"*\" is not allowed for virtual "
+                        "services bound to the mesh");
+      all_ok = 0;
+    }
+    ml_ld_pop(L, m2);
+  }
+  for (size_t i = 0; all_ok && i < vs->hosts.count; i++)
+    for (size_t j = i + 1; j < vs->hosts.count; j++)
+      if (hosts_overlap(vs->hosts.items[i], vs->hosts.items[j])) {
+        size_t m2 = ml_ld_push_index(L, j);
+        ml_ld_err(L, hosts->items[j],
+                  "duplicate hosts: \"%.80s\" and "
+                  "\"%.80s\"",
+                  vs->hosts.items[i], vs->hosts.items[j]);
+        ml_ld_pop(L, m2);
+      }
+  ml_ld_pop(L, mark);
+}
+
 void ml_ld_virtual_service(ml_loader *L, const ynode *spec,
                            ml_virtual_service *vs) {
   if (ml_ld_map(L, spec))
@@ -833,4 +917,9 @@ void ml_ld_virtual_service(ml_loader *L, const ynode *spec,
   if (vs->hosts.count == 0)
     ml_ld_field_err(L, "hosts", ml_ld_where(L, spec, "hosts"),
                     "at least one host is required");
+  else
+    check_vs_hosts(L, spec, vs);
+  if (!vs->http_count && !vs->tls_count && !vs->tcp_count)
+    ml_ld_err(L, spec ? spec : L->obj,
+              "one of http, tcp or tls routes is required");
 }
