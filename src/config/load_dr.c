@@ -264,6 +264,32 @@ static const ml_field kTcpPool[] = {
 static const char *const kH2Upgrade[] = {"DEFAULT", "DO_NOT_UPGRADE", "UPGRADE",
                                          NULL};
 
+/* http2KeepAlive {interval, timeout}: checked as Istio does (both
+ * required, durations of whole ms), not used. */
+static int read_h2_keepalive(ml_walk *w, const ynode *v, void *dst) {
+  (void)dst;
+  static const ml_field kKeepalive[] = {
+      MLF_UNUSED("interval", ML_F_UNUSED_DURATION),
+      MLF_UNUSED("timeout", ML_F_UNUSED_DURATION), MLF_END};
+  ml_loader *L = w->L;
+  if (!ml_ld_map(L, v))
+    return 0;
+  char unused;
+  ml_ld_walk(L, v, kKeepalive, &unused);
+  static const char *const req[] = {"interval", "timeout"};
+  for (size_t i = 0; i < 2; i++) {
+    const ynode *d = ml_ld_get(v, req[i]);
+    int64_t ms;
+    size_t mark = ml_ld_push(L, req[i]);
+    if (!d)
+      ml_ld_err(L, v, "is required");
+    else if (d->type == YN_SCALAR)
+      ml_ld_duration_checked(L, d, 0, &ms);
+    ml_ld_pop(L, mark);
+  }
+  return 1;
+}
+
 static const ml_field kHttpPool[] = {
     MLF_INT("http1MaxPendingRequests", ml_connection_pool,
             http1_max_pending_requests, 0, INT32_MAX),
@@ -278,7 +304,7 @@ static const ml_field kHttpPool[] = {
     MLF_BOOL("useClientProtocol", ml_connection_pool, use_client_protocol),
     MLF_INT("maxConcurrentStreams", ml_connection_pool, max_concurrent_streams,
             0, INT32_MAX),
-    MLF_UNUSED("http2KeepAlive", ML_F_UNUSED_MAP), /* [master] */
+    MLF_CUSTOM_OBJ("http2KeepAlive", read_h2_keepalive), /* [master] */
     MLF_END};
 
 static const ml_field kConnectionPool[] = {
@@ -292,6 +318,11 @@ static int read_connection_pool(ml_walk *w, const ynode *n, void *dst) {
   ml_ld_walk(w->L, n, kConnectionPool, c);
   if (!ml_ld_get(n, "tcp") && !ml_ld_get(n, "http"))
     ml_ld_err(w->L, n, "connection pool must have tcp or http settings");
+  if (c->h2_upgrade_policy && strcmp(c->h2_upgrade_policy, "UPGRADE") == 0 &&
+      c->use_client_protocol > 0)
+    ml_ld_err_pending(w->L, 0, n, /* tests/data/load/dr-all.yaml has it */
+                      "useClientProtocol must not be true when "
+                      "h2UpgradePolicy is UPGRADE");
   return 1;
 }
 

@@ -90,7 +90,8 @@ void ml_ld_workload_entry_spec(ml_loader *L, const ynode *spec,
     size_t mark = ml_ld_push(L, "ports");
     for (size_t i = 0; i < ports->count; i++) {
       const ynode *k = ports->items[2 * i];
-      if (!ml_ld_is_dns_label(k->value, k->len))
+      if (k->type == YN_SCALAR && k->value &&
+          !ml_ld_is_dns_label(k->value, k->len))
         ml_ld_err(L, k, "invalid port name \"%.80s\"", k->value);
     }
     ml_ld_pop(L, mark);

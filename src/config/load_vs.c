@@ -85,6 +85,28 @@ static int read_headers(ml_walk *w, const ynode *v, void *dst) {
 /* headers / withoutHeaders / queryParams: map<string, StringMatch>. */
 enum { NM_HEADERS, NM_WITHOUT_HEADERS, NM_QUERY };
 
+/* Istio's ValidateHTTPHeaderNameOrJwtClaimRoute: a JWT claim key, a
+ * pseudo-header or an RFC 7230 token. */
+static void check_header_match_name(ml_loader *L, const ynode *k) {
+  static const char *const pseudo[] = {":method", ":scheme", ":authority",
+                                       ":path",   ":status", NULL};
+  static const char tchars[] = "!#$%&'*+-.^_`|~";
+  if (!k->value || ml_starts_with(k->value, "@request.auth.claims."))
+    return;
+  for (size_t i = 0; pseudo[i]; i++)
+    if (strcmp(k->value, pseudo[i]) == 0)
+      return;
+  for (size_t i = 0; i < k->len; i++) {
+    char c = k->value[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || (c && strchr(tchars, c)))) {
+      ml_ld_err(L, k, "header name \"%.80s\" is not a valid header name",
+                k->value);
+      return;
+    }
+  }
+}
+
 static int read_named_matches(ml_loader *L, const ynode *n, int what,
                               ml_named_match_list *out) {
   if (!ml_ld_map(L, n))
@@ -101,6 +123,8 @@ static int read_named_matches(ml_loader *L, const ynode *n, int what,
       ml_ld_err(L, it.k, "name must not be empty");
       continue;
     }
+    if (what != NM_QUERY)
+      check_header_match_name(L, it.k);
     m->name = ml_ld_dup(L, it.key, it.k->len);
     if (!m->name)
       return 0;
@@ -158,8 +182,13 @@ static const ml_field kMatch[] = {
 static void read_match(ml_loader *L, const ynode *n, void *item) {
   ml_http_match *m = item;
   m->origin = ml_ld_origin(L, n);
-  if (ml_ld_map(L, n))
-    ml_ld_walk(L, n, kMatch, m);
+  if (!ml_ld_map(L, n))
+    return;
+  ml_ld_walk(L, n, kMatch, m);
+  const char *ns = m->source_namespace;
+  if (ns && *ns && !ml_ld_is_dns_label(ns, strlen(ns)))
+    ml_ld_field_err(L, "sourceNamespace", ml_ld_get(n, "sourceNamespace"),
+                    "\"%.80s\" is not a namespace name", ns);
 }
 
 /* ---- HTTPRouteDestination ----------------------------------------------- */
@@ -650,6 +679,29 @@ static void read_allow_origin_old(ml_loader *L, const ynode *old, int has_new,
   ml_ld_pop(L, mark);
 }
 
+/* Istio's ValidateCORSHTTPHeaderName: "*" or an RFC 7230 token. */
+static void check_cors_header_names(ml_loader *L, const ynode *n,
+                                    const char *key, const ml_str_list *l) {
+  static const char tchars[] = "!#$%&'*+-.^_`|~";
+  const ynode *seq = ml_ld_get(n, key);
+  if (!seq || seq->type != YN_SEQ)
+    return;
+  size_t mark = ml_ld_push(L, key);
+  for (size_t i = 0; i < l->count && i < seq->count; i++) {
+    const char *h = l->items[i];
+    int ok = *h != '\0';
+    for (const char *c = h; ok && *c; c++)
+      ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+           (*c >= '0' && *c <= '9') || strchr(tchars, *c) != NULL;
+    if (!ok) {
+      size_t m2 = ml_ld_push_index(L, i);
+      ml_ld_err(L, seq->items[i], "\"%.80s\" is not a valid header name", h);
+      ml_ld_pop(L, m2);
+    }
+  }
+  ml_ld_pop(L, mark);
+}
+
 static int read_cors(ml_walk *w, const ynode *n, void *dst) {
   ml_loader *L = w->L;
   ml_cors_policy *p = new_for_map(L, n, sizeof(*p));
@@ -659,6 +711,11 @@ static int read_cors(ml_walk *w, const ynode *n, void *dst) {
   p->max_age_ms = -1;
   p->allow_credentials = ML_TRI_UNSET;
   uint64_t got = ml_ld_walk(L, n, kCors, p);
+  check_cors_header_names(L, n, "allowHeaders", &p->allow_headers);
+  check_cors_header_names(L, n, "exposeHeaders", &p->expose_headers);
+  if (p->max_age_ms > 0 && p->max_age_ms % 1000)
+    ml_ld_field_err(L, "maxAge", ml_ld_get(n, "maxAge"),
+                    "maxAge is accurate only to whole seconds");
   const ynode *old = ml_ld_get(n, "allowOrigin");
   if (old)
     read_allow_origin_old(L, old, ml_ld_stored(kCors, got, "allowOrigins"), p);
@@ -804,6 +861,29 @@ static void check_route_conflicts(ml_loader *L, const ynode *n,
   }
 }
 
+/* Istio's validateAuthorityRewrite: the authority is rewritten in one
+ * place only (rewrite.authority, or one :authority/host set or add). */
+static void check_authority_rewrite(ml_loader *L, const ynode *n,
+                                    const ml_http_route *r) {
+  const char *current = r->rewrite ? r->rewrite->authority : NULL;
+  const ml_kv_list *lists[2] = {&r->headers.request.set,
+                                &r->headers.request.add};
+  for (size_t l = 0; l < 2; l++)
+    for (size_t i = 0; i < lists[l]->count; i++) {
+      const ml_kv *kv = &lists[l]->items[i];
+      if (!ml_strcaseeq(kv->key, ":authority") &&
+          !ml_strcaseeq(kv->key, "host"))
+        continue;
+      if (current && *current) {
+        ml_ld_err(L, n,
+                  "the authority header cannot be set more than once "
+                  "(rewrite.authority and headers.request)");
+        return;
+      }
+      current = kv->value;
+    }
+}
+
 static void read_http_route(ml_loader *L, const ynode *n, void *item) {
   ml_http_route *r = item;
   r->timeout_ms = -1;
@@ -822,6 +902,7 @@ static void read_http_route(ml_loader *L, const ynode *n, void *item) {
   if (!merged)
     return;
   check_route_conflicts(L, n, r, ml_ld_stored(kHttpRoute, got, "delegate"));
+  check_authority_rewrite(L, n, r);
   int64_t total = 0;
   for (size_t i = 0; i < r->route_count; i++)
     total += r->route[i].weight > 0 ? r->route[i].weight : 0;

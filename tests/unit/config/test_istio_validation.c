@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Istio's own validation test tables (istio/istio
- * pkg/config/validation/validation_test.go), ported as expectations: each
- * case keeps Istio's test function and case name, states its input as
- * YAML and whether Istio accepts it. meshlib loads it in strict mode and
- * must agree, or the case is a documented difference
- * (docs/config-reference.md, "Validation"). */
+ * pkg/config/validation/validation_test.go), ported as expectations: a
+ * case named after an Istio case keeps its test function and case name;
+ * the other rows state a rule of Istio's validation.go (or its CRD schema)
+ * directly. Each gives its input as YAML and whether Istio accepts it. meshlib
+ * loads it in strict mode and must agree, or the case is a documented
+ * difference (docs/config-reference.md, "Validation"). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -307,6 +308,43 @@ static const vcase kCases[] = {
     {"CORSPolicy/bad max age", ROUTE(TO ", corsPolicy: {maxAge: 2.000000005s}"),
      INVALID},
 
+    {"CORSPolicy/bad header",
+     ROUTE(TO ", corsPolicy: {allowMethods: [GET, POST], allowHeaders: "
+              "[header1, header2], exposeHeaders: [''], maxAge: 2s}"),
+     INVALID},
+    {"CORSPolicy/empty matchType AllowOrigins",
+     ROUTE(TO ", corsPolicy: {allowOrigins: [{exact: ''}, {prefix: ''}, "
+              "{regex: ''}], allowMethods: [GET, POST]}"),
+     INVALID},
+    {"CORSPolicy/non empty matchType AllowOrigins",
+     ROUTE(TO ", corsPolicy: {allowOrigins: [{exact: exact}, {prefix: "
+              "prefix}, {regex: regex}], allowMethods: [GET, POST], "
+              "allowHeaders: [header1, header2], exposeHeaders: [header3], "
+              "maxAge: 2s}"),
+     VALID},
+    {"CORSPolicy/max age in whole seconds",
+     ROUTE(TO ", corsPolicy: {maxAge: 1500ms}"), INVALID},
+    {"CORSPolicy/allowHeaders *",
+     ROUTE(TO ", corsPolicy: {allowHeaders: "
+              "['*']}"),
+     VALID},
+    /* Istio takes 200..600; 600 is no HTTP status, meshlib stops at 599 */
+    {"HTTPStatus/600", ROUTE(TO ", fault: {abort: {httpStatus: 600}}"),
+     DIFF_REFUSES},
+    {"HTTPStatus/601", ROUTE(TO ", fault: {abort: {httpStatus: 601}}"),
+     INVALID},
+    {"HTTPStatus/0", ROUTE(TO ", fault: {abort: {httpStatus: 0}}"), INVALID},
+    {"FaultInjectionAbort/invalid low http status",
+     ROUTE(TO ", fault: {abort: {percentage: {value: 20}, httpStatus: 100}}"),
+     INVALID},
+    {"FaultInjectionAbort/valid percentage",
+     ROUTE(TO ", fault: {abort: {percentage: {value: 0.001}, httpStatus: "
+              "200}}"),
+     VALID},
+    {"FaultInjectionAbort/grpc: valid",
+     ROUTE(TO ", fault: {abort: {percentage: {value: 20}, grpcStatus: "
+              "DEADLINE_EXCEEDED}}"),
+     VALID},
     /* ---- TestValidateHTTPRewrite / Redirect / DirectResponse --------- */
     {"HTTPRewrite/uri and authority",
      ROUTE(TO ", rewrite: {uri: /, authority: foo}"), VALID},
@@ -364,15 +402,15 @@ static const vcase kCases[] = {
      TP("{outlierDetection: {interval: 2s, baseEjectionTime: 2s, "
         "maxEjectionPercent: 50}}"),
      VALID},
-    {"OutlierDetection/bad interval",
+    {"OutlierDetection/invalid outlier detection, bad interval",
      TP("{outlierDetection: {interval: 2.000000005s}}"), INVALID},
-    {"OutlierDetection/bad base ejection time",
+    {"OutlierDetection/invalid outlier detection, bad base ejection time",
      TP("{outlierDetection: {baseEjectionTime: 2.000000005s}}"), INVALID},
-    {"OutlierDetection/bad max ejection percent",
+    {"OutlierDetection/invalid outlier detection, bad max ejection percent",
      TP("{outlierDetection: {maxEjectionPercent: 105}}"), INVALID},
-    {"OutlierDetection/panic threshold too low",
+    {"OutlierDetection/invalid outlier detection, panic threshold too low",
      TP("{outlierDetection: {minHealthPercent: -1}}"), INVALID},
-    {"OutlierDetection/panic threshold too high",
+    {"OutlierDetection/invalid outlier detection, panic threshold too high",
      TP("{outlierDetection: {minHealthPercent: 101}}"), INVALID},
     {"OutlierDetection/consecutive local origin errors without split",
      TP("{outlierDetection: {consecutiveLocalOriginFailures: 10}}"), INVALID},
@@ -391,6 +429,86 @@ static const vcase kCases[] = {
      TP("{loadBalancer: {simple: ROUND_ROBIN, warmup: {duration: 0.5ms}}}"),
      INVALID},
 
+    /* ---- TestValidateTrafficPolicy / ConnectionPool / LoadBalancer -- */
+    {"TrafficPolicy/invalid traffic policy, missing port in port level "
+     "settings",
+     TP("{portLevelSettings: [{loadBalancer: {simple: LEAST_REQUEST}}]}"),
+     INVALID},
+    {"TrafficPolicy/port level settings without settings",
+     TP("{portLevelSettings: [{port: {number: 80}}]}"), INVALID},
+    {"TrafficPolicy/invalid traffic policy, bad connection pool",
+     TP("{connectionPool: {}}"), INVALID},
+    {"TrafficPolicy/invalid traffic policy, bad max connection duration",
+     TP("{connectionPool: {tcp: {maxConnectionDuration: 0.5ms}}}"), INVALID},
+    {"TrafficPolicy/invalid traffic policy, panic threshold too low",
+     TP("{outlierDetection: {minHealthPercent: -1}}"), INVALID},
+    {"TrafficPolicy/invalid traffic policy, both upgrade and use client "
+     "protocol set",
+     TP("{connectionPool: {http: {h2UpgradePolicy: UPGRADE, "
+        "useClientProtocol: true}}}"),
+     INVALID},
+    {"ConnectionPool/valid connection pool, tcp and http",
+     TP("{connectionPool: {tcp: {maxConnections: 7, connectTimeout: 2s}, "
+        "http: {http1MaxPendingRequests: 2, http2MaxRequests: 11, "
+        "maxRequestsPerConnection: 5, maxRetries: 4, idleTimeout: 30s, "
+        "maxConcurrentStreams: 5}}}"),
+     VALID},
+    {"ConnectionPool/valid connection pool, tcp only",
+     TP("{connectionPool: {tcp: {maxConnections: 7, connectTimeout: 2s}}}"),
+     VALID},
+    {"ConnectionPool/valid connection pool, http only",
+     TP("{connectionPool: {http: {http1MaxPendingRequests: 2, "
+        "http2MaxRequests: 11}}}"),
+     VALID},
+    {"ConnectionPool/invalid connection pool, bad max connections",
+     TP("{connectionPool: {tcp: {maxConnections: -1}}}"), INVALID},
+    {"ConnectionPool/invalid connection pool, bad max pending requests",
+     TP("{connectionPool: {http: {http1MaxPendingRequests: -1}}}"), INVALID},
+    {"ConnectionPool/invalid connection pool, bad max requests",
+     TP("{connectionPool: {http: {http2MaxRequests: -1}}}"), INVALID},
+    {"ConnectionPool/invalid connection pool, bad max requests per "
+     "connection",
+     TP("{connectionPool: {http: {maxRequestsPerConnection: -1}}}"), INVALID},
+    {"ConnectionPool/invalid connection pool, bad max retries",
+     TP("{connectionPool: {http: {maxRetries: -1}}}"), INVALID},
+    {"ConnectionPool/invalid connection pool, bad max concurrent streams",
+     TP("{connectionPool: {http: {maxConcurrentStreams: -1}}}"), INVALID},
+    {"ConnectionPool/valid connection pool, tcp timeout disabled",
+     TP("{connectionPool: {tcp: {idleTimeout: 0s}}}"), VALID},
+    {"ConnectionPool/valid connection pool, http2 keepalive",
+     TP("{connectionPool: {http: {http2KeepAlive: {interval: 10s, timeout: "
+        "5s}}}}"),
+     VALID},
+    {"ConnectionPool/invalid connection pool, http2 keepalive without "
+     "interval",
+     TP("{connectionPool: {http: {http2KeepAlive: {timeout: 5s}}}}"), INVALID},
+    {"ConnectionPool/invalid connection pool, http2 keepalive without "
+     "timeout",
+     TP("{connectionPool: {http: {http2KeepAlive: {interval: 5s}}}}"), INVALID},
+    {"ConnectionPool/invalid connection pool, bad http2 keepalive interval",
+     TP("{connectionPool: {http: {http2KeepAlive: {interval: 0.5ms, "
+        "timeout: 5s}}}}"),
+     INVALID},
+    {"LoadBalancer/valid load balancer with consistentHash load balancing",
+     TP("{loadBalancer: {consistentHash: {httpCookie: {name: test, ttl: "
+        "0s}}}}"),
+     VALID},
+    {"LoadBalancer/invalid load balancer with consistentHash load "
+     "balancing, missing name",
+     TP("{loadBalancer: {consistentHash: {httpCookie: {ttl: 0s}}}}"), INVALID},
+    {"LoadBalancer/invalid load balancer with consistentHash load "
+     "balancing, maglev not prime",
+     TP("{loadBalancer: {consistentHash: {httpHeaderName: x, maglev: "
+        "{tableSize: 1000}}}}"),
+     INVALID},
+    {"LoadBalancer/maglev prime",
+     TP("{loadBalancer: {consistentHash: {httpHeaderName: x, maglev: "
+        "{tableSize: 65537}}}}"),
+     VALID},
+    {"DestinationRule/tls SIMPLE", TP("{tls: {mode: SIMPLE, sni: foo.bar}}"),
+     VALID},
+    {"DestinationRule/tls MUTUAL without cert", TP("{tls: {mode: MUTUAL}}"),
+     INVALID},
     /* ---- TestValidateServiceEntries ---------------------------------- */
     {"ServiceEntries/discovery type DNS",
      SE "  hosts: ['*.google.com']\n  ports: [{number: 80, protocol: http, "
@@ -633,6 +751,24 @@ static const vcase kCases[] = {
     {"HTTPHeaderValue/prefix %HOSTNAME% suffix",
      ROUTE(TO ", headers: {request: {set: {a: 'prefix %HOSTNAME% suffix'}}}"),
      VALID},
+    {"HTTPRoute/bad header match name",
+     ROUTE(TO ", match: [{headers: {'a b': {exact: x}}}]"), INVALID},
+    {"HTTPRoute/pseudo header match name",
+     ROUTE(TO ", match: [{headers: {':path': {exact: /x}}}]"), VALID},
+    {"HTTPRoute/bad sourceNamespace",
+     ROUTE(TO ", match: [{sourceNamespace: 'foo.bar'}]"), INVALID},
+    {"VirtualService/set authority",
+     ROUTE(TO ", headers: {request: {set: {':authority': foo}}}"), VALID},
+    {"VirtualService/set authority in rewrite and header",
+     ROUTE(TO ", rewrite: {authority: bar}, headers: {request: {set: "
+              "{':authority': foo}}}"),
+     INVALID},
+    {"VirtualService/set authority in header twice",
+     ROUTE(TO ", headers: {request: {set: {host: foo}, add: {':authority': "
+              "bar}}}"),
+     INVALID},
+    {"VirtualService/set authority in rewrite",
+     ROUTE(TO ", rewrite: {authority: bar}"), VALID},
     /* meshlib does not route for gateways and does not check their names */
     {"VirtualService/bad gateway",
      VS "  hosts: [foo.bar]\n  gateways: ['b@dgateway']\n  http: [{" TO "}]\n",
