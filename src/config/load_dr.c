@@ -55,7 +55,7 @@ static int read_hash_header(ml_walk *w, const ynode *v, void *dst) {
 static const ml_field kCookie[] = {
     MLF_STR("name", ml_consistent_hash, cookie_name),
     MLF_STR("path", ml_consistent_hash, cookie_path),
-    MLF_DURATION("ttl", ml_consistent_hash, cookie_ttl_ms),
+    MLF_DURATION_F("ttl", ml_consistent_hash, cookie_ttl_ms, ML_DUR_ANY),
     MLF_UNUSED("attributes", ML_F_UNUSED_LIST), /* [1.28+] */
     MLF_END};
 
@@ -215,7 +215,8 @@ static const ml_field kLoadBalancer[] = {
     MLF_CUSTOM("consistentHash", ml_load_balancer, consistent_hash,
                read_consistent_hash_field),
     MLF_UNUSED("localityLbSetting", ML_F_UNUSED_MAP), /* presence only */
-    MLF_DURATION("warmupDurationSecs", ml_load_balancer, warmup_duration_ms),
+    MLF_DURATION_F("warmupDurationSecs", ml_load_balancer, warmup_duration_ms,
+                   ML_DUR_ANY),
     MLF_CUSTOM("warmup", ml_load_balancer, warmup_duration_ms, read_warmup),
     MLF_UNUSED("zoneAwareLbSetting", ML_F_UNUSED_MAP), /* [master] */
     MLF_END};
@@ -256,11 +257,38 @@ static const ml_field kTcpPool[] = {
     MLF_CUSTOM_OBJ("tcpKeepalive", read_tcp_keepalive),
     MLF_DURATION("maxConnectionDuration", ml_connection_pool,
                  max_connection_duration_ms),
-    MLF_DURATION("idleTimeout", ml_connection_pool, tcp_idle_timeout_ms),
+    MLF_DURATION_F("idleTimeout", ml_connection_pool, tcp_idle_timeout_ms,
+                   ML_DUR_ZERO_OK),
     MLF_END};
 
 static const char *const kH2Upgrade[] = {"DEFAULT", "DO_NOT_UPGRADE", "UPGRADE",
                                          NULL};
+
+/* http2KeepAlive {interval, timeout}: checked as Istio does (both
+ * required, durations of whole ms), not used. */
+static int read_h2_keepalive(ml_walk *w, const ynode *v, void *dst) {
+  (void)dst;
+  static const ml_field kKeepalive[] = {
+      MLF_UNUSED("interval", ML_F_UNUSED_DURATION),
+      MLF_UNUSED("timeout", ML_F_UNUSED_DURATION), MLF_END};
+  ml_loader *L = w->L;
+  if (!ml_ld_map(L, v))
+    return 0;
+  char unused;
+  ml_ld_walk(L, v, kKeepalive, &unused);
+  static const char *const req[] = {"interval", "timeout"};
+  for (size_t i = 0; i < 2; i++) {
+    const ynode *d = ml_ld_get(v, req[i]);
+    int64_t ms;
+    size_t mark = ml_ld_push(L, req[i]);
+    if (!d)
+      ml_ld_err(L, v, "is required");
+    else if (d->type == YN_SCALAR)
+      ml_ld_duration_checked(L, d, 0, &ms);
+    ml_ld_pop(L, mark);
+  }
+  return 1;
+}
 
 static const ml_field kHttpPool[] = {
     MLF_INT("http1MaxPendingRequests", ml_connection_pool,
@@ -276,7 +304,7 @@ static const ml_field kHttpPool[] = {
     MLF_BOOL("useClientProtocol", ml_connection_pool, use_client_protocol),
     MLF_INT("maxConcurrentStreams", ml_connection_pool, max_concurrent_streams,
             0, INT32_MAX),
-    MLF_UNUSED("http2KeepAlive", ML_F_UNUSED_MAP), /* [master] */
+    MLF_CUSTOM_OBJ("http2KeepAlive", read_h2_keepalive), /* [master] */
     MLF_END};
 
 static const ml_field kConnectionPool[] = {
@@ -288,6 +316,13 @@ static int read_connection_pool(ml_walk *w, const ynode *n, void *dst) {
     return 0;
   c->present = 1;
   ml_ld_walk(w->L, n, kConnectionPool, c);
+  if (!ml_ld_get(n, "tcp") && !ml_ld_get(n, "http"))
+    ml_ld_err(w->L, n, "connection pool must have tcp or http settings");
+  if (c->h2_upgrade_policy && strcmp(c->h2_upgrade_policy, "UPGRADE") == 0 &&
+      c->use_client_protocol > 0)
+    ml_ld_err_pending(w->L, 0, n, /* tests/data/load/dr-all.yaml has it */
+                      "useClientProtocol must not be true when "
+                      "h2UpgradePolicy is UPGRADE");
   return 1;
 }
 
@@ -338,6 +373,11 @@ static int read_outlier(ml_walk *w, const ynode *n, void *dst) {
   *o = d.o;
   /* Istio maps the deprecated consecutiveErrors to gateway errors only
    * (5xx ejection off), unless the newer fields say otherwise. */
+  if (o->consecutive_local_origin_failures > 0 &&
+      !o->split_external_local_origin_errors)
+    ml_ld_err(w->L, n,
+              "consecutiveLocalOriginFailures needs "
+              "splitExternalLocalOriginErrors: true");
   if (d.consecutive_errors > 0) {
     if (o->consecutive_gateway_errors < 0)
       o->consecutive_gateway_errors = d.consecutive_errors;
@@ -453,8 +493,13 @@ static const ml_field kPortTrafficPolicy[] = {
 static void read_policy(ml_loader *L, const ynode *n, ml_traffic_policy *p,
                         const ml_field *fields) {
   p->origin = ml_ld_origin(L, n);
-  if (ml_ld_map(L, n))
-    ml_ld_walk(L, n, fields, p);
+  if (!ml_ld_map(L, n))
+    return;
+  ml_ld_walk(L, n, fields, p);
+  /* Istio: a policy sets something (a port-level one besides its port). */
+  size_t settings = n->count - (ml_ld_get(n, "port") ? 1 : 0);
+  if (settings == 0)
+    ml_ld_err(L, n, "traffic policy must have at least one field");
 }
 
 /* One of portLevelSettings[] (list items are never NULL nodes). */
@@ -501,6 +546,27 @@ static void read_subset(ml_loader *L, const ynode *n, void *item) {
   ml_ld_walk(L, n, kSubset, s);
   if (!s->name || !*s->name)
     ml_ld_field_err(L, "name", ml_ld_where(L, n, "name"), "is required");
+  else if (!ml_ld_is_dns_label(s->name, strlen(s->name)))
+    ml_ld_field_err(L, "name", ml_ld_get(n, "name"),
+                    "subset name \"%.80s\" is not a DNS-1123 label", s->name);
+}
+
+/* Istio: subset names are unique. */
+static void check_subset_names(ml_loader *L, const ynode *spec,
+                               const ml_destination_rule *dr) {
+  const ynode *l = ml_ld_get(spec, "subsets");
+  for (size_t i = 0; i < dr->subset_count; i++)
+    for (size_t j = 0; j < i && dr->subsets[i].name; j++)
+      if (dr->subsets[j].name &&
+          strcmp(dr->subsets[i].name, dr->subsets[j].name) == 0) {
+        size_t mark = ml_ld_push(L, "subsets");
+        ml_ld_push_index(L, i);
+        ml_ld_err(L,
+                  l && l->type == YN_SEQ && i < l->count ? l->items[i] : spec,
+                  "duplicate subset name \"%.80s\"", dr->subsets[i].name);
+        ml_ld_pop(L, mark);
+        break;
+      }
 }
 
 static const ml_field kWorkloadSelector[] = {
@@ -524,4 +590,10 @@ void ml_ld_destination_rule(ml_loader *L, const ynode *spec,
     ml_ld_field_err(L, "host", ml_ld_where(L, spec, "host"), "is required");
   else
     dr->host_fqdn = ml_ld_host_fqdn(L, dr->host);
+  if (dr->host && *dr->host) {
+    size_t mark = ml_ld_push(L, "host");
+    ml_ld_check_wildcard_domain(L, ml_ld_get(spec, "host"), "host", dr->host);
+    ml_ld_pop(L, mark);
+  }
+  check_subset_names(L, spec, dr);
 }

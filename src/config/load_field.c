@@ -97,7 +97,7 @@ static int read_row(ml_walk *w, const ml_field *f, const ynode *v) {
   case ML_F_TRI:
     return read_tri(L, v, dst);
   case ML_F_DURATION:
-    return ml_ld_duration(L, v, dst);
+    return ml_ld_duration_checked(L, v, f->flags, dst);
   case ML_F_ENUM:
     return ml_ld_enum(L, v, f->names, dst);
   case ML_F_ENUM_NAME:

@@ -39,8 +39,21 @@ static void read_destination(ml_loader *L, const ynode *n, ml_destination *d) {
                     "\"*\" is not a valid destination");
   else
     d->fqdn = ml_ld_host_fqdn(L, d->host);
+  if (d->host && *d->host && strcmp(d->host, "*") != 0) {
+    /* Istio: a wildcard domain; "ns/host" belongs to Sidecar only. */
+    size_t mark = ml_ld_push(L, "host");
+    ml_ld_check_wildcard_domain(L, ml_ld_get(n, "host"), "destination host",
+                                d->host);
+    ml_ld_pop(L, mark);
+  }
+  const ynode *port = ml_ld_get(n, "port");
+  if (port && port->type == YN_MAP && !d->port)
+    ml_ld_field_err(L, "port", port, "port number is required (1..65535)");
   if (d->subset && !*d->subset)
     ml_ld_field_err(L, "subset", ml_ld_get(n, "subset"), "must not be empty");
+  else if (d->subset && !ml_ld_is_dns_label(d->subset, strlen(d->subset)))
+    ml_ld_field_err(L, "subset", ml_ld_get(n, "subset"),
+                    "subset name \"%.80s\" is not a DNS-1123 label", d->subset);
 }
 
 /* Stored even when wrong: the key's presence satisfies "is required". */
@@ -58,10 +71,41 @@ static const ml_field kHeaders[] = {
     MLF_OBJECT("request", ml_headers, request, kHeaderOps),
     MLF_OBJECT("response", ml_headers, response, kHeaderOps), MLF_END};
 
+/* Headers, then Istio's rules on their names and values. */
+static int read_headers(ml_walk *w, const ynode *v, void *dst) {
+  if (!ml_ld_map(w->L, v))
+    return 0;
+  ml_ld_walk(w->L, v, kHeaders, dst);
+  ml_ld_check_headers(w->L, v, dst);
+  return 1;
+}
+
 /* ---- HTTPMatchRequest --------------------------------------------------- */
 
 /* headers / withoutHeaders / queryParams: map<string, StringMatch>. */
 enum { NM_HEADERS, NM_WITHOUT_HEADERS, NM_QUERY };
+
+/* Istio's ValidateHTTPHeaderNameOrJwtClaimRoute: a JWT claim key, a
+ * pseudo-header or an RFC 7230 token. */
+static void check_header_match_name(ml_loader *L, const ynode *k) {
+  static const char *const pseudo[] = {":method", ":scheme", ":authority",
+                                       ":path",   ":status", NULL};
+  static const char tchars[] = "!#$%&'*+-.^_`|~";
+  if (!k->value || ml_starts_with(k->value, "@request.auth.claims."))
+    return;
+  for (size_t i = 0; pseudo[i]; i++)
+    if (strcmp(k->value, pseudo[i]) == 0)
+      return;
+  for (size_t i = 0; i < k->len; i++) {
+    char c = k->value[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || (c && strchr(tchars, c)))) {
+      ml_ld_err(L, k, "header name \"%.80s\" is not a valid header name",
+                k->value);
+      return;
+    }
+  }
+}
 
 static int read_named_matches(ml_loader *L, const ynode *n, int what,
                               ml_named_match_list *out) {
@@ -79,6 +123,8 @@ static int read_named_matches(ml_loader *L, const ynode *n, int what,
       ml_ld_err(L, it.k, "name must not be empty");
       continue;
     }
+    if (what != NM_QUERY)
+      check_header_match_name(L, it.k);
     m->name = ml_ld_dup(L, it.key, it.k->len);
     if (!m->name)
       return 0;
@@ -136,8 +182,13 @@ static const ml_field kMatch[] = {
 static void read_match(ml_loader *L, const ynode *n, void *item) {
   ml_http_match *m = item;
   m->origin = ml_ld_origin(L, n);
-  if (ml_ld_map(L, n))
-    ml_ld_walk(L, n, kMatch, m);
+  if (!ml_ld_map(L, n))
+    return;
+  ml_ld_walk(L, n, kMatch, m);
+  const char *ns = m->source_namespace;
+  if (ns && *ns && !ml_ld_is_dns_label(ns, strlen(ns)))
+    ml_ld_field_err(L, "sourceNamespace", ml_ld_get(n, "sourceNamespace"),
+                    "\"%.80s\" is not a namespace name", ns);
 }
 
 /* ---- HTTPRouteDestination ----------------------------------------------- */
@@ -146,7 +197,8 @@ static const ml_field kRouteDestination[] = {
     MLF_CUSTOM("destination", ml_route_destination, destination,
                read_destination_field),
     MLF_INT("weight", ml_route_destination, weight, 0, INT32_MAX),
-    MLF_OBJECT("headers", ml_route_destination, headers, kHeaders), MLF_END};
+    MLF_CUSTOM("headers", ml_route_destination, headers, read_headers),
+    MLF_END};
 
 static void read_route_destination(ml_loader *L, const ynode *n, void *item) {
   ml_route_destination *rd = item;
@@ -398,7 +450,8 @@ static const ml_field kBackoff[] = {
 static int read_backoff(ml_walk *w, const ynode *v, void *dst) {
   ml_http_retry *r = dst;
   if (!v || v->type != YN_MAP) {
-    r->has_backoff = ml_ld_duration(w->L, v, &r->backoff.base_interval_ms);
+    r->has_backoff =
+        ml_ld_duration_checked(w->L, v, 0, &r->backoff.base_interval_ms);
     return r->has_backoff;
   }
   ml_ld_map(w->L, v);
@@ -626,6 +679,29 @@ static void read_allow_origin_old(ml_loader *L, const ynode *old, int has_new,
   ml_ld_pop(L, mark);
 }
 
+/* Istio's ValidateCORSHTTPHeaderName: "*" or an RFC 7230 token. */
+static void check_cors_header_names(ml_loader *L, const ynode *n,
+                                    const char *key, const ml_str_list *l) {
+  static const char tchars[] = "!#$%&'*+-.^_`|~";
+  const ynode *seq = ml_ld_get(n, key);
+  if (!seq || seq->type != YN_SEQ)
+    return;
+  size_t mark = ml_ld_push(L, key);
+  for (size_t i = 0; i < l->count && i < seq->count; i++) {
+    const char *h = l->items[i];
+    int ok = *h != '\0';
+    for (const char *c = h; ok && *c; c++)
+      ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+           (*c >= '0' && *c <= '9') || strchr(tchars, *c) != NULL;
+    if (!ok) {
+      size_t m2 = ml_ld_push_index(L, i);
+      ml_ld_err(L, seq->items[i], "\"%.80s\" is not a valid header name", h);
+      ml_ld_pop(L, m2);
+    }
+  }
+  ml_ld_pop(L, mark);
+}
+
 static int read_cors(ml_walk *w, const ynode *n, void *dst) {
   ml_loader *L = w->L;
   ml_cors_policy *p = new_for_map(L, n, sizeof(*p));
@@ -635,6 +711,11 @@ static int read_cors(ml_walk *w, const ynode *n, void *dst) {
   p->max_age_ms = -1;
   p->allow_credentials = ML_TRI_UNSET;
   uint64_t got = ml_ld_walk(L, n, kCors, p);
+  check_cors_header_names(L, n, "allowHeaders", &p->allow_headers);
+  check_cors_header_names(L, n, "exposeHeaders", &p->expose_headers);
+  if (p->max_age_ms > 0 && p->max_age_ms % 1000)
+    ml_ld_field_err(L, "maxAge", ml_ld_get(n, "maxAge"),
+                    "maxAge is accurate only to whole seconds");
   const ynode *old = ml_ld_get(n, "allowOrigin");
   if (old)
     read_allow_origin_old(L, old, ml_ld_stored(kCors, got, "allowOrigins"), p);
@@ -714,7 +795,7 @@ static const ml_field kHttpRoute[] = {
     MLF_CUSTOM("mirrorPercent", route_draft, mirror_percent,
                read_mirror_percent),
     MLF_CUSTOM("corsPolicy", route_draft, r.cors_policy, read_cors),
-    MLF_OBJECT("headers", route_draft, r.headers, kHeaders),
+    MLF_CUSTOM("headers", route_draft, r.headers, read_headers),
     MLF_END};
 
 /* mirror (with mirrorPercentage) and mirrors[] into one array. Returns 0
@@ -780,6 +861,29 @@ static void check_route_conflicts(ml_loader *L, const ynode *n,
   }
 }
 
+/* Istio's validateAuthorityRewrite: the authority is rewritten in one
+ * place only (rewrite.authority, or one :authority/host set or add). */
+static void check_authority_rewrite(ml_loader *L, const ynode *n,
+                                    const ml_http_route *r) {
+  const char *current = r->rewrite ? r->rewrite->authority : NULL;
+  const ml_kv_list *lists[2] = {&r->headers.request.set,
+                                &r->headers.request.add};
+  for (size_t l = 0; l < 2; l++)
+    for (size_t i = 0; i < lists[l]->count; i++) {
+      const ml_kv *kv = &lists[l]->items[i];
+      if (!ml_strcaseeq(kv->key, ":authority") &&
+          !ml_strcaseeq(kv->key, "host"))
+        continue;
+      if (current && *current) {
+        ml_ld_err(L, n,
+                  "the authority header cannot be set more than once "
+                  "(rewrite.authority and headers.request)");
+        return;
+      }
+      current = kv->value;
+    }
+}
+
 static void read_http_route(ml_loader *L, const ynode *n, void *item) {
   ml_http_route *r = item;
   r->timeout_ms = -1;
@@ -798,6 +902,16 @@ static void read_http_route(ml_loader *L, const ynode *n, void *item) {
   if (!merged)
     return;
   check_route_conflicts(L, n, r, ml_ld_stored(kHttpRoute, got, "delegate"));
+  check_authority_rewrite(L, n, r);
+  int64_t total = 0;
+  for (size_t i = 0; i < r->route_count; i++)
+    total += r->route[i].weight > 0 ? r->route[i].weight : 0;
+  if (r->route_count > 1 && total == 0) {
+    size_t mark = ml_ld_push(L, "route");
+    ml_ld_err_pending(L, 0, ml_ld_get(n, "route"),
+                      "total destination weight is 0");
+    ml_ld_pop(L, mark);
+  }
   if (d.mirror && d.mirrors)
     ml_ld_err(L, n, "mirror and mirrors are mutually exclusive");
 }
@@ -821,6 +935,57 @@ static const ml_field kVirtualService[] = {
     MLF_CUSTOM("tcp", ml_virtual_service, tcp_count, count_seq),
     MLF_END};
 
+/* Istio's host.Name.Matches: equal, or one wildcard covers the other. */
+static int hosts_overlap(const char *a, const char *b) {
+  int wa = a[0] == '*', wb = b[0] == '*';
+  if (!wa && !wb)
+    return strcmp(a, b) == 0;
+  if (wa && wb)
+    return strlen(a) < strlen(b) ? ml_ends_with(b + 1, a + 1)
+                                 : ml_ends_with(a + 1, b + 1);
+  return wa ? ml_ends_with(b, a + 1) : ml_ends_with(a, b + 1);
+}
+
+/* What Istio's ValidateVirtualService checks on hosts: each a wildcard
+ * domain (or an IP), no "*" when the mesh is bound, no two overlapping. */
+static void check_vs_hosts(ml_loader *L, const ynode *spec,
+                           const ml_virtual_service *vs) {
+  const ynode *hosts = ml_ld_get(spec, "hosts");
+  if (!hosts || hosts->type != YN_SEQ || hosts->count != vs->hosts.count)
+    return;
+  int mesh = vs->gateways.count == 0;
+  for (size_t i = 0; i < vs->gateways.count; i++)
+    mesh |= strcmp(vs->gateways.items[i], "mesh") == 0;
+  int all_ok = 1;
+  size_t mark = ml_ld_push(L, "hosts");
+  for (size_t i = 0; i < vs->hosts.count; i++) {
+    const char *h = vs->hosts.items[i];
+    size_t m2 = ml_ld_push_index(L, i);
+    if (ml_ld_is_ip(h)) {
+      /* an IP address is a valid host */
+    } else if (!ml_ld_check_wildcard_domain(L, hosts->items[i], "host", h)) {
+      all_ok = 0;
+    } else if (mesh && strcmp(h, "*") == 0) {
+      ml_ld_err_pending(L, 1, hosts->items[i],
+                        "wildcard host \"*\" is not allowed for virtual "
+                        "services bound to the mesh");
+      all_ok = 0;
+    }
+    ml_ld_pop(L, m2);
+  }
+  for (size_t i = 0; all_ok && i < vs->hosts.count; i++)
+    for (size_t j = i + 1; j < vs->hosts.count; j++)
+      if (hosts_overlap(vs->hosts.items[i], vs->hosts.items[j])) {
+        size_t m2 = ml_ld_push_index(L, j);
+        ml_ld_err(L, hosts->items[j],
+                  "duplicate hosts: \"%.80s\" and "
+                  "\"%.80s\"",
+                  vs->hosts.items[i], vs->hosts.items[j]);
+        ml_ld_pop(L, m2);
+      }
+  ml_ld_pop(L, mark);
+}
+
 void ml_ld_virtual_service(ml_loader *L, const ynode *spec,
                            ml_virtual_service *vs) {
   if (ml_ld_map(L, spec))
@@ -833,4 +998,9 @@ void ml_ld_virtual_service(ml_loader *L, const ynode *spec,
   if (vs->hosts.count == 0)
     ml_ld_field_err(L, "hosts", ml_ld_where(L, spec, "hosts"),
                     "at least one host is required");
+  else
+    check_vs_hosts(L, spec, vs);
+  if (!vs->http_count && !vs->tls_count && !vs->tcp_count)
+    ml_ld_err(L, spec ? spec : L->obj,
+              "one of http, tcp or tls routes is required");
 }

@@ -87,70 +87,87 @@ int ml_parse_double(const char *s, double *out) {
 
 /* Go's time.ParseDuration grammar, which protobuf JSON durations and
  * Istio's YAML both accept: [-]?(\d+(\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h) and
- * sequences of such. Negative durations are refused: no field takes one. */
-int ml_parse_duration_ms(const char *s, int64_t *out_ms) {
+ * sequences of such. Negative durations are refused: no field takes one.
+ * Counted in whole nanoseconds, as Go does, so that "0.75s" is exactly
+ * 750 ms (a double sum made it 751); fraction digits below 1 ns are
+ * dropped. */
+int ml_parse_duration_ns(const char *s, int64_t *out_ns) {
   if (!s || !*s)
     return -1;
   if (strcmp(s, "0") == 0) {
-    *out_ms = 0;
+    *out_ns = 0;
     return 0;
   }
-  double total_us = 0;
+  const int64_t max = INT64_MAX;
+  int64_t total = 0;
   const char *p = s;
   while (*p) {
-    const char *start = p;
-    double v = 0, scale = 1;
-    int digits = 0, frac = 0;
-    while ((*p >= '0' && *p <= '9') || (*p == '.' && !frac)) {
-      if (*p == '.') {
-        frac = 1;
-      } else {
-        digits++;
-        if (frac) {
-          scale /= 10;
-          v += (*p - '0') * scale;
-        } else {
-          v = v * 10 + (*p - '0');
-        }
-      }
-      p++;
+    int64_t whole = 0, frac = 0, scale = 1;
+    int digits = 0;
+    const char *fs = NULL;
+    for (; *p >= '0' && *p <= '9'; p++, digits++) {
+      if (whole > (max - 9) / 10)
+        return -1;
+      whole = whole * 10 + (*p - '0');
     }
-    if (!digits || p == start)
+    if (*p == '.') {
+      fs = ++p;
+      while (*p >= '0' && *p <= '9')
+        p++;
+      digits += (int)(p - fs);
+    }
+    if (!digits)
       return -1;
-    double unit_us;
+    int64_t unit;
     if (strncmp(p, "ns", 2) == 0) {
-      unit_us = 0.001;
+      unit = 1;
       p += 2;
     } else if (strncmp(p, "us", 2) == 0) {
-      unit_us = 1;
+      unit = 1000;
       p += 2;
     } else if (strncmp(p, "\xc2\xb5s", 3) == 0) {
-      unit_us = 1;
+      unit = 1000;
       p += 3;
     } else if (strncmp(p, "ms", 2) == 0) {
-      unit_us = 1000;
+      unit = 1000000;
       p += 2;
     } else if (*p == 's') {
-      unit_us = 1e6;
+      unit = 1000000000;
       p++;
     } else if (*p == 'm') {
-      unit_us = 60e6;
+      unit = INT64_C(60000000000);
       p++;
     } else if (*p == 'h') {
-      unit_us = 3600e6;
+      unit = INT64_C(3600000000000);
       p++;
     } else {
       return -1;
     }
-    total_us += v * unit_us;
-    if (total_us > 9.2e15)
+    /* Only the fraction digits worth at least 1 ns: unit / scale stays
+     * whole, so frac * (unit / scale) < unit is exact. */
+    for (const char *q = fs; q && *q >= '0' && *q <= '9'; q++) {
+      if (scale * 10 > unit)
+        break;
+      scale *= 10;
+      frac = frac * 10 + (*q - '0');
+    }
+    if (whole > (max - unit) / unit)
       return -1;
+    int64_t v = whole * unit + frac * (unit / scale);
+    if (v > max - total)
+      return -1;
+    total += v;
   }
-  double ms = total_us / 1000.0;
-  int64_t whole = (int64_t)ms;
-  if ((double)whole < ms)
-    whole++; /* round up: a tiny positive duration is not "none" */
-  *out_ms = whole;
+  *out_ns = total;
+  return 0;
+}
+
+int ml_parse_duration_ms(const char *s, int64_t *out_ms) {
+  int64_t ns;
+  if (ml_parse_duration_ns(s, &ns))
+    return -1;
+  /* Round up: a tiny positive duration is not "none". */
+  *out_ms = ns / 1000000 + (ns % 1000000 != 0);
   return 0;
 }
 

@@ -25,6 +25,9 @@ uint64_t ml_hash_lower(const char *s, size_t n);
  * rounded up so that "1us" never becomes "no timeout").
  * Returns 0 on success, -1 when |s| is not a duration. */
 int ml_parse_duration_ms(const char *s, int64_t *out_ms);
+/* The same, exactly, in nanoseconds (what Istio's whole-millisecond
+ * check needs). */
+int ml_parse_duration_ns(const char *s, int64_t *out_ns);
 
 /* Decimal integer with optional sign, whole string; -1 on error or
  * overflow of int64. */

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -44,6 +45,32 @@ static void test_durations(void **state) {
   assert_int_equal(dur("2\xc2\xb5s"), 1); /* µs */
   assert_int_equal(dur("1.0005s"), 1001);
   assert_int_equal(dur("10s"), 10000);
+}
+
+/* A double sum made "0.75s" 751 ms; whole nanoseconds make it exact. */
+static void test_duration_fractions_exact(void **state) {
+  (void)state;
+  assert_int_equal(dur("0.75s"), 750);
+  assert_int_equal(dur("0.1s"), 100);
+  assert_int_equal(dur("0.3s"), 300);
+  assert_int_equal(dur("2.3s"), 2300);
+  assert_int_equal(dur("0.001s"), 1);
+  assert_int_equal(dur("1.1ms"), 2); /* still rounded up */
+  assert_int_equal(dur("0.05m"), 3000);
+  assert_int_equal(dur("0.7h"), 2520000);
+  int64_t ns = -1;
+  assert_int_equal(ml_parse_duration_ns("0.75s", &ns), 0);
+  assert_int_equal(ns, 750000000);
+  assert_int_equal(ml_parse_duration_ns("1.0000000001s", &ns), 0);
+  assert_int_equal(ns, 1000000000); /* below 1 ns: dropped */
+  assert_int_equal(ml_parse_duration_ns("1ms500us", &ns), 0);
+  assert_int_equal(ns, 1500000);
+  assert_int_equal(ml_parse_duration_ns("99999999999h", &ns), -1);
+  for (int i = 1; i < 1000; i++) {
+    char buf[32];
+    snprintf(buf, sizeof(buf), "0.%03ds", i);
+    assert_int_equal(dur(buf), i);
+  }
 }
 
 static void test_bad_durations(void **state) {
@@ -140,6 +167,7 @@ static void test_ascii_helpers(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_durations),
+      cmocka_unit_test(test_duration_fractions_exact),
       cmocka_unit_test(test_bad_durations),
       cmocka_unit_test(test_int64),
       cmocka_unit_test(test_double),
