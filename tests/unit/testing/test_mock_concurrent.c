@@ -9,8 +9,10 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "meshlib/meshlib.h"
 #include "meshlib/testing.h"
@@ -26,12 +28,26 @@ typedef struct worker {
   int ok, status503, errors;
 } worker;
 
+/* Half of each worker's calls race the scripting; the other half wait
+ * until every action is pushed, so that all of them are taken however
+ * slowly the test thread runs (TSan). */
+static _Atomic int g_scripted;
+
+static void await_scripted(int i) {
+  if (i != CALLS / 2)
+    return;
+  struct timespec ms = {0, 1000000};
+  while (!atomic_load(&g_scripted))
+    nanosleep(&ms, NULL);
+}
+
 static void *work(void *p) {
   worker *w = p;
   if (w->index % 2 == 0) {
     /* HTTP/1.1 with keep-alive on one handle. */
     CURL *e = curl_easy_init();
     for (int i = 0; i < CALLS; i++) {
+      await_scripted(i);
       mc_resp r;
       char path[64];
       snprintf(path, sizeof(path), "/w%d/%d", w->index, i);
@@ -52,6 +68,7 @@ static void *work(void *p) {
       return NULL;
     }
     for (int i = 0; i < CALLS; i++) {
+      await_scripted(i);
       h2c_stream st;
       h2c_stream *v = &st;
       char path[64];
@@ -75,6 +92,7 @@ static void test_many_threads(void **state) {
   assert_int_equal(meshlib_mock_new(&m), MESHLIB_OK);
   assert_int_equal(meshlib_mock_set_name(m, "conc"), MESHLIB_OK);
   int port = meshlib_mock_port(m);
+  atomic_store(&g_scripted, 0);
   worker w[THREADS];
   pthread_t t[THREADS];
   for (int i = 0; i < THREADS; i++) {
@@ -89,6 +107,7 @@ static void test_many_threads(void **state) {
     if (n > 0)
       assert_non_null(meshlib_mock_request_path(m, n - 1));
   }
+  atomic_store(&g_scripted, 1);
   int total_ok = 0, total_503 = 0, total_err = 0;
   for (int i = 0; i < THREADS; i++) {
     pthread_join(t[i], NULL);
