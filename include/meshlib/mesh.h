@@ -159,6 +159,61 @@ MESHLIB_EXTERN int meshlib_options_set_retry_rate_budget(meshlib_options *o,
                                                          double min_per_second);
 
 /**
+ * What one upstream response may bring in its header block (and, apart,
+ * in its trailers): |max_kib| KiB of names and values, 1..8192 (default
+ * 60, Envoy's max_response_headers_kb), and |max_count| fields, 1..65535
+ * (default 100, Envoy's max_response_headers_count). HTTP/2 peers are
+ * told the size (SETTINGS_MAX_HEADER_LIST_SIZE); over HTTP/1.1 a single
+ * line also stops at 100 KiB. A response past either ends the attempt as
+ * Envoy ends it: 502 with flag UPE and details naming the limit
+ * ("http1.headers_too_large"), the connection closed, what it held freed.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG.
+ * Thread-safety: the owning thread. Since: 0.2.0
+ */
+MESHLIB_EXTERN int meshlib_options_set_max_response_headers(meshlib_options *o,
+                                                            uint32_t max_kib,
+                                                            uint32_t max_count);
+
+/**
+ * The largest response body meshlib buffers for a call (default 16 MiB;
+ * at least 1). Past it the call ends with a local 500, flag LR and details
+ * "response_payload_too_large", and the connection is closed. The body
+ * of a CURL * handle the application brings (<meshlib/curl.h>) goes
+ * where its own write callback puts it, unbounded here.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG.
+ * Thread-safety: the owning thread. Since: 0.2.0
+ */
+MESHLIB_EXTERN int
+meshlib_options_set_max_response_body_bytes(meshlib_options *o,
+                                            uint64_t max_bytes);
+
+/**
+ * Envoy's stream idle timeout: an attempt during which no byte is sent
+ * or received for |idle_ms| ends with a local 408, flag SI and details
+ * "stream_idle_timeout", whatever the route's timeout (default 300000,
+ * Envoy's 5 minutes; 0: none, so that only timeouts bound a call to an
+ * upstream that never answers). HTTP/1.1 counts whole seconds, rounded
+ * up.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG.
+ * Thread-safety: the owning thread. Since: 0.2.0
+ */
+MESHLIB_EXTERN int
+meshlib_options_set_stream_idle_timeout_ms(meshlib_options *o, int64_t idle_ms);
+
+/**
+ * Whether meshlib's own libcurl handles (calls, control endpoints, trace
+ * exports) take a proxy from the environment (http_proxy, https_proxy,
+ * all_proxy, no_proxy). Default 0: they ignore it, so that a variable
+ * meant for other programs cannot send mesh traffic elsewhere; 1: as
+ * libcurl does. A CURL * handle the application brings keeps its own
+ * settings.
+ * Returns: MESHLIB_OK, MESHLIB_ERR_INVALID_ARG.
+ * Thread-safety: the owning thread. Since: 0.2.0
+ */
+MESHLIB_EXTERN int meshlib_options_set_proxy_from_env(meshlib_options *o,
+                                                      int enabled);
+
+/**
  * Add a YAML file, or a directory whose *.yaml, *.yml and *.json files are
  * read in name order, to the config meshlib_new() loads. May be called more
  * than once.

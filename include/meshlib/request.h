@@ -19,20 +19,22 @@ typedef struct meshlib_decision meshlib_decision;
 /** Envoy's response flags, as a bitmask. */
 typedef enum meshlib_response_flag {
   MESHLIB_RF_NONE = 0,
-  MESHLIB_RF_UH = 1u << 0,  /* no healthy upstream */
-  MESHLIB_RF_UF = 1u << 1,  /* upstream connection failure */
-  MESHLIB_RF_UO = 1u << 2,  /* upstream overflow (circuit breaker) */
-  MESHLIB_RF_NR = 1u << 3,  /* no route */
-  MESHLIB_RF_URX = 1u << 4, /* retry limit reached */
-  MESHLIB_RF_UT = 1u << 5,  /* upstream request timeout */
-  MESHLIB_RF_DI = 1u << 6,  /* delayed by fault injection */
-  MESHLIB_RF_FI = 1u << 7,  /* aborted by fault injection */
-  MESHLIB_RF_NC = 1u << 8,  /* upstream cluster (subset) not found */
-  MESHLIB_RF_LR = 1u << 9,  /* connection local reset */
-  MESHLIB_RF_UR = 1u << 10, /* upstream remote reset */
-  MESHLIB_RF_UC = 1u << 11, /* upstream connection termination */
-  MESHLIB_RF_RL = 1u << 12, /* rate limited */
-  MESHLIB_RF_DC = 1u << 13  /* downstream (caller) cancelled */
+  MESHLIB_RF_UH = 1u << 0,   /* no healthy upstream */
+  MESHLIB_RF_UF = 1u << 1,   /* upstream connection failure */
+  MESHLIB_RF_UO = 1u << 2,   /* upstream overflow (circuit breaker) */
+  MESHLIB_RF_NR = 1u << 3,   /* no route */
+  MESHLIB_RF_URX = 1u << 4,  /* retry limit reached */
+  MESHLIB_RF_UT = 1u << 5,   /* upstream request timeout */
+  MESHLIB_RF_DI = 1u << 6,   /* delayed by fault injection */
+  MESHLIB_RF_FI = 1u << 7,   /* aborted by fault injection */
+  MESHLIB_RF_NC = 1u << 8,   /* upstream cluster (subset) not found */
+  MESHLIB_RF_LR = 1u << 9,   /* connection local reset */
+  MESHLIB_RF_UR = 1u << 10,  /* upstream remote reset */
+  MESHLIB_RF_UC = 1u << 11,  /* upstream connection termination */
+  MESHLIB_RF_RL = 1u << 12,  /* rate limited */
+  MESHLIB_RF_DC = 1u << 13,  /* downstream (caller) cancelled */
+  MESHLIB_RF_UPE = 1u << 14, /* upstream protocol error (or past a limit) */
+  MESHLIB_RF_SI = 1u << 15   /* stream idle timeout */
 } meshlib_response_flag;
 
 /**

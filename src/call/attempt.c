@@ -51,6 +51,39 @@ static void classify(meshlib_request *r) {
   case ML_XFER_ABORTED:
     ml_call_local_reply(r, 499, MESHLIB_RF_DC, DETAILS_DC, "", 0);
     return;
+  case ML_XFER_PROTOCOL_ERROR:
+    /* Envoy answers 502 to an upstream's protocol error; its details
+     * name the codec's reason when there is one. */
+    if (!r->xfer.failure) {
+      reply_text(r, 502, MESHLIB_RF_UPE, DETAILS_UPE);
+      return;
+    }
+    snprintf(r->reason, sizeof(r->reason), "%s, transport failure reason: %s",
+             DETAILS_UPE, r->xfer.failure);
+    reply_text(r, 502, MESHLIB_RF_UPE, r->reason);
+    snprintf(r->code_reason, sizeof(r->code_reason),
+             "upstream_reset_before_response_started{protocol_error|%s}",
+             r->xfer.failure);
+    r->code_details = r->code_reason;
+    return;
+  case ML_XFER_IDLE_TIMEOUT:
+    reply_text(r, 408, MESHLIB_RF_SI, DETAILS_SI);
+    r->code_details = "stream_idle_timeout";
+    return;
+  case ML_XFER_BODY_TOO_LARGE:
+    /* Envoy's answer when a body outgrows the buffer it must fit in;
+     * meshlib closed the connection in the middle of it, hence LR. */
+    reply_text(r, 500, MESHLIB_RF_LR, DETAILS_TOO_LARGE);
+    r->code_details = DETAILS_TOO_LARGE;
+    return;
+  case ML_XFER_RESET_AFTER_HEADERS:
+    /* The upstream's status stands, as Envoy's access log shows it; the
+     * body is cut short, which the flag says. */
+    r->status = r->xfer.status;
+    r->flags |= MESHLIB_RF_UC;
+    r->details = DETAILS_UC_AFTER;
+    r->code_details = DETAILS_UC_AFTER;
+    return;
   default:
     reply_text(r, 503, MESHLIB_RF_UC, DETAILS_UC);
   }
@@ -458,6 +491,7 @@ static int finish_attempt(meshlib_request *r, int may_retry) {
   r->status = 0;
   r->flags = 0;
   r->details = "";
+  r->code_details = NULL;
   r->local_body = NULL;
   r->local_body_len = 0;
   classify(r);

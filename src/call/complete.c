@@ -40,6 +40,7 @@ static void report(meshlib_request *r) {
   ci.grpc_status = grpc_status_of(r);
   ci.flags = r->flags;
   ci.details = r->details ? r->details : "";
+  ci.code_details = r->code_details;
   ci.request_bytes = r->attempts ? r->body_len : 0;
   ci.response_bytes =
       r->local_body ? r->local_body_len : (uint64_t)r->xfer.body_len;

@@ -28,6 +28,7 @@ static void response_reset(meshlib_request *r) {
   r->status = 0;
   r->flags = 0;
   r->details = "";
+  r->code_details = NULL;
   r->cluster = NULL;
   r->upstream[0] = '\0';
   r->attempts = 0;
@@ -216,6 +217,8 @@ static int setup_exchange(meshlib_request *r, const ml_decision_dest *dest,
   x->header_count = header_count;
   x->body = r->body;
   x->body_len = r->body_len;
+  x->limits = r->env->limits;
+  x->proxy_from_env = r->env->proxy_from_env;
   const ml_connection_pool *cp = k ? &k->policy.connection_pool : NULL;
   if (cp && cp->present) {
     if (cp->connect_timeout_ms > 0)

@@ -128,6 +128,7 @@ int ml_request_new(meshlib_request **out, meshlib *m, const ml_call_env *env,
   ml_buf_init(&r->plan.path, mem);
   ml_buf_init(&r->plan.cookie, mem);
   r->details = "";
+  r->code_details = NULL;
   ml_rand_seed(&r->rand, seed);
   r->method = ml_strdup(mem, method);
   r->url = ml_strdup(mem, url);

@@ -34,9 +34,11 @@ typedef struct ml_call_env {
   const char *domain_suffix;
   const ml_kv *labels; /* the client's workload labels */
   size_t label_count;
-  int no_default_retries;     /* routes without `retries` do not retry */
-  ml_rate_budget rate_budget; /* 0, 0: off */
-  ml_telemetry *telemetry;    /* metrics, traces, access log */
+  int no_default_retries;       /* routes without `retries` do not retry */
+  ml_rate_budget rate_budget;   /* 0, 0: off */
+  ml_telemetry *telemetry;      /* metrics, traces, access log */
+  const ml_xfer_limits *limits; /* what a response may bring */
+  int proxy_from_env;           /* libcurl may use http_proxy and such */
 } ml_call_env;
 
 /* One destination of a decision, resolved against the snapshot. */
@@ -178,8 +180,13 @@ struct meshlib_request {
   char *location;         /* a redirect's Location */
   const char *local_body; /* a local reply's body (snapshot or static) */
   size_t local_body_len;
-  const char *details; /* static text */
-  const char *cluster; /* borrowed from the decision's snapshot */
+  const char *details; /* static text, or |reason| */
+  /* Envoy's %RESPONSE_CODE_DETAILS% when it is more than the flags say
+   * (a protocol error's codec detail), or NULL. Static, or |code_reason|. */
+  const char *code_details;
+  char reason[176];      /* details naming a transport failure */
+  char code_reason[112]; /* code details naming it */
+  const char *cluster;   /* borrowed from the decision's snapshot */
   char upstream[80];
   uint32_t attempts;
   int64_t start_us;
@@ -210,6 +217,13 @@ struct meshlib_request {
   "reason: overflow"
 #define DETAILS_UT "upstream request timeout"
 #define DETAILS_FI "fault filter abort"
+#define DETAILS_UPE                                                            \
+  "upstream connect error or disconnect/reset before headers. reset "          \
+  "reason: protocol error"
+#define DETAILS_SI "stream timeout"
+#define DETAILS_TOO_LARGE "response_payload_too_large"
+#define DETAILS_UC_AFTER                                                       \
+  "upstream_reset_after_response_started{connection_termination}"
 
 /* A local reply: meshlib answers for the upstream (404 NR, 503 UH...). */
 static inline void ml_call_local_reply(meshlib_request *r, int32_t status,
@@ -218,6 +232,7 @@ static inline void ml_call_local_reply(meshlib_request *r, int32_t status,
   r->status = status;
   r->flags |= flags;
   r->details = details;
+  r->code_details = NULL;
   r->local_body = body;
   r->local_body_len = len;
 }

@@ -38,6 +38,8 @@ typedef struct ml_settings {
   int64_t dns_refresh_ms;
   int no_default_retries;     /* routes without `retries` do not retry */
   ml_rate_budget rate_budget; /* 0, 0: off */
+  ml_xfer_limits limits;      /* what a response may bring */
+  int proxy_from_env;
   int log_level;
   meshlib_log_cb log_cb;
   void *log_user_data;

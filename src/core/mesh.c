@@ -132,7 +132,9 @@ int meshlib_new(meshlib **out, meshlib_options *o) {
                          .label_count = m->settings.label_count,
                          .no_default_retries = m->settings.no_default_retries,
                          .rate_budget = m->settings.rate_budget,
-                         .telemetry = &m->telemetry};
+                         .telemetry = &m->telemetry,
+                         .limits = &m->settings.limits,
+                         .proxy_from_env = m->settings.proxy_from_env};
   m->seed = o->settings.has_seed
                 ? o->settings.seed
                 : (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)m << 16);

@@ -10,6 +10,8 @@ int ml_settings_copy(const ml_mem *mem, ml_settings *dst,
   dst->strict = src->strict;
   dst->has_seed = src->has_seed;
   dst->dns_refresh_ms = src->dns_refresh_ms;
+  dst->limits = src->limits;
+  dst->proxy_from_env = src->proxy_from_env;
   dst->no_default_retries = src->no_default_retries;
   dst->rate_budget = src->rate_budget;
   dst->seed = src->seed;
@@ -80,6 +82,7 @@ int meshlib_options_new(meshlib_options **out) {
   o->settings.domain_suffix = ml_strdup(NULL, "cluster.local");
   o->settings.log_level = -1;
   o->settings.dns_refresh_ms = 5000; /* Envoy's dns_refresh_rate */
+  o->settings.limits = ml_xfer_default_limits;
   if (!o->settings.namespace_ || !o->settings.domain_suffix) {
     meshlib_options_free(o);
     return MESHLIB_ERR_NOMEM;
@@ -206,6 +209,41 @@ int meshlib_options_set_dns_refresh_ms(meshlib_options *o, int64_t refresh_ms) {
   if (!GOOD_OPTIONS(o) || refresh_ms < 0)
     return MESHLIB_ERR_INVALID_ARG;
   o->settings.dns_refresh_ms = refresh_ms;
+  return MESHLIB_OK;
+}
+
+int meshlib_options_set_max_response_headers(meshlib_options *o,
+                                             uint32_t max_kib,
+                                             uint32_t max_count) {
+  /* Envoy's ranges: 1..8192 KiB (libcurl stops a line at 100 KiB). */
+  if (!GOOD_OPTIONS(o) || max_kib < 1 || max_kib > 8192 || max_count < 1 ||
+      max_count > 65535)
+    return MESHLIB_ERR_INVALID_ARG;
+  o->settings.limits.header_bytes = max_kib * 1024u;
+  o->settings.limits.header_count = max_count;
+  return MESHLIB_OK;
+}
+
+int meshlib_options_set_max_response_body_bytes(meshlib_options *o,
+                                                uint64_t max_bytes) {
+  if (!GOOD_OPTIONS(o) || max_bytes < 1 || max_bytes > SIZE_MAX / 2)
+    return MESHLIB_ERR_INVALID_ARG;
+  o->settings.limits.body_bytes = max_bytes;
+  return MESHLIB_OK;
+}
+
+int meshlib_options_set_stream_idle_timeout_ms(meshlib_options *o,
+                                               int64_t idle_ms) {
+  if (!GOOD_OPTIONS(o) || idle_ms < 0 || idle_ms > INT64_MAX / 1000)
+    return MESHLIB_ERR_INVALID_ARG;
+  o->settings.limits.idle_timeout_ms = idle_ms;
+  return MESHLIB_OK;
+}
+
+int meshlib_options_set_proxy_from_env(meshlib_options *o, int enabled) {
+  if (!GOOD_OPTIONS(o))
+    return MESHLIB_ERR_INVALID_ARG;
+  o->settings.proxy_from_env = enabled != 0;
   return MESHLIB_OK;
 }
 

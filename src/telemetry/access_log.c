@@ -111,6 +111,8 @@ static void start_time(char *out, size_t len, int64_t wall_us) {
 /* %RESPONSE_CODE_DETAILS%: Envoy's snake_case reason, from the flags
  * when meshlib answered itself, "via_upstream" for an upstream answer. */
 static const char *code_details(const ml_call_info *in) {
+  if (in->code_details)
+    return in->code_details;
   static const struct {
     uint32_t flag;
     const char *text;
@@ -126,6 +128,9 @@ static const char *code_details(const ml_call_info *in) {
       {MESHLIB_RF_UR,
        "upstream_reset_before_response_started{remote_refused_stream_reset}"},
       {MESHLIB_RF_UT, "upstream_response_timeout"},
+      {MESHLIB_RF_UPE,
+       "upstream_reset_before_response_started{protocol_error}"},
+      {MESHLIB_RF_SI, "stream_idle_timeout"},
       {MESHLIB_RF_FI, "fault_filter_abort"},
       {MESHLIB_RF_DC, "downstream_remote_disconnect"},
       {MESHLIB_RF_RL, "request_rate_limited"},

@@ -14,7 +14,8 @@ static const struct {
     {MESHLIB_RF_NR, "NR"}, {MESHLIB_RF_URX, "URX"}, {MESHLIB_RF_UT, "UT"},
     {MESHLIB_RF_LR, "LR"}, {MESHLIB_RF_UR, "UR"},   {MESHLIB_RF_UC, "UC"},
     {MESHLIB_RF_DI, "DI"}, {MESHLIB_RF_FI, "FI"},   {MESHLIB_RF_RL, "RL"},
-    {MESHLIB_RF_NC, "NC"}, {MESHLIB_RF_DC, "DC"},
+    {MESHLIB_RF_SI, "SI"}, {MESHLIB_RF_UPE, "UPE"}, {MESHLIB_RF_NC, "NC"},
+    {MESHLIB_RF_DC, "DC"},
 };
 
 size_t meshlib_response_flags_str(uint32_t flags, char *buf, size_t len) {

@@ -107,6 +107,8 @@ typedef struct ml_call_info {
   const char *grpc_status;       /* grpc-status of the answer, or NULL */
   uint32_t flags;                /* final MESHLIB_RF_* */
   const char *details;           /* Envoy's response details text, or "" */
+  const char *code_details;      /* %RESPONSE_CODE_DETAILS% when known
+                                    exactly, or NULL: from the flags */
   uint64_t request_bytes;        /* body bytes sent (last attempt) */
   uint64_t response_bytes;       /* body bytes received */
   int64_t start_us;              /* monotonic */

@@ -60,6 +60,32 @@ typedef struct ml_xfer_pool {
 /* Istio's http.idleTimeout when none is given. */
 #define ML_XFER_DEFAULT_IDLE_TIMEOUT_MS 3600000
 
+/* What one response may bring, enforced by both transports with the
+ * same meaning. Past a header limit the exchange is a protocol error;
+ * past the body limit, ML_XFER_BODY_TOO_LARGE; with no byte either way
+ * for the idle time, ML_XFER_IDLE_TIMEOUT. Then the connection is
+ * closed and what the response held is freed at once. */
+typedef struct ml_xfer_limits {
+  /* One header block (and the trailers, counted apart): the bytes of
+   * its names and values (Envoy's max_response_headers_kb, 60 KiB) and
+   * its fields (max_response_headers_count, 100). HTTP/1.1 over libcurl
+   * also stops at 100 KiB for one line, libcurl's own limit. */
+  uint32_t header_bytes;
+  uint32_t header_count;
+  /* A body the transport buffers (streamed bodies are the caller's to
+   * bound); 0: none. */
+  uint64_t body_bytes;
+  /* Envoy's stream_idle_timeout (5 min); 0: none. HTTP/1.1 over
+   * libcurl counts whole seconds, rounded up. */
+  int64_t idle_timeout_ms;
+} ml_xfer_limits;
+
+#define ML_XFER_LIMITS_DEFAULT                                                 \
+  { 60u * 1024u, 100u, (uint64_t)16 << 20, 300000 }
+
+/* The limits of ML_XFER_LIMITS_DEFAULT, for requests that name none. */
+extern const ml_xfer_limits ml_xfer_default_limits;
+
 typedef struct ml_xfer_req {
   const char *method;       /* "GET" */
   const char *scheme;       /* "http" or "https" */
@@ -77,17 +103,24 @@ typedef struct ml_xfer_req {
   size_t extra_header_count;
   const char *body; /* borrowed for the exchange; may be NULL */
   size_t body_len;
-  int64_t timeout_ms;         /* whole exchange; <= 0: none */
-  int64_t connect_timeout_ms; /* <= 0: 10 s, Istio's default */
-  const ml_xfer_tls *tls;     /* NULL: no client settings */
-  const ml_xfer_pool *pool;   /* NULL: Istio's defaults (see above) */
-  ml_xfer_body_cb on_body;    /* NULL: buffer the body in the result */
+  int64_t timeout_ms;           /* whole exchange; <= 0: none */
+  int64_t connect_timeout_ms;   /* <= 0: 10 s, Istio's default */
+  const ml_xfer_tls *tls;       /* NULL: no client settings */
+  const ml_xfer_pool *pool;     /* NULL: Istio's defaults (see above) */
+  const ml_xfer_limits *limits; /* NULL: ml_xfer_default_limits */
+  /* libcurl may take a proxy from http_proxy and the like; else (0) the
+   * environment is ignored and the exchange goes to the endpoint. */
+  int proxy_from_env;
+  ml_xfer_body_cb on_body; /* NULL: buffer the body in the result */
   void *body_user_data;
 } ml_xfer_req;
 
 typedef struct ml_xfer_result {
   ml_xfer_outcome outcome;
-  int curl_code;      /* CURLcode, for messages */
+  int curl_code; /* CURLcode, for messages */
+  /* Envoy's codec detail of a protocol error or limit, static text
+   * ("http1.headers_too_large"), or NULL. */
+  const char *failure;
   char error[256];    /* curl's error text when outcome != OK */
   int status;         /* 0 when no response */
   int http_version;   /* 11 or 20 as used on the wire */

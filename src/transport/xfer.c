@@ -11,6 +11,8 @@
 #include "transport/xfer_easy.h"
 #include "util/str.h"
 
+const ml_xfer_limits ml_xfer_default_limits = ML_XFER_LIMITS_DEFAULT;
+
 typedef struct ml_xfer_thread {
   CURL *easy;
   int ready;       /* |easy| has its shared options (ml_xfer_handle_init) */

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <pthread.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -207,15 +208,132 @@ static int parse_version(const char *p, size_t l) {
   return 0;
 }
 
+/* What broke a response, named as Envoy's codecs name it. */
+typedef enum ml_h1_fault {
+  FAULT_HEADERS_TOO_LARGE,
+  FAULT_TOO_MANY_HEADERS,
+  FAULT_INVALID_STATUS,
+  FAULT_INVALID_CHARACTERS,
+  FAULT_CODEC,
+  FAULT_CHUNKED_CONTENT_LENGTH,
+  FAULT_INVALID_CONTENT_LENGTH,
+  FAULT_INVALID_TRANSFER_ENCODING
+} ml_h1_fault;
+
+static size_t fail(ml_xfer_run *run, ml_h1_fault f) {
+  static const char *const text[][2] = {
+      {"http1.headers_too_large", "http2.headers_too_large"},
+      {"http1.too_many_headers", "http2.too_many_headers"},
+      {"http1.invalid_status", "http2.invalid_status"},
+      {"http1.invalid_characters", "http2.invalid.header.field"},
+      {"http1.codec_error", "http2.codec_error"},
+      {"http1.content_length_and_chunked_not_allowed",
+       "http2.content_length_and_chunked_not_allowed"},
+      {"http1.invalid_content_length", "http2.invalid_content_length"},
+      {"http1.invalid_transfer_encoding", "http2.invalid_transfer_encoding"},
+  };
+  run->failure = text[f][run->res->http_version >= 20];
+  return 0; /* to libcurl: stop (CURLE_WRITE_ERROR) */
+}
+
+/* RFC 9110 5.6.2 token characters, for field names. */
+static int is_tchar(unsigned char c) {
+  static const char extra[] = "!#$%&'*+-.^_`|~";
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || (c && memchr(extra, c, sizeof(extra) - 1));
+}
+
+/* Field values may hold HTAB, SP, visible ASCII and obs-text; no other
+ * control byte (NUL, a bare CR, ESC, DEL), as nghttp2 and Envoy check. */
+static int value_ok(const char *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)v[i];
+    if ((c < 0x20 && c != '\t') || c == 0x7f)
+      return 0;
+  }
+  return 1;
+}
+
+static int name_ok(const char *s, size_t n) {
+  if (n == 0)
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!is_tchar((unsigned char)s[i]))
+      return 0;
+  return 1;
+}
+
+/* A status line: "HTTP/x[.y] SSS[ reason]" with a status of 100..599. */
+static int status_of(const char *p, size_t l, const char **sp_out) {
+  const char *sp = memchr(p, ' ', l);
+  *sp_out = sp;
+  if (!sp || (size_t)(p + l - sp) < 4)
+    return -1;
+  const char *d = sp + 1;
+  if (d[0] < '1' || d[0] > '5' || d[1] < '0' || d[1] > '9' || d[2] < '0' ||
+      d[2] > '9' || (d + 3 < p + l && d[3] != ' '))
+    return -1;
+  return (d[0] - '0') * 100 + (d[1] - '0') * 10 + (d[2] - '0');
+}
+
+/* The framing fields of the final block: one Content-Length (repeated
+ * only with the same value), a Transfer-Encoding ending in chunked, and
+ * never both (RFC 9112 6.1, 6.3; Envoy refuses them as here). */
+static int framing_field(ml_xfer_run *run, const char *name, size_t nlen,
+                         const char *v, size_t vlen) {
+  if (nlen == 14 && strncasecmp(name, "content-length", 14) == 0) {
+    uint64_t n = 0;
+    int ok = vlen > 0 && vlen <= 19;
+    for (size_t i = 0; ok && i < vlen; i++) {
+      ok = v[i] >= '0' && v[i] <= '9';
+      n = n * 10 + (uint64_t)(v[i] - '0');
+    }
+    if (!ok || (run->content_length && n != run->length)) {
+      fail(run, FAULT_INVALID_CONTENT_LENGTH);
+      return -1;
+    }
+    run->content_length = 1;
+    run->length = n;
+  } else if (nlen == 17 && strncasecmp(name, "transfer-encoding", 17) == 0) {
+    size_t t = vlen;
+    while (t > 0 && (is_ows(v[t - 1]) || v[t - 1] == ','))
+      t--;
+    if (t < 7 || strncasecmp(v + t - 7, "chunked", 7) != 0 ||
+        (t > 7 && v[t - 8] != ',' && !is_ows(v[t - 8]))) {
+      fail(run, FAULT_INVALID_TRANSFER_ENCODING);
+      return -1;
+    }
+    run->chunked = 1;
+  } else {
+    return 0;
+  }
+  if (run->content_length && run->chunked) {
+    fail(run, FAULT_CHUNKED_CONTENT_LENGTH);
+    return -1;
+  }
+  return 0;
+}
+
+/* Counts a field of |bytes| against the block's limits. */
+static int within_limits(ml_xfer_run *run, size_t bytes) {
+  run->block_bytes += bytes;
+  if (++run->block_fields > run->limits->header_count)
+    fail(run, FAULT_TOO_MANY_HEADERS);
+  else if (run->block_bytes > run->limits->header_bytes)
+    fail(run, FAULT_HEADERS_TOO_LARGE);
+  return run->failure == NULL;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   ml_xfer_run *run = ud;
   ml_xfer_result *res = run->res;
   size_t len = size * n;
   size_t l = len;
-  if (l >= 2 && p[l - 1] == '\n' && p[l - 2] == '\r')
-    l -= 2; /* the usual ending, then any other */
-  while (l > 0 && (p[l - 1] == '\n' || p[l - 1] == '\r'))
-    l--;
+  /* libcurl hands whole lines, LF included; a CR may only precede it. */
+  if (l >= 1 && p[l - 1] == '\n')
+    l -= l >= 2 && p[l - 2] == '\r' ? 2 : 1;
+  if (memchr(p, '\r', l) || memchr(p, '\n', l))
+    return fail(run, FAULT_INVALID_CHARACTERS);
   if (l == 0) { /* the blank line that ends a block */
     if (run->final_block && !res->headers_complete) {
       /* Whole before the body starts, so a streaming caller sees them. */
@@ -225,32 +343,39 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
       }
       res->headers_complete = 1;
     }
+    /* The trailers, if any, count apart. */
+    run->block_bytes = 0;
+    run->block_fields = 0;
     return len;
   }
   if (!res->headers_complete && l > 5 && memcmp(p, "HTTP/", 5) == 0) {
     /* A status line starts a new response: an interim (1xx) one's
      * headers are dropped, only the final response's are kept. */
     run->field_count = 0;
+    run->block_bytes = 0;
+    run->block_fields = 0;
     ml_buf_reset(&run->scratch);
-    const char *sp = memchr(p, ' ', l);
-    int status = 0;
-    if (sp) {
-      for (const char *d = sp + 1; d < p + l && d < sp + 4; d++) {
-        if (*d < '0' || *d > '9')
-          break;
-        status = status * 10 + (*d - '0');
-      }
-    }
-    res->status = status;
+    const char *sp;
+    int status = status_of(p, l, &sp);
     res->http_version = parse_version(p, sp ? (size_t)(sp - p) : l);
+    if (status < 0)
+      return fail(run, FAULT_INVALID_STATUS);
+    res->status = status;
     run->final_block = status >= 200;
     return len;
   }
   if (is_ows(p[0])) {
+    /* An obsolete folded line (RFC 9112 5.2) continues the last value. */
     size_t s = 0;
     while (s < l && is_ows(p[s]))
       s++;
-    if (run->field_count > 0 && s < l && field_fold(run, p + s, l - s)) {
+    if (run->field_count == 0)
+      return fail(run, FAULT_CODEC);
+    if (!value_ok(p + s, l - s))
+      return fail(run, FAULT_INVALID_CHARACTERS);
+    if (s < l && !within_limits(run, l - s + 1))
+      return 0;
+    if (s < l && field_fold(run, p + s, l - s)) {
       run->oom = 1;
       return 0;
     }
@@ -258,7 +383,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   }
   const char *colon = memchr(p, ':', l);
   if (!colon)
-    return len; /* not a header line; libcurl already judged the block */
+    return fail(run, FAULT_CODEC);
   size_t nlen = (size_t)(colon - p);
   const char *v = colon + 1;
   const char *end = p + l;
@@ -266,7 +391,15 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     v++;
   while (end > v && is_ows(end[-1]))
     end--;
-  if (field_add(run, p, nlen, v, (size_t)(end - v))) {
+  size_t vlen = (size_t)(end - v);
+  if (!name_ok(p, nlen) || !value_ok(v, vlen))
+    return fail(run, FAULT_INVALID_CHARACTERS);
+  if (!within_limits(run, nlen + vlen))
+    return 0;
+  if (run->final_block && !res->headers_complete &&
+      framing_field(run, p, nlen, v, vlen))
+    return 0;
+  if (field_add(run, p, nlen, v, vlen)) {
     run->oom = 1;
     return 0;
   }
@@ -284,6 +417,11 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud) {
       return 0; /* anything but |len| stops libcurl: CURLE_WRITE_ERROR */
     }
     return len;
+  }
+  uint64_t cap = run->limits->body_bytes;
+  if (cap && len > cap - run->body.len) {
+    run->too_large = 1;
+    return 0;
   }
   if (ml_buf_append(&run->body, p, len)) {
     run->oom = 1;
@@ -564,6 +702,8 @@ int ml_xfer_handle_init(CURL *e, ml_xfer_run *run) {
   run->version_set = -1;
   run->maxage_set = rc == CURLE_OK ? ML_XFER_DEFAULT_MAXAGE : -1;
   run->maxlife_set = rc == CURLE_OK ? 0 : -1; /* libcurl's: no limit */
+  run->idle_set = 0;
+  run->proxy_set = 0;
   return rc == CURLE_OK ? MESHLIB_OK : MESHLIB_ERR_NOMEM;
 }
 
@@ -580,6 +720,7 @@ int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
   run->mem = mem;
   run->req = req;
   run->res = res;
+  run->limits = req->limits ? req->limits : &ml_xfer_default_limits;
   ml_buf_init(&run->body, mem);
   if (!req->method || !req->method[0] || !req->scheme || !req->authority ||
       !req->authority[0] || !req->connect_host || !req->connect_host[0] ||
@@ -822,6 +963,22 @@ int ml_xfer_run_setup(ml_xfer_run *run, CURL *e, const ml_mem *mem,
     }
   }
 
+  /* The stream idle timeout: libcurl's low-speed check with a floor of
+   * one byte, in whole seconds (0 switches it off). */
+  int64_t idle_ms = run->limits->idle_timeout_ms;
+  long idle = idle_ms > 0 ? (long)((idle_ms + 999) / 1000) : 0;
+  if (idle != run->idle_set) {
+    SET(CURLOPT_LOW_SPEED_LIMIT, idle ? 1L : 0L, 0u);
+    SET(CURLOPT_LOW_SPEED_TIME, idle, 0u);
+    run->idle_set = rc == CURLE_OK ? idle : -1;
+  }
+  /* An empty proxy makes libcurl ignore http_proxy and the like. */
+  int proxy = !req->proxy_from_env;
+  if (proxy != run->proxy_set) {
+    SET(CURLOPT_PROXY, proxy ? "" : NULL, 0u);
+    run->proxy_set = rc == CURLE_OK ? proxy : -1;
+  }
+
   long version;
   switch (req->version) {
   case ML_HTTP_2_PRIOR:
@@ -1027,12 +1184,24 @@ int ml_xfer_run_finish(ml_xfer_run *run, CURL *e, CURLcode rc) {
     curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connect_us);
   run->needs_reset = rc != CURLE_OK || num_connects > 0;
 
+  /* libcurl 7.88's own limits on what it gathers before our callback
+   * sees it: a line over 100 KiB fails as out of memory, 300 KiB of
+   * headers in all as a receive error. */
+  if (!res->headers_complete && !run->oom && (hdr_size > 0 || connect_us > 0) &&
+      (rc == CURLE_OUT_OF_MEMORY ||
+       (rc == CURLE_RECV_ERROR &&
+        strstr(run->errbuf, "Too large response headers"))))
+    fail(run, FAULT_HEADERS_TOO_LARGE);
   /* Fields still in the scratch: trailers, or the headers of a
-   * response cut short in its header block. */
-  if (run->field_count > 0 &&
-      fields_pack(run, res->headers_complete ? &res->trailers : &res->headers,
-                  res->headers_complete ? &res->trailer_count
-                                        : &res->header_count))
+   * response cut short in its header block; none of a broken one. */
+  if (run->failure) {
+    run->field_count = 0;
+    ml_buf_free(&run->scratch);
+  } else if (run->field_count > 0 &&
+             fields_pack(run,
+                         res->headers_complete ? &res->trailers : &res->headers,
+                         res->headers_complete ? &res->trailer_count
+                                               : &res->header_count))
     run->oom = 1;
   res->curl_code = (int)rc;
   res->bytes_sent +=
@@ -1053,19 +1222,32 @@ int ml_xfer_run_finish(ml_xfer_run *run, CURL *e, CURLcode rc) {
        pool->max_connection_duration_ms > 0))
     pool_after(run, e, pool, num_connects, total_us);
 
-  int nomem = run->oom || rc == CURLE_OUT_OF_MEMORY;
+  int nomem = run->oom || (rc == CURLE_OUT_OF_MEMORY && !run->failure);
+  const char *msg = NULL;
   if (nomem) {
     res->outcome = ML_XFER_LOCAL_ERROR;
   } else if (run->aborted) {
     res->outcome = ML_XFER_ABORTED;
+  } else if (run->failure) {
+    res->outcome = ML_XFER_PROTOCOL_ERROR;
+    res->failure = msg = run->failure;
+  } else if (run->too_large) {
+    res->outcome = ML_XFER_BODY_TOO_LARGE;
+    msg = "response body over its limit";
   } else {
     res->outcome = ml_xfer_classify(rc, run->errbuf, connected,
                                     run->req->version != ML_HTTP_1_1, run->req);
+    if (res->outcome == ML_XFER_TIMEOUT &&
+        strncmp(run->errbuf, "Operation too slow", 18) == 0)
+      res->outcome = ML_XFER_IDLE_TIMEOUT; /* the low-speed check */
+    else if (res->outcome == ML_XFER_RESET && res->headers_complete)
+      res->outcome = ML_XFER_RESET_AFTER_HEADERS;
   }
   if (res->outcome != ML_XFER_OK) {
-    const char *msg = nomem            ? "out of memory"
-                      : run->errbuf[0] ? run->errbuf
-                                       : curl_easy_strerror(rc);
+    if (!msg)
+      msg = nomem            ? "out of memory"
+            : run->errbuf[0] ? run->errbuf
+                             : curl_easy_strerror(rc);
     size_t n = strlen(msg);
     if (n >= sizeof(res->error))
       n = sizeof(res->error) - 1;
@@ -1074,7 +1256,9 @@ int ml_xfer_run_finish(ml_xfer_run *run, CURL *e, CURLcode rc) {
   } else {
     res->error[0] = '\0';
   }
-  if (!run->req->on_body && run->body.len > 0) {
+  if (res->outcome == ML_XFER_BODY_TOO_LARGE) {
+    ml_buf_free(&run->body); /* at once, not with the request */
+  } else if (!run->req->on_body && run->body.len > 0) {
     res->body_len = run->body.len;
     res->body = ml_buf_steal(&run->body);
   }

@@ -29,6 +29,17 @@ typedef struct ml_xfer_run {
   int needs_reset; /* a new connection or an error: see unset */
   int ip_literal;  /* connect_host is an IPv4 or IPv6 address */
   int has_body;    /* the request sends a body (POSTFIELDS) */
+  /* What the response may bring, and what it brought so far of it: the
+   * bytes and fields of the block being received (headers, then
+   * trailers), the framing fields of the final block. */
+  const ml_xfer_limits *limits;
+  uint64_t block_bytes;
+  uint32_t block_fields;
+  int content_length; /* seen; its value in |length| */
+  int chunked;        /* Transfer-Encoding ends with chunked */
+  uint64_t length;
+  const char *failure; /* set: the response broke a rule (static text) */
+  int too_large;       /* the buffered body outgrew its limit */
   /* Kept from one exchange to the next (libc memory, freed by
    * ml_xfer_run_destroy()): the fields of the header block (or the
    * trailers) being received, "name\0value\0"..., and where each
@@ -50,6 +61,8 @@ typedef struct ml_xfer_run {
   long version_set;                     /* -1: unknown */
   long maxage_set;                      /* MAXAGE_CONN; -1: unknown */
   long maxlife_set;                     /* MAXLIFETIME_CONN; -1: unknown */
+  long idle_set;                        /* LOW_SPEED_TIME; -1: unknown */
+  int proxy_set; /* 1: PROXY "" (environment ignored); 0: unset; -1: unknown */
   /* Set by the owner of the handle: the handle's connections carry its
    * exchanges only, one at a time (a thread's own handle, not a
    * CURLM's), so an HTTP/2 connection may be closed after its last

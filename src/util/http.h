@@ -21,12 +21,16 @@ typedef enum ml_xfer_outcome {
   ML_XFER_OK = 0,          /* a response arrived (any status) */
   ML_XFER_CONNECT_FAILURE, /* connect refused/unreachable/timed out: UF */
   ML_XFER_TIMEOUT,         /* timeout_ms passed before the end: UT */
-  ML_XFER_RESET,           /* closed or reset before a full response: UC/UR */
+  ML_XFER_RESET,           /* closed or reset before the headers: UC/UR */
   ML_XFER_REFUSED_STREAM,  /* HTTP/2 REFUSED_STREAM: retriable */
-  ML_XFER_PROTOCOL_ERROR,  /* malformed response: UPE */
+  ML_XFER_PROTOCOL_ERROR,  /* malformed, or past a header limit: UPE */
   ML_XFER_TLS_ERROR,       /* handshake or verification failed: UF */
   ML_XFER_ABORTED,         /* the body callback asked to stop: DC */
-  ML_XFER_LOCAL_ERROR      /* out of memory or curl misuse */
+  ML_XFER_LOCAL_ERROR,     /* out of memory or curl misuse */
+  /* Appended, so that tables indexed by the older values stay right. */
+  ML_XFER_RESET_AFTER_HEADERS, /* closed or reset in the body: UC */
+  ML_XFER_IDLE_TIMEOUT,        /* no byte either way for the idle time: SI */
+  ML_XFER_BODY_TOO_LARGE       /* a buffered body past its limit */
 } ml_xfer_outcome;
 
 #endif

@@ -565,7 +565,8 @@ static void test_reset(void **state) {
     ml_xfer_thread_cleanup();
     assert_int_equal(meshlib_mock_push_close_after_headers(m), MESHLIB_OK);
     assert_int_equal(ml_xfer_perform(NULL, &req, &res), MESHLIB_OK);
-    assert_int_equal(res.outcome, ML_XFER_RESET);
+    assert_int_equal(res.outcome, v == ML_HTTP_1_1 ? ML_XFER_RESET_AFTER_HEADERS
+                                                   : ML_XFER_RESET);
     assert_int_equal(res.status, 200);
     assert_true(res.headers_complete);
     assert_string_equal(xt_header(&res, "x-mock-name", 0), "rst");
